@@ -1,0 +1,232 @@
+//! Wheelhouse, the control plane: the server library. `main.rs` is a thin CLI over `cli`; the integration
+//! tests start this same server on port 0 with `start`.
+
+pub mod accounts;
+pub mod audit;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod config_api;
+pub mod connections;
+pub mod db;
+pub mod destinations;
+pub mod http;
+pub mod ids;
+pub mod jobs;
+pub mod links;
+pub mod mail;
+pub mod secrets;
+pub mod sources;
+pub mod state;
+pub mod time;
+pub mod tokens;
+pub mod workspaces;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{bail, Context};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use config::Config;
+use db::Db;
+use secrets::MasterKey;
+use state::{AppState, Shared};
+
+/// The master keys a process works with (`secrets::keys::Keyring`).
+pub struct MasterKeys {
+    pub current: MasterKey,
+    pub previous: Vec<MasterKey>,
+    pub pending: Option<MasterKey>,
+}
+
+/// `WHEELHOUSE_MASTER_KEY` (+ `WHEELHOUSE_PREVIOUS_MASTER_KEY`), or the key file in the data directory,
+/// created with mode 0600 (and a warning) when missing.
+pub fn load_master_keys(config: &Config) -> anyhow::Result<MasterKeys> {
+    let parse = |name: &str, value: &SecretString| {
+        MasterKey::from_base64(value.expose_secret())
+            .with_context(|| format!("{name} is not usable"))
+    };
+    let previous = match &config.previous_master_key {
+        Some(value) => vec![parse("WHEELHOUSE_PREVIOUS_MASTER_KEY", value)?],
+        None => Vec::new(),
+    };
+    if let Some(value) = &config.master_key {
+        return Ok(MasterKeys {
+            current: parse("WHEELHOUSE_MASTER_KEY", value)?,
+            previous,
+            pending: None,
+        });
+    }
+    let path = config.data_dir.join(secrets::rotate::KEY_FILE);
+    let (current, created) = MasterKey::load_or_create_file(&path)?;
+    if created {
+        tracing::warn!(
+            path = %path.display(),
+            "WHEELHOUSE_MASTER_KEY is not set: generated a master key into this file (mode 0600). \
+             Back it up: without it the stored credentials cannot be decrypted. In production, set WHEELHOUSE_MASTER_KEY."
+        );
+    }
+    let next = config.data_dir.join(secrets::rotate::NEXT_KEY_FILE);
+    let pending = if next.exists() {
+        Some(MasterKey::read_file(&next)?)
+    } else {
+        None
+    };
+    Ok(MasterKeys {
+        current,
+        previous,
+        pending,
+    })
+}
+
+pub async fn connect_database(config: &Config) -> anyhow::Result<Db> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+    let url = config.database_url();
+    let db = Db::connect(&url)
+        .await
+        .context("connecting to the database (DATABASE_URL)")?;
+    db.migrate().await.context("migrating the database")?;
+    Ok(db)
+}
+
+/// A running server.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    /// Set when the instance has no user and no bootstrap account was configured.
+    pub setup_url: Option<String>,
+    shutdown: oneshot::Sender<()>,
+    serving: JoinHandle<std::io::Result<()>>,
+    jobs: Vec<JoinHandle<()>>,
+}
+
+impl Server {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish, then stops the background jobs.
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        let _ = self.shutdown.send(());
+        let result = self.serving.await.unwrap_or(Ok(()));
+        for job in self.jobs {
+            job.abort();
+        }
+        result
+    }
+
+    /// Waits until the server stops by itself (it does not, short of an error).
+    pub async fn wait(&mut self) -> std::io::Result<()> {
+        (&mut self.serving).await.unwrap_or(Ok(()))
+    }
+}
+
+/// Starts Wheelhouse: database, keys, catalog, snapshot, background jobs, and the HTTP listener.
+pub async fn start(config: Config) -> anyhow::Result<Server> {
+    let db = connect_database(&config).await?;
+    let keys = load_master_keys(&config)?;
+    let catalog = catalog::Catalog::load().map_err(|e| anyhow::anyhow!(e))?;
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .with_context(|| format!("listening on {} (WHEELHOUSE_ADDR)", config.addr))?;
+    let addr = listener.local_addr()?;
+    let public_url = config.public_url_for(addr);
+    let mailer = mail::Mailer::new(
+        &config.mail_from,
+        config.smtp_url(),
+        config.data_dir.join("outbox"),
+    )?;
+    let state = AppState::new(Shared {
+        links: links::LinkSigner::new(&keys.current),
+        keyring: secrets::Keyring::new(db.clone(), keys.current, keys.previous, keys.pending),
+        db,
+        catalog,
+        snapshots: config_api::Snapshots::default(),
+        mailer: Arc::new(mailer),
+        public_url: public_url.clone(),
+        setup_token: Mutex::new(None),
+    });
+    let setup_url = bootstrap(&state, &config).await?;
+    state
+        .snapshots
+        .load_all(&state)
+        .await
+        .map_err(|e| anyhow::anyhow!("building the config snapshot: {e}"))?;
+    let jobs = jobs::spawn_all(&state);
+
+    let site = http::Site {
+        root: config.site_root.clone(),
+        addr,
+    };
+    if !site.root.join("pkg").join("wheelhouse_bg.wasm").exists() {
+        tracing::warn!(site_root = %site.root.display(), "the UI is not built here: pages render, but will not come alive. Run scripts/build-site.");
+    }
+    let app = http::app(state.clone(), site);
+    let (shutdown, signal) = oneshot::channel::<()>();
+    let serving = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = signal.await;
+        })
+        .await
+    });
+    Ok(Server {
+        addr,
+        state,
+        setup_url,
+        shutdown,
+        serving,
+        jobs,
+    })
+}
+
+/// With no user yet: create the configured bootstrap owner, or hand out a one-time set-up link.
+async fn bootstrap(state: &AppState, config: &Config) -> anyhow::Result<Option<String>> {
+    if accounts::count(&state.db).await? > 0 {
+        return Ok(None);
+    }
+    match (&config.bootstrap_email, &config.bootstrap_password) {
+        (Some(email), Some(password)) => {
+            let email = accounts::parse_email("WHEELHOUSE_BOOTSTRAP_EMAIL", email)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            accounts::password::check_policy(
+                "WHEELHOUSE_BOOTSTRAP_PASSWORD",
+                password.expose_secret(),
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let hash = accounts::password::hash(password.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mut tx = state.db.pool.begin().await?;
+            let name = email.split('@').next().unwrap_or("Owner").to_string();
+            let user_id = accounts::insert(&mut tx, &email, &name, &hash, true)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            workspaces::insert(&mut tx, "My workspace", &user_id)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            tx.commit().await?;
+            tracing::info!(%email, "created the instance owner from WHEELHOUSE_BOOTSTRAP_EMAIL");
+            Ok(None)
+        }
+        (Some(_), None) | (None, Some(_)) => {
+            bail!(
+                "set both WHEELHOUSE_BOOTSTRAP_EMAIL and WHEELHOUSE_BOOTSTRAP_PASSWORD, or neither"
+            )
+        }
+        (None, None) => {
+            let (token, _, _) = ids::new_token("setup");
+            let mut url = state.public_url.join("/setup")?;
+            url.query_pairs_mut().append_pair("token", &token);
+            *state.setup_token.lock().expect("setup token") = Some(token);
+            Ok(Some(url.to_string()))
+        }
+    }
+}

@@ -1,0 +1,73 @@
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Destination {
+    pub id: String,
+    pub workspace_id: String,
+    pub name: String,
+    /// The destination definition's name (`WEBHOOK`, `AM`…); see `GET /api/v1/catalog/destinations`.
+    #[serde(rename = "type")]
+    pub destination_type: String,
+    pub enabled: bool,
+    /// The config without its secret fields.
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
+    pub config: Value,
+    /// Each secret field of the definition (and each stored secret inside arrays): whether a value is set.
+    pub secrets: BTreeMap<String, bool>,
+    /// Ids of the sources connected to this destination.
+    pub source_ids: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct CreateDestination {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub destination_type: String,
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
+    pub config: Option<Value>,
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+
+/// `PATCH …/destinations/{id}`. `config`, when given, replaces the stored config; a secret field that is
+/// absent keeps its stored value, a new value replaces it, `null` clears it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateDestination {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
+    pub config: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Connection {
+    pub id: String,
+    pub source_id: String,
+    pub destination_id: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct CreateConnection {
+    pub source_id: String,
+    pub destination_id: String,
+}

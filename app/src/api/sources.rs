@@ -1,0 +1,57 @@
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Source {
+    pub id: String,
+    pub workspace_id: String,
+    pub name: String,
+    /// The source definition's name (`Javascript`, `webhook`, `snowflake`…); see `GET /api/v1/catalog/sources`.
+    #[serde(rename = "type")]
+    pub source_type: String,
+    pub enabled: bool,
+    /// The key SDKs and webhooks send events with. Not a secret: it ships in web pages and apps.
+    pub write_key: String,
+    /// The config without its secret fields.
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
+    pub config: Value,
+    /// Each secret field of the definition (and each stored secret inside arrays): whether a value is set.
+    pub secrets: BTreeMap<String, bool>,
+    /// Ids of the destinations this source is connected to.
+    pub destination_ids: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct CreateSource {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub source_type: String,
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
+    pub config: Option<Value>,
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+
+/// `PATCH …/sources/{id}`. `config`, when given, replaces the stored config; a secret field that is
+/// absent keeps its stored value, a new value replaces it, `null` clears it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateSource {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
+    pub config: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+}

@@ -1,0 +1,79 @@
+//! Password hashing: argon2id with OWASP's parameters (19 MiB, 2 passes, 1 lane), off the async runtime.
+
+use std::sync::OnceLock;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use rand::rngs::OsRng;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::http::error::AppError;
+
+pub const MIN_LENGTH: usize = 10;
+pub const MAX_LENGTH: usize = 256;
+
+fn argon2() -> Argon2<'static> {
+    Argon2::new(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        Params::new(19 * 1024, 2, 1, None).expect("OWASP argon2 parameters"),
+    )
+}
+
+/// Checks a new password's length; the field name goes into the 422.
+pub fn check_policy(field: &str, password: &str) -> Result<(), AppError> {
+    let length = password.chars().count();
+    if length < MIN_LENGTH {
+        return Err(AppError::validation(
+            field,
+            format!("{field} must be at least {MIN_LENGTH} characters long"),
+        ));
+    }
+    if password.len() > MAX_LENGTH {
+        return Err(AppError::validation(
+            field,
+            format!("{field} must be at most {MAX_LENGTH} bytes long"),
+        ));
+    }
+    Ok(())
+}
+
+pub async fn hash(password: SecretString) -> Result<String, AppError> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        argon2()
+            .hash_password(password.expose_secret().as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| AppError::internal(format!("argon2: {e}")))
+    })
+    .await
+    .map_err(AppError::internal)?
+}
+
+/// Verifies a password against a stored PHC string. With no stored hash (unknown account) it verifies
+/// against a fixed dummy hash, so that the answer takes as long either way.
+pub async fn verify(password: SecretString, stored: Option<String>) -> Result<bool, AppError> {
+    tokio::task::spawn_blocking(move || {
+        let known = stored.is_some();
+        let stored = stored.unwrap_or_else(|| dummy_hash().to_string());
+        let parsed = PasswordHash::new(&stored)
+            .map_err(|e| AppError::internal(format!("stored hash: {e}")))?;
+        let ok = argon2()
+            .verify_password(password.expose_secret().as_bytes(), &parsed)
+            .is_ok();
+        Ok(ok && known)
+    })
+    .await
+    .map_err(AppError::internal)?
+}
+
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let salt = SaltString::generate(&mut OsRng);
+        argon2()
+            .hash_password(b"no account has this password", &salt)
+            .expect("argon2")
+            .to_string()
+    })
+}

@@ -1,0 +1,339 @@
+//! The integration catalog: source and destination definitions (data files under `server/catalog/`),
+//! the validation of a config against its definition's JSON Schema, and the catalog routes.
+
+mod handlers;
+
+use std::collections::HashMap;
+
+use app::api::catalog::{DestinationDefinition, SourceDefinition};
+use serde_json::Value;
+
+pub use handlers::routes;
+
+use crate::http::error::AppError;
+
+mod files {
+    include!(concat!(env!("OUT_DIR"), "/catalog_files.rs"));
+}
+
+/// A definition with its compiled config schema.
+pub struct Entry<D> {
+    pub definition: D,
+    schema: Value,
+    validator: jsonschema::Validator,
+}
+
+pub struct Catalog {
+    sources: Vec<Entry<SourceDefinition>>,
+    destinations: Vec<Entry<DestinationDefinition>>,
+    source_index: HashMap<String, usize>,
+    destination_index: HashMap<String, usize>,
+}
+
+impl Catalog {
+    /// Loads and checks the embedded definitions. A broken definition file is a build mistake: the server
+    /// refuses to start and says which file.
+    pub fn load() -> Result<Catalog, String> {
+        let mut catalog = Catalog {
+            sources: Vec::new(),
+            destinations: Vec::new(),
+            source_index: HashMap::new(),
+            destination_index: HashMap::new(),
+        };
+        for (file, text) in files::SOURCE_FILES {
+            let definition: SourceDefinition =
+                serde_json::from_str(text).map_err(|e| format!("catalog/sources/{file}: {e}"))?;
+            let validator = compile(&definition.config_schema)
+                .map_err(|e| format!("catalog/sources/{file}: {e}"))?;
+            check_secret_keys(&definition.secret_keys, &definition.config_schema)
+                .map_err(|e| format!("catalog/sources/{file}: {e}"))?;
+            if catalog
+                .source_index
+                .insert(definition.name.clone(), catalog.sources.len())
+                .is_some()
+            {
+                return Err(format!(
+                    "catalog/sources/{file}: duplicate name {}",
+                    definition.name
+                ));
+            }
+            catalog.sources.push(Entry {
+                schema: definition.config_schema.clone(),
+                definition,
+                validator,
+            });
+        }
+        for (file, text) in files::DESTINATION_FILES {
+            let definition: DestinationDefinition = serde_json::from_str(text)
+                .map_err(|e| format!("catalog/destinations/{file}: {e}"))?;
+            let validator = compile(&definition.config_schema)
+                .map_err(|e| format!("catalog/destinations/{file}: {e}"))?;
+            if catalog
+                .destination_index
+                .insert(definition.name.clone(), catalog.destinations.len())
+                .is_some()
+            {
+                return Err(format!(
+                    "catalog/destinations/{file}: duplicate name {}",
+                    definition.name
+                ));
+            }
+            catalog.destinations.push(Entry {
+                schema: definition.config_schema.clone(),
+                definition,
+                validator,
+            });
+        }
+        catalog
+            .sources
+            .sort_by(|a, b| a.definition.display_name.cmp(&b.definition.display_name));
+        catalog
+            .destinations
+            .sort_by(|a, b| a.definition.display_name.cmp(&b.definition.display_name));
+        catalog.source_index = catalog
+            .sources
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.definition.name.clone(), i))
+            .collect();
+        catalog.destination_index = catalog
+            .destinations
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.definition.name.clone(), i))
+            .collect();
+        Ok(catalog)
+    }
+
+    pub fn sources(&self) -> impl Iterator<Item = &SourceDefinition> {
+        self.sources.iter().map(|e| &e.definition)
+    }
+
+    pub fn destinations(&self) -> impl Iterator<Item = &DestinationDefinition> {
+        self.destinations.iter().map(|e| &e.definition)
+    }
+
+    pub fn source(&self, name: &str) -> Option<&Entry<SourceDefinition>> {
+        self.source_index.get(name).map(|&i| &self.sources[i])
+    }
+
+    pub fn destination(&self, name: &str) -> Option<&Entry<DestinationDefinition>> {
+        self.destination_index
+            .get(name)
+            .map(|&i| &self.destinations[i])
+    }
+
+    /// The definition named by a request's `type`, or a 422 naming the field.
+    pub fn require_source(&self, name: &str) -> Result<&Entry<SourceDefinition>, AppError> {
+        self.source(name).ok_or_else(|| {
+            AppError::validation(
+                "type",
+                format!(
+                    "unknown source type {name:?}; GET /api/v1/catalog/sources lists the types"
+                ),
+            )
+        })
+    }
+
+    pub fn require_destination(
+        &self,
+        name: &str,
+    ) -> Result<&Entry<DestinationDefinition>, AppError> {
+        self.destination(name).ok_or_else(|| {
+            AppError::validation(
+                "type",
+                format!("unknown destination type {name:?}; GET /api/v1/catalog/destinations lists the types"),
+            )
+        })
+    }
+}
+
+/// A config ready to store: the document without its secrets, and the secrets by concrete path.
+pub struct PreparedConfig {
+    pub public: Value,
+    pub secrets: std::collections::BTreeMap<String, Value>,
+}
+
+impl<D> Entry<D> {
+    /// A new resource's config: defaults filled in, validated, secrets split off.
+    pub fn prepare_new(
+        &self,
+        config: Option<Value>,
+        secret_keys: &[String],
+    ) -> Result<PreparedConfig, AppError> {
+        let mut config = config.unwrap_or_else(|| Value::Object(Default::default()));
+        if !config.is_object() {
+            return Err(AppError::validation("config", "config must be an object"));
+        }
+        self.fill_defaults(&mut config);
+        self.split_validated(config, secret_keys)
+    }
+
+    /// An updated config: secrets absent from `config` keep their stored values (see
+    /// `secrets::fields::keep_stored_secrets`), then the whole is validated again.
+    pub fn prepare_update(
+        &self,
+        config: Value,
+        stored_public: &Value,
+        stored_secrets: &std::collections::BTreeMap<String, Value>,
+        secret_keys: &[String],
+    ) -> Result<PreparedConfig, AppError> {
+        let mut config = config;
+        if !config.is_object() {
+            return Err(AppError::validation("config", "config must be an object"));
+        }
+        crate::secrets::fields::keep_stored_secrets(
+            &mut config,
+            stored_public,
+            stored_secrets,
+            secret_keys,
+        );
+        self.split_validated(config, secret_keys)
+    }
+
+    fn split_validated(
+        &self,
+        mut config: Value,
+        secret_keys: &[String],
+    ) -> Result<PreparedConfig, AppError> {
+        self.validate_config(&config)?;
+        let secrets = crate::secrets::fields::split_secrets(&mut config, secret_keys);
+        Ok(PreparedConfig {
+            public: config,
+            secrets,
+        })
+    }
+
+    /// Top-level properties with a schema default that the config leaves out get that default.
+    fn fill_defaults(&self, config: &mut Value) {
+        let (Some(properties), Some(map)) = (
+            self.schema.get("properties").and_then(Value::as_object),
+            config.as_object_mut(),
+        ) else {
+            return;
+        };
+        for (key, property) in properties {
+            if let Some(default) = property.get("default") {
+                map.entry(key.clone()).or_insert_with(|| default.clone());
+            }
+        }
+    }
+
+    /// Checks a config against the definition's schema. The first problem becomes a 422 naming the field
+    /// (`config.apiKey`). Messages never repeat the offending value: it may be a secret.
+    pub fn validate_config(&self, config: &Value) -> Result<(), AppError> {
+        let mut errors = self.validator.iter_errors(config);
+        let Some(error) = errors.next() else {
+            return Ok(());
+        };
+        let mut field = pointer_to_field(error.instance_path.as_str());
+        use jsonschema::error::ValidationErrorKind as K;
+        let message = match &error.kind {
+            K::Required { property } => {
+                let property = property.as_str().unwrap_or_default();
+                field = format!("{field}.{property}");
+                "is required".to_string()
+            }
+            K::AdditionalProperties { unexpected } => {
+                field = format!(
+                    "{field}.{}",
+                    unexpected.first().map(String::as_str).unwrap_or_default()
+                );
+                "is not a field of this integration".to_string()
+            }
+            K::Type { kind } => format!("must be of type {}", type_names(kind)),
+            K::Enum { options } => format!("must be one of {}", options),
+            K::MinLength { limit } if *limit == 1 => "must not be empty".to_string(),
+            K::MinLength { limit } => format!("must be at least {limit} characters long"),
+            K::MaxLength { limit } => format!("must be at most {limit} characters long"),
+            K::Pattern { pattern } => format!("must match the pattern {pattern}"),
+            K::Format { format } => format!("must be a valid {format}"),
+            K::Minimum { limit } => format!("must be at least {limit}"),
+            K::Maximum { limit } => format!("must be at most {limit}"),
+            _ => "is not valid".to_string(),
+        };
+        Err(AppError::validation(
+            field.clone(),
+            format!("{field} {message}"),
+        ))
+    }
+}
+
+/// `/headers/0/to` → `config.headers.0.to`
+fn pointer_to_field(pointer: &str) -> String {
+    let mut field = String::from("config");
+    for segment in pointer.split('/').skip(1) {
+        field.push('.');
+        field.push_str(&segment.replace("~1", "/").replace("~0", "~"));
+    }
+    field
+}
+
+fn type_names(kind: &jsonschema::error::TypeKind) -> String {
+    match kind {
+        jsonschema::error::TypeKind::Single(t) => t.to_string(),
+        jsonschema::error::TypeKind::Multiple(set) => set
+            .iter()
+            .map(|t| t.to_string())
+            .collect::<Vec<_>>()
+            .join(" or "),
+    }
+}
+
+fn compile(schema: &Value) -> Result<jsonschema::Validator, String> {
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .should_validate_formats(true)
+        .build(schema)
+        .map_err(|e| format!("invalid configSchema: {e}"))
+}
+
+/// Every secret key of a source must be a schema property (destinations follow RudderStack's list as is).
+fn check_secret_keys(secret_keys: &[String], schema: &Value) -> Result<(), String> {
+    for key in secret_keys {
+        let top = key.split('.').next().unwrap_or_default();
+        if schema.pointer(&format!("/properties/{top}")).is_none() {
+            return Err(format!(
+                "secret key {key} is not a property of configSchema"
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_catalog_loads() {
+        let catalog = Catalog::load().unwrap();
+        assert!(catalog.destinations().count() >= 25);
+        assert!(catalog.source("Javascript").is_some());
+        assert!(catalog.destination("WEBHOOK").is_some());
+    }
+
+    #[test]
+    fn validation_names_the_field_and_never_echoes_the_value() {
+        let catalog = Catalog::load().unwrap();
+        let amplitude = catalog.destination("AM").unwrap();
+        let err = amplitude
+            .validate_config(&serde_json::json!({"residencyServer": "standard"}))
+            .unwrap_err();
+        let AppError::Validation { field, message } = err else {
+            panic!()
+        };
+        assert_eq!(field.as_deref(), Some("config.apiKey"));
+        assert!(message.contains("required"));
+        let err = amplitude
+            .validate_config(
+                &serde_json::json!({"apiKey": "k", "residencyServer": "standard", "apiSecret": 42}),
+            )
+            .unwrap_err();
+        let AppError::Validation { field, message } = err else {
+            panic!()
+        };
+        assert_eq!(field.as_deref(), Some("config.apiSecret"));
+        assert!(!message.contains("42"));
+    }
+}

@@ -1,0 +1,153 @@
+//! Configuration: environment variables, each with a matching command-line flag.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+use secrecy::{ExposeSecret, SecretString};
+
+#[derive(Args, Clone, Debug)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(
+        global = true,
+        long = "addr",
+        env = "WHEELHOUSE_ADDR",
+        default_value = "127.0.0.1:3000"
+    )]
+    pub addr: SocketAddr,
+
+    /// `sqlite://…` or `postgres://…`. Default: a SQLite file in the data directory.
+    #[arg(
+        global = true,
+        long = "database-url",
+        env = "DATABASE_URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+
+    /// Where the SQLite file, the generated master key and the mail outbox live.
+    #[arg(
+        global = true,
+        long = "data-dir",
+        env = "WHEELHOUSE_DATA_DIR",
+        default_value = "./data"
+    )]
+    pub data_dir: PathBuf,
+
+    /// Base64 of 32 bytes. When absent, a key is generated into `<data dir>/master.key` (mode 0600).
+    #[arg(
+        global = true,
+        long = "master-key",
+        env = "WHEELHOUSE_MASTER_KEY",
+        hide_env_values = true
+    )]
+    pub master_key: Option<SecretString>,
+
+    /// The master key before the last `wheelhouse keys rotate`, while replicas restart.
+    #[arg(
+        global = true,
+        long = "previous-master-key",
+        env = "WHEELHOUSE_PREVIOUS_MASTER_KEY",
+        hide_env_values = true
+    )]
+    pub previous_master_key: Option<SecretString>,
+
+    /// The URL people reach Wheelhouse at (links in emails, same-origin checks). Default: http://<addr>.
+    #[arg(global = true, long = "public-url", env = "WHEELHOUSE_PUBLIC_URL")]
+    pub public_url: Option<url::Url>,
+
+    /// `smtp://user:pass@host:port` (plain; add `?tls=required` for STARTTLS) or `smtps://…` (TLS).
+    /// When unset, mail is written to `<data dir>/outbox` and logged.
+    #[arg(
+        global = true,
+        long = "smtp-url",
+        env = "WHEELHOUSE_SMTP_URL",
+        hide_env_values = true
+    )]
+    pub smtp_url: Option<SecretString>,
+
+    /// The From address of mail Wheelhouse sends.
+    #[arg(
+        global = true,
+        long = "mail-from",
+        env = "WHEELHOUSE_MAIL_FROM",
+        default_value = "Wheelhouse <wheelhouse@localhost>"
+    )]
+    pub mail_from: String,
+
+    /// On start with no users: create this instance owner (with a first workspace).
+    #[arg(
+        global = true,
+        long = "bootstrap-email",
+        env = "WHEELHOUSE_BOOTSTRAP_EMAIL"
+    )]
+    pub bootstrap_email: Option<String>,
+
+    #[arg(
+        global = true,
+        long = "bootstrap-password",
+        env = "WHEELHOUSE_BOOTSTRAP_PASSWORD",
+        hide_env_values = true
+    )]
+    pub bootstrap_password: Option<SecretString>,
+
+    /// The built UI (wasm, JS, CSS, assets), as `scripts/build-site` leaves it.
+    #[arg(
+        global = true,
+        long = "site-root",
+        env = "WHEELHOUSE_SITE_ROOT",
+        default_value = "target/site"
+    )]
+    pub site_root: PathBuf,
+
+    /// Log format: `text` or `json`.
+    #[arg(
+        global = true,
+        long = "log-format",
+        env = "WHEELHOUSE_LOG_FORMAT",
+        default_value = "text"
+    )]
+    pub log_format: String,
+}
+
+impl Config {
+    /// Defaults for a server in a temporary directory (tests, tools).
+    pub fn for_data_dir(data_dir: PathBuf) -> Config {
+        Config {
+            addr: "127.0.0.1:0".parse().expect("address"),
+            database_url: None,
+            data_dir,
+            master_key: None,
+            previous_master_key: None,
+            public_url: None,
+            smtp_url: None,
+            mail_from: "Wheelhouse <wheelhouse@localhost>".into(),
+            bootstrap_email: None,
+            bootstrap_password: None,
+            site_root: PathBuf::from("target/site"),
+            log_format: "text".into(),
+        }
+    }
+
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("wheelhouse.db").display()
+            ),
+        }
+    }
+
+    /// The public URL, or one built from the bound address.
+    pub fn public_url_for(&self, bound: SocketAddr) -> url::Url {
+        self.public_url.clone().unwrap_or_else(|| {
+            url::Url::parse(&format!("http://{bound}")).expect("a socket address makes a URL")
+        })
+    }
+
+    pub fn smtp_url(&self) -> Option<&str> {
+        self.smtp_url.as_ref().map(|s| s.expose_secret())
+    }
+}

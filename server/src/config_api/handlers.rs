@@ -1,0 +1,257 @@
+//! The endpoints data planes and SDKs call, with the paths and shapes the real clients use
+//! (`../shared/reference/rudderstack-protocol.md`). All answers come from the in-memory snapshot.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use bytes::Bytes;
+use serde::Deserialize;
+
+use super::{Document, TokenEntry};
+use crate::http::error::{ApiResult, AppError};
+use crate::ids::hash_token;
+use crate::state::AppState;
+
+pub fn data_plane_routes() -> Router<AppState> {
+    Router::new()
+        .route("/workspaceConfig", get(workspace_config))
+        .route(
+            "/data-plane/v1/namespaces/{namespace}/config",
+            get(namespace_config),
+        )
+        .route(
+            "/data-plane/v1/workspaces/{workspace_id}/settings",
+            post(workspace_settings),
+        )
+        .route(
+            "/data-plane/v1/namespaces/{namespace}/settings",
+            post(namespace_settings),
+        )
+        .route(
+            "/sourceConfig",
+            get(source_config).options(source_config_preflight),
+        )
+        .route(
+            "/sourceConfig/",
+            get(source_config).options(source_config_preflight),
+        )
+}
+
+/// The username of `Authorization: Basic base64(username:)`.
+fn basic_username(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let encoded = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))?;
+    let decoded = BASE64.decode(encoded.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (username, _password) = text.split_once(':').unwrap_or((&text, ""));
+    (!username.is_empty()).then(|| username.to_string())
+}
+
+fn unauthorized(what: &str) -> AppError {
+    AppError::Unauthorized(format!(
+        "{what}: send it as HTTP Basic auth, username = the {what}, empty password"
+    ))
+}
+
+fn data_plane_token(state: &AppState, headers: &HeaderMap) -> ApiResult<Arc<TokenEntry>> {
+    let token = basic_username(headers).ok_or_else(|| unauthorized("data-plane token"))?;
+    let index = state.snapshots.current();
+    let entry = index
+        .tokens
+        .get(&hash_token(&token))
+        .cloned()
+        .ok_or_else(|| {
+            AppError::Unauthorized(
+                "this data-plane token is not valid (revoked, or mistyped)".into(),
+            )
+        })?;
+    state.snapshots.record_token_use(state, &entry);
+    Ok(entry)
+}
+
+fn if_none_match(headers: &HeaderMap, etag: &HeaderValue) -> bool {
+    headers
+        .get_all(IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|list| {
+            list.split(',')
+                .map(str::trim)
+                .any(|tag| tag == "*" || tag.as_bytes() == etag.as_bytes())
+        })
+}
+
+/// 200 with the body and its ETag, or 304 when the client already has it.
+fn serve(headers: &HeaderMap, body: Bytes, etag: &HeaderValue) -> Response {
+    let mut response = if if_none_match(headers, etag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut response = body.into_response();
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        response
+    };
+    let h = response.headers_mut();
+    h.insert(ETAG, etag.clone());
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+fn serve_document(headers: &HeaderMap, document: &Document) -> Response {
+    serve(headers, document.body.clone(), &document.etag)
+}
+
+/// rudder-server's single-tenant config poll (`DEPLOYMENT_TYPE=DEDICATED`, `WORKSPACE_TOKEN`).
+async fn workspace_config(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let entry = data_plane_token(&state, &headers)?;
+    let index = state.snapshots.current();
+    let snapshot = index
+        .workspaces
+        .get(&entry.workspace_id)
+        .ok_or_else(|| AppError::not_found("workspace"))?;
+    Ok(serve_document(&headers, &snapshot.config))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NamespaceQuery {
+    updated_after: Option<String>,
+}
+
+/// rudder-server's multi-tenant config poll (`WORKSPACE_NAMESPACE`, `HOSTED_SERVICE_SECRET`): every
+/// workspace of the namespace; with `updatedAfter`, the unchanged ones as `null`.
+async fn namespace_config(
+    State(state): State<AppState>,
+    Path(namespace): Path<String>,
+    Query(query): Query<NamespaceQuery>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let secret = basic_username(&headers).ok_or_else(|| unauthorized("namespace secret"))?;
+    let index = state.snapshots.current();
+    let ns = index
+        .namespaces
+        .get(&namespace)
+        .filter(|ns| {
+            crate::ids::constant_time_eq(ns.secret_hash.as_bytes(), hash_token(&secret).as_bytes())
+        })
+        .ok_or_else(|| AppError::Unauthorized("unknown namespace, or wrong secret".into()))?;
+    match query.updated_after {
+        None => Ok(serve_document(&headers, &ns.full)),
+        Some(after) => {
+            let after_ms =
+                crate::time::parse_rfc3339_ms(&after).ok_or_else(|| AppError::BadRequest {
+                    message:
+                        "updatedAfter must be an RFC 3339 time such as 2024-05-01T10:00:00.000Z"
+                            .into(),
+                    field: Some("updatedAfter".into()),
+                })?;
+            let document = Document::new(
+                index
+                    .namespace_body(&ns.workspace_ids, Some(after_ms))
+                    .to_vec(),
+            );
+            Ok(serve_document(&headers, &document))
+        }
+    }
+}
+
+/// rudder-server advertises its features at start-up and expects 204.
+async fn workspace_settings(
+    State(state): State<AppState>,
+    Path(workspace_id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
+    let entry = data_plane_token(&state, &headers)?;
+    if entry.workspace_id != workspace_id {
+        return Err(AppError::not_found("workspace"));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn namespace_settings(
+    State(state): State<AppState>,
+    Path(namespace): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
+    let secret = basic_username(&headers).ok_or_else(|| unauthorized("namespace secret"))?;
+    let index = state.snapshots.current();
+    index
+        .namespaces
+        .get(&namespace)
+        .filter(|ns| {
+            crate::ids::constant_time_eq(ns.secret_hash.as_bytes(), hash_token(&secret).as_bytes())
+        })
+        .ok_or_else(|| AppError::Unauthorized("unknown namespace, or wrong secret".into()))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SourceConfigQuery {
+    write_key: Option<String>,
+}
+
+/// The JavaScript SDK's config fetch. Called cross-origin from any site that embeds the SDK, without
+/// credentials: `Access-Control-Allow-Origin: *` is right, and the body never holds a secret.
+async fn source_config(
+    State(state): State<AppState>,
+    Query(query): Query<SourceConfigQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let result = (|| {
+        let write_key = basic_username(&headers)
+            .or(query.write_key)
+            .ok_or_else(|| {
+                AppError::Unauthorized(
+                    "send the write key as HTTP Basic auth (username) or ?writeKey=".into(),
+                )
+            })?;
+        let index = state.snapshots.current();
+        let snapshot = index
+            .write_keys
+            .get(&write_key)
+            .ok_or_else(|| AppError::Unauthorized("this write key is not valid".into()))?;
+        let document = snapshot
+            .source_configs
+            .get(&write_key)
+            .ok_or_else(|| AppError::not_found("source"))?;
+        Ok::<_, AppError>(serve_document(&headers, document))
+    })();
+    with_cors(result.unwrap_or_else(IntoResponse::into_response))
+}
+
+async fn source_config_preflight() -> Response {
+    with_cors(StatusCode::NO_CONTENT.into_response())
+}
+
+fn with_cors(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    h.insert(
+        "access-control-allow-methods",
+        HeaderValue::from_static("GET, OPTIONS"),
+    );
+    h.insert(
+        "access-control-allow-headers",
+        HeaderValue::from_static("Authorization, Content-Type, Accept"),
+    );
+    h.insert(
+        "access-control-expose-headers",
+        HeaderValue::from_static("ETag"),
+    );
+    h.insert("access-control-max-age", HeaderValue::from_static("600"));
+    response
+}

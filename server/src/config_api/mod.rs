@@ -1,0 +1,313 @@
+//! The data-plane config API: what rudder-server (`/workspaceConfig`, namespace config) and the RudderStack
+//! JavaScript SDK (`/sourceConfig`) pull, served from an in-memory snapshot that is rebuilt, per workspace,
+//! when something changes. Namespaces (groups of workspaces for multi-tenant data planes) live here too.
+//!
+//! Every write that changes what a data plane sees calls `touch` in its transaction (the workspace's
+//! `updatedAt` moves) and `Snapshots::refresh` after its commit, so the next poll sees it. With PostgreSQL,
+//! a NOTIFY tells the other replicas to refresh too (`jobs::config_listener`).
+
+mod assemble;
+mod handlers;
+mod namespaces;
+pub mod resolve;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+use bytes::{BufMut, Bytes, BytesMut};
+use sqlx::AnyConnection;
+
+pub use assemble::{Document, WorkspaceSnapshot};
+pub use handlers::data_plane_routes;
+pub use namespaces::routes as namespace_routes;
+
+use crate::db::Backend;
+use crate::http::error::ApiResult;
+use crate::state::AppState;
+use crate::time::now_ms;
+
+/// The PostgreSQL channel that carries "this changed" between replicas.
+pub const NOTIFY_CHANNEL: &str = "wheelhouse_config";
+
+/// Moves the workspace's config `updatedAt` forward (strictly, even within one millisecond), inside the
+/// transaction of the change.
+pub async fn touch(conn: &mut AnyConnection, workspace_id: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE workspaces SET config_updated_at = CASE WHEN config_updated_at >= $1 THEN config_updated_at + 1 ELSE $1 END
+         WHERE id = $2",
+    )
+    .bind(now_ms())
+    .bind(workspace_id)
+    .execute(&mut *conn)
+    .await
+    .map(|_| ())
+}
+
+pub struct TokenEntry {
+    pub workspace_id: String,
+    pub token_id: String,
+    /// When `last_used_at` was last written, so that a data plane polling every 5 s costs one write a minute.
+    last_recorded_ms: AtomicI64,
+}
+
+pub struct NamespaceSnapshot {
+    pub id: String,
+    pub name: String,
+    pub secret_hash: String,
+    pub workspace_ids: Vec<String>,
+    /// The full namespace document (every workspace's config).
+    pub full: Document,
+}
+
+#[derive(Clone)]
+struct NamespaceDef {
+    id: String,
+    name: String,
+    secret_hash: String,
+    workspace_ids: Vec<String>,
+}
+
+/// An immutable view of everything the data-plane endpoints serve; replaced atomically.
+#[derive(Default, Clone)]
+pub struct Index {
+    pub workspaces: HashMap<String, Arc<WorkspaceSnapshot>>,
+    pub tokens: HashMap<String, Arc<TokenEntry>>,
+    /// write key → the workspace whose snapshot holds its `sourceConfig`
+    pub write_keys: HashMap<String, Arc<WorkspaceSnapshot>>,
+    pub namespaces: HashMap<String, Arc<NamespaceSnapshot>>,
+    namespace_defs: Vec<NamespaceDef>,
+}
+
+impl Index {
+    fn install(&mut self, workspace_id: &str, snapshot: Option<Arc<WorkspaceSnapshot>>) {
+        if let Some(old) = self.workspaces.remove(workspace_id) {
+            for key in old.source_configs.keys() {
+                self.write_keys.remove(key);
+            }
+            for (_, hash) in &old.tokens {
+                self.tokens.remove(hash);
+            }
+        }
+        if let Some(snapshot) = snapshot {
+            for key in snapshot.source_configs.keys() {
+                self.write_keys.insert(key.clone(), snapshot.clone());
+            }
+            for (token_id, hash) in &snapshot.tokens {
+                self.tokens.insert(
+                    hash.clone(),
+                    Arc::new(TokenEntry {
+                        workspace_id: workspace_id.to_string(),
+                        token_id: token_id.clone(),
+                        last_recorded_ms: AtomicI64::new(0),
+                    }),
+                );
+            }
+            self.workspaces.insert(workspace_id.to_string(), snapshot);
+        }
+        let affected: Vec<NamespaceDef> = self
+            .namespace_defs
+            .iter()
+            .filter(|ns| ns.workspace_ids.iter().any(|w| w == workspace_id))
+            .cloned()
+            .collect();
+        for ns in affected {
+            self.build_namespace(&ns);
+        }
+    }
+
+    fn set_namespaces(&mut self, defs: Vec<NamespaceDef>) {
+        self.namespaces.clear();
+        for ns in &defs {
+            self.build_namespace(ns);
+        }
+        self.namespace_defs = defs;
+    }
+
+    fn build_namespace(&mut self, ns: &NamespaceDef) {
+        let full = Document::new(self.namespace_body(&ns.workspace_ids, None).to_vec());
+        self.namespaces.insert(
+            ns.name.clone(),
+            Arc::new(NamespaceSnapshot {
+                id: ns.id.clone(),
+                name: ns.name.clone(),
+                secret_hash: ns.secret_hash.clone(),
+                workspace_ids: ns.workspace_ids.clone(),
+                full,
+            }),
+        );
+    }
+
+    /// `{"<workspaceId>": ConfigT, …}`, with `null` for workspaces not updated after `updated_after_ms`.
+    pub fn namespace_body(&self, workspace_ids: &[String], updated_after_ms: Option<i64>) -> Bytes {
+        let mut out = BytesMut::with_capacity(
+            workspace_ids
+                .iter()
+                .filter_map(|w| self.workspaces.get(w))
+                .map(|s| s.config.body.len() + 32)
+                .sum::<usize>()
+                + 2,
+        );
+        out.put_u8(b'{');
+        let mut first = true;
+        for workspace_id in workspace_ids {
+            let Some(snapshot) = self.workspaces.get(workspace_id) else {
+                continue;
+            };
+            if !first {
+                out.put_u8(b',');
+            }
+            first = false;
+            out.put_slice(
+                serde_json::to_string(workspace_id)
+                    .expect("string")
+                    .as_bytes(),
+            );
+            out.put_u8(b':');
+            match updated_after_ms {
+                Some(after) if snapshot.updated_at_ms <= after => out.put_slice(b"null"),
+                _ => out.put_slice(&snapshot.config.body),
+            }
+        }
+        out.put_u8(b'}');
+        out.freeze()
+    }
+}
+
+/// The serving snapshot and its rebuild bookkeeping.
+pub struct Snapshots {
+    index: ArcSwap<Index>,
+    /// Per workspace: (refresh requests so far, requests covered by the last completed build).
+    generations: Mutex<HashMap<String, Arc<tokio::sync::Mutex<(u64, u64)>>>>,
+    requested: Mutex<HashMap<String, u64>>,
+    /// Tells the replica's own notifications apart from others'.
+    pub instance_id: String,
+}
+
+impl Default for Snapshots {
+    fn default() -> Self {
+        Snapshots {
+            index: ArcSwap::from_pointee(Index::default()),
+            generations: Mutex::new(HashMap::new()),
+            requested: Mutex::new(HashMap::new()),
+            instance_id: crate::ids::new_id(),
+        }
+    }
+}
+
+impl Snapshots {
+    pub fn current(&self) -> Arc<Index> {
+        self.index.load_full()
+    }
+
+    /// Rebuilds one workspace after a change and tells the other replicas.
+    pub async fn refresh(&self, state: &AppState, workspace_id: &str) -> ApiResult<()> {
+        self.rebuild(state, workspace_id).await?;
+        self.notify(state, &format!("ws:{workspace_id}")).await;
+        Ok(())
+    }
+
+    /// Rebuilds one workspace. Concurrent requests for the same workspace coalesce: a build that started
+    /// after a request's change was committed satisfies that request.
+    pub async fn rebuild(&self, state: &AppState, workspace_id: &str) -> ApiResult<()> {
+        let ticket = {
+            let mut requested = self.requested.lock().expect("requested");
+            let n = requested.entry(workspace_id.to_string()).or_insert(0);
+            *n += 1;
+            *n
+        };
+        let lock = self
+            .generations
+            .lock()
+            .expect("generations")
+            .entry(workspace_id.to_string())
+            .or_insert_with(|| Arc::new(tokio::sync::Mutex::new((0, 0))))
+            .clone();
+        let mut built = lock.lock().await;
+        if built.1 >= ticket {
+            return Ok(());
+        }
+        let covers = *self
+            .requested
+            .lock()
+            .expect("requested")
+            .get(workspace_id)
+            .unwrap_or(&ticket);
+        let snapshot = assemble::assemble(state, workspace_id).await?.map(Arc::new);
+        self.index.rcu(|index| {
+            let mut next = Index::clone(index);
+            next.install(workspace_id, snapshot.clone());
+            next
+        });
+        *built = (covers, covers);
+        Ok(())
+    }
+
+    /// Reloads namespace definitions (after an admin changed one) and tells the other replicas.
+    pub async fn refresh_namespaces(&self, state: &AppState) -> ApiResult<()> {
+        self.reload_namespaces(state).await?;
+        self.notify(state, "ns").await;
+        Ok(())
+    }
+
+    pub async fn reload_namespaces(&self, state: &AppState) -> ApiResult<()> {
+        let defs = namespaces::load_definitions(state).await?;
+        self.index.rcu(|index| {
+            let mut next = Index::clone(index);
+            next.set_namespaces(defs.clone());
+            next
+        });
+        Ok(())
+    }
+
+    /// Builds everything (start-up, or after a lost notification connection).
+    pub async fn load_all(&self, state: &AppState) -> ApiResult<()> {
+        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM workspaces")
+            .fetch_all(&state.db.pool)
+            .await?;
+        let known: Vec<String> = self.current().workspaces.keys().cloned().collect();
+        for id in ids.iter().chain(known.iter().filter(|k| !ids.contains(k))) {
+            self.rebuild(state, id).await?;
+        }
+        self.reload_namespaces(state).await
+    }
+
+    async fn notify(&self, state: &AppState, what: &str) {
+        if state.db.backend != Backend::Postgres {
+            return;
+        }
+        let payload = format!("{}|{what}", self.instance_id);
+        if let Err(error) = sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(NOTIFY_CHANNEL)
+            .bind(payload)
+            .execute(&state.db.pool)
+            .await
+        {
+            // Other replicas then catch up at their next full reload; this one is already current.
+            tracing::warn!(%error, "could not notify other replicas of a config change");
+        }
+    }
+
+    /// Records that a data-plane token was used, at most once a minute per token, off the request path.
+    pub fn record_token_use(&self, state: &AppState, entry: &Arc<TokenEntry>) {
+        let now = now_ms();
+        let last = entry.last_recorded_ms.load(Ordering::Relaxed);
+        if now - last < 60_000
+            || entry
+                .last_recorded_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        let (db, token_id) = (state.db.clone(), entry.token_id.clone());
+        tokio::spawn(async move {
+            let _ = sqlx::query("UPDATE data_plane_tokens SET last_used_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(token_id)
+                .execute(&db.pool)
+                .await;
+        });
+    }
+}

@@ -1,0 +1,182 @@
+//! How a stored destination config becomes what a data plane or a browser sees for one source.
+//!
+//! RudderStack keeps some keys per source type (`connectionMode: {"web": "cloud", "android": "device"}`);
+//! data planes and SDKs read flat values, so the control plane resolves them for the type of the source the
+//! destination is connected to (the definition's `destConfig` lists those keys per source type).
+
+use std::collections::HashSet;
+
+use app::api::catalog::DestinationDefinition;
+use serde_json::{Map, Value};
+
+pub struct Resolved {
+    pub config: Map<String, Value>,
+    pub connection_mode: String,
+}
+
+impl Resolved {
+    /// rudder-server processes and delivers only when this is true (cloud or hybrid mode).
+    pub fn is_processor_enabled(&self) -> bool {
+        self.connection_mode != "device"
+    }
+}
+
+/// Keys of the definition stored as an object keyed by source type.
+fn per_source_type_keys(definition: &DestinationDefinition) -> HashSet<&str> {
+    definition
+        .dest_config
+        .iter()
+        .filter(|(source_type, _)| source_type.as_str() != "defaultConfig")
+        .flat_map(|(_, keys)| keys.iter().map(String::as_str))
+        .filter(|key| {
+            definition
+                .config_schema
+                .pointer(&format!("/properties/{key}/type"))
+                .and_then(Value::as_str)
+                == Some("object")
+        })
+        .collect()
+}
+
+pub fn resolve(definition: &DestinationDefinition, config: &Value, source_type: &str) -> Resolved {
+    let per_type = per_source_type_keys(definition);
+    let mut out = Map::new();
+    if let Some(map) = config.as_object() {
+        for (key, value) in map {
+            if per_type.contains(key.as_str()) {
+                if let Some(resolved) = value
+                    .as_object()
+                    .and_then(|by_type| by_type.get(source_type))
+                {
+                    out.insert(key.clone(), resolved.clone());
+                }
+            } else {
+                out.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    let supported = definition.supported_connection_modes.get(source_type);
+    let allowed = |mode: &str| supported.is_none_or(|modes| modes.iter().any(|m| m == mode));
+    let chosen = out
+        .get("connectionMode")
+        .and_then(Value::as_str)
+        .filter(|m| allowed(m))
+        .map(str::to_string);
+    let connection_mode = chosen.unwrap_or_else(|| {
+        if allowed("cloud") {
+            "cloud".to_string()
+        } else {
+            supported
+                .and_then(|m| m.first().cloned())
+                .unwrap_or_else(|| "cloud".into())
+        }
+    });
+    out.insert(
+        "connectionMode".into(),
+        Value::String(connection_mode.clone()),
+    );
+    Resolved {
+        config: out,
+        connection_mode,
+    }
+}
+
+/// Only the keys a browser may see: the definition's `includeKeys` (never an `excludeKeys` or secret one),
+/// plus `connectionMode`, which the JavaScript SDK needs to tell cloud from device mode.
+pub fn browser_config(
+    definition: &DestinationDefinition,
+    resolved: &Resolved,
+) -> Map<String, Value> {
+    let secret_tops: HashSet<&str> = definition
+        .secret_keys
+        .iter()
+        .filter_map(|k| k.split('.').next())
+        .collect();
+    let mut out = Map::new();
+    for key in &definition.include_keys {
+        if definition.exclude_keys.contains(key) || secret_tops.contains(key.as_str()) {
+            continue;
+        }
+        if let Some(value) = resolved.config.get(key) {
+            out.insert(key.clone(), value.clone());
+        }
+    }
+    out.insert(
+        "connectionMode".into(),
+        Value::String(resolved.connection_mode.clone()),
+    );
+    out
+}
+
+/// What rudder-server reads from `destinationDefinition.config`: the cloud message types as a flat list.
+pub fn definition_config(definition: &DestinationDefinition) -> Value {
+    let mut config = Map::new();
+    if let Some(transform_at) = &definition.transform_at_v1 {
+        config.insert("transformAtV1".into(), Value::String(transform_at.clone()));
+        config.insert("transformAt".into(), Value::String(transform_at.clone()));
+    }
+    config.insert("saveDestinationResponse".into(), Value::Bool(false));
+    config.insert(
+        "supportedSourceTypes".into(),
+        Value::Array(
+            definition
+                .supported_source_types
+                .iter()
+                .cloned()
+                .map(Value::String)
+                .collect(),
+        ),
+    );
+    let message_types = match &definition.supported_message_types {
+        Value::Array(list) => Some(Value::Array(list.clone())),
+        Value::Object(by_mode) => by_mode.get("cloud").cloned(),
+        _ => None,
+    };
+    if let Some(types) = message_types {
+        config.insert("supportedMessageTypes".into(), types);
+    }
+    Value::Object(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::catalog::Catalog;
+
+    #[test]
+    fn per_source_type_keys_are_resolved_for_the_source() {
+        let catalog = Catalog::load().unwrap();
+        let amplitude = &catalog.destination("AM").unwrap().definition;
+        let config = json!({
+            "apiKey": "k", "apiSecret": "s", "residencyServer": "standard",
+            "connectionMode": {"web": "device", "android": "cloud"},
+            "useNativeSDK": {"web": true}
+        });
+        let web = resolve(amplitude, &config, "web");
+        assert_eq!(web.connection_mode, "device");
+        assert!(!web.is_processor_enabled());
+        assert_eq!(web.config["useNativeSDK"], json!(true));
+        let android = resolve(amplitude, &config, "android");
+        assert_eq!(android.config["connectionMode"], json!("cloud"));
+        assert!(android.config.get("useNativeSDK").is_none());
+        // Unset for this type: cloud when the definition allows it.
+        assert_eq!(
+            resolve(amplitude, &config, "cloud").connection_mode,
+            "cloud"
+        );
+    }
+
+    #[test]
+    fn the_browser_never_sees_a_secret() {
+        let catalog = Catalog::load().unwrap();
+        let amplitude = &catalog.destination("AM").unwrap().definition;
+        let config =
+            json!({"apiKey": "public-key", "apiSecret": "secret", "residencyServer": "standard"});
+        let browser = browser_config(amplitude, &resolve(amplitude, &config, "web"));
+        assert_eq!(browser["apiKey"], json!("public-key"));
+        assert!(browser.get("apiSecret").is_none());
+        assert_eq!(browser["connectionMode"], json!("cloud"));
+    }
+}

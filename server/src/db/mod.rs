@@ -1,0 +1,94 @@
+//! The database: one connection pool over sqlx's `Any` driver, SQLite (the embedded default) or PostgreSQL.
+//! Queries are portable SQL with `$n` placeholders over TEXT, BIGINT and JSON-as-TEXT columns; the dialect
+//! differences live in `migrations/sqlite` and `migrations/postgres`.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, ConnectOptions};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub pool: AnyPool,
+    pub backend: Backend,
+    pub url: String,
+}
+
+impl Db {
+    pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(sqlx::Error::Configuration(
+                "DATABASE_URL must start with sqlite:// or postgres://".into(),
+            ));
+        };
+        // Statement logging would put SQL text (never bound values) in the log at info level: keep it at debug.
+        let options = AnyConnectOptions::from_str(url)?
+            .log_statements(tracing::log::LevelFilter::Debug)
+            .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
+        let max_connections = match backend {
+            // SQLite has one writer; a few readers are enough and keep lock contention low.
+            Backend::Sqlite => 8,
+            Backend::Postgres => 16,
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        if backend == Backend::Sqlite {
+            // Persistent in the file: readers no longer block the writer.
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await?;
+        }
+        Ok(Db {
+            pool,
+            backend,
+            url: url.to_string(),
+        })
+    }
+
+    pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await,
+        }
+    }
+
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+}
+
+/// True when the error is a UNIQUE constraint violation (both dialects).
+pub fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
+}
+
+/// True when the error is a FOREIGN KEY violation (both dialects).
+pub fn is_foreign_key_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if e.is_foreign_key_violation())
+}
+
+pub fn flag(value: bool) -> i64 {
+    value as i64
+}

@@ -1,0 +1,138 @@
+//! The HTTP surface: router assembly, authentication, CSRF, errors, and the operational endpoints.
+
+pub mod auth;
+pub mod client_addr;
+pub mod csrf;
+pub mod error;
+pub mod json;
+mod site;
+
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::{Json, Router};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::accounts::sessions::DbSessionStore;
+use crate::state::AppState;
+use error::error_response;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Wheelhouse API",
+        description = "The control plane of a customer-data platform. Authenticate with the session cookie of \
+            POST /api/v1/auth/login, or with `Authorization: Bearer <API token>`. Errors are \
+            `{\"error\": {\"code\", \"message\", \"field\"}}`."
+    ),
+    tags(
+        (name = "auth", description = "Sign-in, sessions, passwords, first-run set-up"),
+        (name = "workspaces", description = "Workspaces, members, roles and invites"),
+        (name = "tokens", description = "API tokens"),
+        (name = "catalog", description = "Integration definitions"),
+        (name = "sources"), (name = "destinations"), (name = "connections"),
+        (name = "data planes", description = "Data-plane tokens and namespaces")
+    )
+)]
+struct ApiDoc;
+
+/// `/api/v1`: the public API, also what the UI calls (in-process during server-side rendering).
+pub fn api_router(state: AppState) -> Router {
+    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(crate::accounts::routes())
+        .merge(crate::workspaces::routes())
+        .merge(crate::tokens::routes())
+        .merge(crate::catalog::routes())
+        .merge(crate::sources::routes())
+        .merge(crate::destinations::routes())
+        .merge(crate::connections::routes())
+        .merge(crate::config_api::namespace_routes())
+        .split_for_parts();
+    let openapi = std::sync::Arc::new(openapi);
+    let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
+        .with_name(csrf::SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(state.public_url.scheme() == "https")
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(time::Duration::days(14)));
+    router
+        .route(
+            "/api/v1/openapi.json",
+            get(move || async move { Json(openapi.as_ref().clone()) }),
+        )
+        .route("/api/v1", any(api_not_found))
+        .route("/api/v1/{*rest}", any(api_not_found))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            csrf::same_origin_only,
+        ))
+        .layer(sessions)
+        .layer(DefaultBodyLimit::max(json::MAX_BODY_BYTES))
+        .layer(SetResponseHeaderLayer::overriding(
+            axum::http::header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .with_state(state)
+}
+
+async fn api_not_found(request: Request) -> Response {
+    error_response(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        &format!(
+            "no such API route: {} {}",
+            request.method(),
+            request.uri().path()
+        ),
+    )
+}
+
+/// Everything: API, data-plane endpoints, health checks and the UI.
+pub fn app(state: AppState, site: site::Site) -> Router {
+    let api = api_router(state.clone());
+    Router::new()
+        .merge(api.clone())
+        .merge(crate::config_api::data_plane_routes().with_state(state.clone()))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz).with_state(state))
+        .merge(site::router(site, api))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            // Method and path only: headers and query strings may carry credentials.
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+        }))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            axum::http::header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            axum::http::header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            axum::http::header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(60)))
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match tokio::time::timeout(Duration::from_secs(2), state.db.ping()).await {
+        Ok(Ok(())) => "ready".into_response(),
+        _ => error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the database is not reachable",
+        ),
+    }
+}
+
+pub use site::Site;
