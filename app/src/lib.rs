@@ -1,11 +1,24 @@
+#![recursion_limit = "256"]
+//! The Wheelhouse UI (Leptos, rendered on the server and hydrated in the browser), the wire types of
+//! `/api/v1` and the typed client the pages call it with.
+
 pub mod api;
+pub mod components;
+pub mod pages;
+pub mod session;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
-use leptos_router::{
-    components::{Route, Router, Routes},
-    path,
-};
+use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+
+use components::layout::WorkspaceLayout;
+use pages::auth::{AcceptInvite, ForgotPassword, Login, ResetPassword, Setup};
+use pages::destinations::{DestinationDetail, DestinationsList, NewDestination};
+use pages::home::{Account, Home, NewWorkspace, NotFound};
+use pages::overview::Overview;
+use pages::settings::{SettingsApiTokens, SettingsDataPlanes, SettingsGeneral, SettingsMembers};
+use pages::sources::{NewSource, SourceDetail, SourcesList};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -28,25 +41,41 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    session::provide_session();
+    components::provide_toast();
+    // Pages wait for their API calls before the first byte (SsrMode::Async): a redirect to sign-in is a
+    // real 302, and the HTML that arrives is complete.
+    let ssr = SsrMode::Async;
     view! {
         <Stylesheet id="leptos" href="/pkg/wheelhouse.css"/>
-        <Title text="Wheelhouse"/>
+        <Link rel="icon" type_="image/svg+xml" href="/favicon.svg"/>
+        <Meta name="description" content="Wheelhouse: the control plane for customer-data pipelines."/>
+        <Title formatter=|text: String| if text.is_empty() { "Wheelhouse".to_string() } else { format!("{text} · Wheelhouse") }/>
         <Router>
-            <main>
-                <Routes fallback=|| "Page not found.".into_view()>
-                    <Route path=path!("") view=Home/>
-                </Routes>
-            </main>
+            <Routes fallback=NotFound>
+                <Route path=path!("/") view=Home ssr=ssr.clone()/>
+                <Route path=path!("/login") view=Login ssr=ssr.clone()/>
+                <Route path=path!("/setup") view=Setup ssr=ssr.clone()/>
+                <Route path=path!("/invite") view=AcceptInvite ssr=ssr.clone()/>
+                <Route path=path!("/forgot-password") view=ForgotPassword ssr=ssr.clone()/>
+                <Route path=path!("/reset-password") view=ResetPassword ssr=ssr.clone()/>
+                <Route path=path!("/account") view=Account ssr=ssr.clone()/>
+                <Route path=path!("/workspaces/new") view=NewWorkspace ssr=ssr.clone()/>
+                <ParentRoute path=path!("/w/:ws") view=WorkspaceLayout ssr=ssr.clone()>
+                    <Route path=path!("") view=Overview ssr=ssr.clone()/>
+                    <Route path=path!("sources") view=SourcesList ssr=ssr.clone()/>
+                    <Route path=path!("sources/new") view=NewSource ssr=ssr.clone()/>
+                    <Route path=path!("sources/:id") view=SourceDetail ssr=ssr.clone()/>
+                    <Route path=path!("destinations") view=DestinationsList ssr=ssr.clone()/>
+                    <Route path=path!("destinations/new") view=NewDestination ssr=ssr.clone()/>
+                    <Route path=path!("destinations/:id") view=DestinationDetail ssr=ssr.clone()/>
+                    <Route path=path!("settings") view=SettingsGeneral ssr=ssr.clone()/>
+                    <Route path=path!("settings/members") view=SettingsMembers ssr=ssr.clone()/>
+                    <Route path=path!("settings/api-tokens") view=SettingsApiTokens ssr=ssr.clone()/>
+                    <Route path=path!("settings/data-planes") view=SettingsDataPlanes ssr=ssr.clone()/>
+                </ParentRoute>
+            </Routes>
         </Router>
-    }
-}
-
-#[component]
-fn Home() -> impl IntoView {
-    let count = RwSignal::new(0);
-    view! {
-        <h1>"Wheelhouse"</h1>
-        <button id="count" on:click=move |_| *count.write() += 1>"Clicked: " {count}</button>
     }
 }
 

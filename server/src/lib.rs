@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! Wheelhouse, the control plane: the server library. `main.rs` is a thin CLI over `cli`; the integration
 //! tests start this same server on port 0 with `start`.
 

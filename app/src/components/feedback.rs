@@ -1,0 +1,78 @@
+use leptos::prelude::*;
+
+use crate::api::ApiError;
+
+/// The "Saved" bubble after an action.
+#[derive(Clone, Copy)]
+pub struct Toaster {
+    message: RwSignal<Option<String>>,
+    serial: RwSignal<u64>,
+}
+
+impl Toaster {
+    pub fn show(&self, message: impl Into<String>) {
+        self.message.set(Some(message.into()));
+        self.serial.update(|s| *s += 1);
+        #[cfg(feature = "hydrate")]
+        {
+            let (message, serial) = (self.message, self.serial);
+            let shown = serial.get_untracked();
+            set_timeout(
+                move || {
+                    if serial.get_untracked() == shown {
+                        message.set(None);
+                    }
+                },
+                std::time::Duration::from_millis(3000),
+            );
+        }
+    }
+}
+
+pub fn provide_toast() {
+    provide_context(Toaster {
+        message: RwSignal::new(None),
+        serial: RwSignal::new(0),
+    });
+}
+
+pub fn use_toast() -> Toaster {
+    expect_context::<Toaster>()
+}
+
+#[component]
+pub fn Toast() -> impl IntoView {
+    let toaster = use_toast();
+    move || {
+        toaster
+            .message
+            .get()
+            .map(|m| view! { <div class="toast" role="status">{m}</div> })
+    }
+}
+
+#[component]
+pub fn Loading() -> impl IntoView {
+    view! { <div class="loading">"Loading…"</div> }
+}
+
+/// An error that does not belong to a form field. By default that is an error naming no field; with
+/// `beside`, every error except those naming a field under one of these prefixes (shown beside the field).
+#[component]
+pub fn ApiErrorAlert(
+    error: Signal<Option<ApiError>>,
+    #[prop(optional)] beside: Option<&'static [&'static str]>,
+) -> impl IntoView {
+    move || {
+        error
+            .get()
+            .filter(|e| match (&e.field, beside) {
+                (None, _) => true,
+                (Some(_), None) => false,
+                (Some(field), Some(prefixes)) => !prefixes
+                    .iter()
+                    .any(|p| field == p || field.starts_with(&format!("{p}."))),
+            })
+            .map(|e| view! { <div class="alert error" role="alert">{e.message}</div> })
+    }
+}

@@ -1,0 +1,559 @@
+//! Destinations: the list, adding one from the catalog (with its credentials, write-only), and a
+//! destination's page (connected sources, settings).
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos_router::NavigateOptions;
+use serde_json::Value;
+
+use super::auth::failed;
+use super::confirm;
+use super::sources::StatusBadge;
+use crate::api::catalog::{DestinationDefinition, SourceDefinition};
+use crate::api::destinations::{
+    Connection, CreateConnection, CreateDestination, Destination, UpdateDestination,
+};
+use crate::api::sources::Source;
+use crate::api::workspaces::Role;
+use crate::api::{use_api, ApiError};
+use crate::components::layout::{error_view, PageHeader};
+use crate::components::schema_form::{with_defaults, SchemaForm};
+use crate::components::{use_toast, ApiErrorAlert, Loading, TextField};
+use crate::session::use_workspace;
+
+const CATEGORIES: &[(&str, &str)] = &[
+    ("analytics", "Analytics"),
+    ("advertising", "Advertising"),
+    ("marketing", "Marketing"),
+    ("crm", "CRM and support"),
+    ("messaging", "Messaging"),
+    ("experimentation", "Experimentation"),
+    ("streaming", "Streaming"),
+    ("storage", "Storage"),
+    ("warehouse", "Warehouses"),
+    ("webhook", "Webhooks"),
+];
+
+/// Which of the workspace's sources a destination definition accepts.
+fn compatible<'a>(
+    definition: &'a DestinationDefinition,
+    sources: &'a [Source],
+    source_catalog: &'a [SourceDefinition],
+) -> impl Iterator<Item = &'a Source> + 'a {
+    sources.iter().filter(move |s| {
+        source_catalog
+            .iter()
+            .find(|d| d.name == s.source_type)
+            .is_some_and(|d| definition.supports_source_type(&d.source_type))
+    })
+}
+
+#[component]
+pub fn DestinationsList() -> impl IntoView {
+    let ws = use_workspace();
+    let api = use_api();
+    let destinations = Resource::new(|| (), {
+        let path = ws.api("/destinations");
+        let api = api.clone();
+        move |_| api.get::<Vec<Destination>>(path.clone())
+    });
+    let catalog = Resource::new(
+        || (),
+        move |_| api.get::<Vec<DestinationDefinition>>("/api/v1/catalog/destinations"),
+    );
+    let can_edit = ws.can(Role::Editor);
+    view! {
+        <Title text="Destinations"/>
+        <PageHeader title="Destinations" subtitle="Where your events go.">
+            {can_edit.then(|| view! { <a class="btn primary" href=ws.href("/destinations/new")>"Add destination"</a> })}
+        </PageHeader>
+        <Suspense fallback=Loading>
+            {move || {
+                let ws = use_workspace();
+                Suspend::new(async move {
+                    let (destinations, catalog) = match (destinations.await, catalog.await) {
+                        (Ok(d), Ok(c)) => (d, c),
+                        (Err(e), _) | (_, Err(e)) => return error_view(e),
+                    };
+                    if destinations.is_empty() {
+                        return view! {
+                            <div class="card"><div class="empty">
+                                <h2>"No destinations yet"</h2>
+                                <p>"Send events to analytics and marketing tools, ad platforms, streams, storage or a warehouse."</p>
+                                {can_edit.then(|| view! { <a class="btn primary" href=ws.href("/destinations/new")>"Add your first destination"</a> })}
+                            </div></div>
+                        }.into_any();
+                    }
+                    view! {
+                        <div class="card">
+                            <table class="list">
+                                <thead><tr><th>"Name"</th><th>"Type"</th><th>"Status"</th><th>"Sources"</th></tr></thead>
+                                <tbody>
+                                    {destinations.into_iter().map(|d| {
+                                        let kind = catalog.iter().find(|c| c.name == d.destination_type).map(|c| c.display_name.clone()).unwrap_or_else(|| d.destination_type.clone());
+                                        view! {
+                                            <tr class="clickable">
+                                                <td><a href=ws.href(&format!("/destinations/{}", d.id))>{d.name.clone()}</a></td>
+                                                <td class="muted">{kind}</td>
+                                                <td><StatusBadge enabled=d.enabled/></td>
+                                                <td>{d.source_ids.len()}</td>
+                                            </tr>
+                                        }
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        </div>
+                    }.into_any()
+                })
+            }}
+        </Suspense>
+    }
+}
+
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct NewDestinationData {
+    catalog: Vec<DestinationDefinition>,
+    sources: Vec<Source>,
+    source_catalog: Vec<SourceDefinition>,
+}
+
+#[component]
+pub fn NewDestination() -> impl IntoView {
+    let ws = use_workspace();
+    let api = use_api();
+    let data = Resource::new(|| (), {
+        let ws = ws.clone();
+        move |_| {
+            let (api, ws) = (api.clone(), ws.clone());
+            async move {
+                Ok::<_, ApiError>(NewDestinationData {
+                    catalog: api.get("/api/v1/catalog/destinations").await?,
+                    sources: api.get(ws.api("/sources")).await?,
+                    source_catalog: api.get("/api/v1/catalog/sources").await?,
+                })
+            }
+        }
+    });
+    let selected = RwSignal::new(None::<DestinationDefinition>);
+    let search = RwSignal::new(String::new());
+    view! {
+        <Title text="Add a destination"/>
+        <div class="breadcrumbs"><a href=ws.href("/destinations")>"Destinations"</a>" / Add"</div>
+        <Suspense fallback=Loading>
+            {move || Suspend::new(async move {
+                let data = match data.await {
+                    Ok(d) => d,
+                    Err(e) => return error_view(e),
+                };
+                view! {
+                    {move || match selected.get() {
+                        Some(definition) => view! {
+                            <DestinationSetup definition=definition data=data.clone() on_back=Callback::new(move |_| selected.set(None))/>
+                        }.into_any(),
+                        None => {
+                            let catalog = data.catalog.clone();
+                            view! {
+                                <PageHeader title="Add a destination" subtitle="Choose where events go."/>
+                                <input class="search" type="text" placeholder="Search destinations" prop:value=move || search.get() on:input=move |ev| search.set(event_target_value(&ev))/>
+                                {move || {
+                                    let needle = search.get().to_lowercase();
+                                    CATEGORIES.iter().map(|(category, title)| {
+                                        let tiles: Vec<DestinationDefinition> = catalog.iter()
+                                            .filter(|d| d.category == *category && (needle.is_empty() || d.display_name.to_lowercase().contains(&needle)))
+                                            .cloned().collect();
+                                        (!tiles.is_empty()).then(|| view! {
+                                            <h2 style="margin: 22px 0 10px">{*title}</h2>
+                                            <div class="catalog">
+                                                {tiles.into_iter().map(|d| {
+                                                    let pick = d.clone();
+                                                    view! {
+                                                        <button type="button" class="tile" data-type=d.name.clone() on:click=move |_| selected.set(Some(pick.clone()))>
+                                                            <span class="tile-title">{d.display_name.clone()}</span>
+                                                            <span class="tile-desc">{d.description.clone()}</span>
+                                                        </button>
+                                                    }
+                                                }).collect_view()}
+                                            </div>
+                                        })
+                                    }).collect_view()
+                                }}
+                            }.into_any()
+                        }
+                    }}
+                }.into_any()
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn DestinationSetup(
+    definition: DestinationDefinition,
+    data: NewDestinationData,
+    on_back: Callback<()>,
+) -> impl IntoView {
+    let ws = use_workspace();
+    let api = use_api();
+    let navigate = use_navigate();
+    let name = RwSignal::new(definition.display_name.clone());
+    let config = RwSignal::new(with_defaults(
+        &definition.config_schema,
+        Value::Object(Default::default()),
+    ));
+    let candidates: Vec<Source> = compatible(&definition, &data.sources, &data.source_catalog)
+        .cloned()
+        .collect();
+    let chosen = RwSignal::new(Vec::<String>::new());
+    let create = Action::new({
+        let ws = ws.clone();
+        move |(body, source_ids): &(CreateDestination, Vec<String>)| {
+            let (api, body, source_ids, ws) =
+                (api.clone(), body.clone(), source_ids.clone(), ws.clone());
+            async move {
+                let destination = api
+                    .post::<_, Destination>(ws.api("/destinations"), &body)
+                    .await?;
+                for source_id in source_ids {
+                    api.post::<_, Connection>(
+                        ws.api("/connections"),
+                        &CreateConnection {
+                            source_id,
+                            destination_id: destination.id.clone(),
+                        },
+                    )
+                    .await?;
+                }
+                Ok::<_, ApiError>(destination)
+            }
+        }
+    });
+    let error = failed(create);
+    Effect::new({
+        let ws = ws.clone();
+        move |_| {
+            if let Some(Ok(destination)) = create.value().get() {
+                navigate(
+                    &ws.href(&format!("/destinations/{}", destination.id)),
+                    NavigateOptions::default(),
+                );
+            }
+        }
+    });
+    let destination_type = definition.name.clone();
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        create.dispatch((
+            CreateDestination {
+                name: name.get_untracked(),
+                destination_type: destination_type.clone(),
+                config: Some(config.get_untracked()),
+                enabled: Some(true),
+            },
+            chosen.get_untracked(),
+        ));
+    };
+    view! {
+        <PageHeader title=format!("Add {}", definition.display_name) subtitle=definition.description.clone()/>
+        <form class="card" on:submit=submit>
+            <div class="card-body form">
+                <ApiErrorAlert error=error beside=&["name", "config"]/>
+                <TextField label="Name" field="name" value=name error=error required=true autofocus=true help="How this destination appears in Wheelhouse."/>
+                <fieldset>
+                    <legend>"Send events from"</legend>
+                    {if candidates.is_empty() {
+                        view! { <p class="muted">"No source of this workspace can send to this destination yet; you can connect sources later."</p> }.into_any()
+                    } else {
+                        candidates.into_iter().map(|s| {
+                            let id = s.id.clone();
+                            let toggle = move |ev| {
+                                let checked = event_target_checked(&ev);
+                                let id = id.clone();
+                                chosen.update(|list| {
+                                    list.retain(|x| *x != id);
+                                    if checked {
+                                        list.push(id);
+                                    }
+                                });
+                            };
+                            view! { <label class="check"><input type="checkbox" data-source=s.id.clone() on:change=toggle/>{s.name.clone()}</label> }
+                        }).collect_view().into_any()
+                    }}
+                </fieldset>
+                <SchemaForm schema=definition.config_schema.clone() config=config error=error/>
+            </div>
+            <div class="card-footer">
+                <button type="button" class="btn" on:click=move |_| on_back.run(())>"Back"</button>
+                <button type="submit" class="btn primary" disabled=move || create.pending().get()>"Create destination"</button>
+            </div>
+        </form>
+    }
+}
+
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct DestinationPage {
+    destination: Destination,
+    definition: Option<DestinationDefinition>,
+    sources: Vec<Source>,
+    source_catalog: Vec<SourceDefinition>,
+    connections: Vec<Connection>,
+}
+
+#[component]
+pub fn DestinationDetail() -> impl IntoView {
+    let ws = use_workspace();
+    let api = use_api();
+    let params = use_params_map();
+    let id = Memo::new(move |_| params.with(|m| m.get("id")).unwrap_or_default());
+    let version = RwSignal::new(0u32);
+    let data = Resource::new(move || (id.get(), version.get()), {
+        let ws = ws.clone();
+        move |(id, _)| {
+            let (api, ws) = (api.clone(), ws.clone());
+            async move {
+                let destination = api
+                    .get::<Destination>(ws.api(&format!("/destinations/{id}")))
+                    .await?;
+                let catalog = api
+                    .get::<Vec<DestinationDefinition>>("/api/v1/catalog/destinations")
+                    .await?;
+                Ok::<_, ApiError>(DestinationPage {
+                    definition: catalog
+                        .into_iter()
+                        .find(|d| d.name == destination.destination_type),
+                    destination,
+                    sources: api.get(ws.api("/sources")).await?,
+                    source_catalog: api.get("/api/v1/catalog/sources").await?,
+                    connections: api.get(ws.api("/connections")).await?,
+                })
+            }
+        }
+    });
+    view! {
+        <Transition fallback=Loading>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(page) => view! { <DestinationView page=page version=version/> }.into_any(),
+                    Err(e) => error_view(e),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn DestinationView(page: DestinationPage, version: RwSignal<u32>) -> impl IntoView {
+    let ws = use_workspace();
+    let api = use_api();
+    let toast = use_toast();
+    let navigate = use_navigate();
+    let can_edit = ws.can(Role::Editor);
+    let DestinationPage {
+        destination,
+        definition,
+        sources,
+        source_catalog,
+        connections,
+    } = page;
+    let path = ws.api(&format!("/destinations/{}", destination.id));
+    let display_type = definition
+        .as_ref()
+        .map(|d| d.display_name.clone())
+        .unwrap_or_else(|| destination.destination_type.clone());
+
+    let update = Action::new({
+        let (api, path) = (api.clone(), path.clone());
+        move |(body, message): &(UpdateDestination, &'static str)| {
+            let (api, body, path, message) = (api.clone(), body.clone(), path.clone(), *message);
+            async move {
+                api.patch::<_, Destination>(path, &body)
+                    .await
+                    .map(|_| message)
+            }
+        }
+    });
+    let delete = Action::new({
+        let (api, path) = (api.clone(), path.clone());
+        move |_: &()| {
+            let (api, path) = (api.clone(), path.clone());
+            async move { api.delete(path).await }
+        }
+    });
+    let connect = Action::new({
+        let (api, path) = (api.clone(), ws.api("/connections"));
+        move |body: &CreateConnection| {
+            let (api, body, path) = (api.clone(), body.clone(), path.clone());
+            async move {
+                api.post::<_, Connection>(path, &body)
+                    .await
+                    .map(|_| "Connected.")
+            }
+        }
+    });
+    let disconnect = Action::new({
+        let ws = ws.clone();
+        move |connection_id: &String| {
+            let (api, path) = (
+                api.clone(),
+                ws.api(&format!("/connections/{connection_id}")),
+            );
+            async move { api.delete(path).await.map(|_| "Disconnected.") }
+        }
+    });
+    let error = RwSignal::new(None::<ApiError>);
+    let done = move |result: Option<Result<&'static str, ApiError>>| match result {
+        Some(Ok(message)) => {
+            error.set(None);
+            toast.show(message);
+            version.update(|v| *v += 1);
+        }
+        Some(Err(e)) => error.set(Some(e)),
+        None => {}
+    };
+    Effect::new(move |_| done(update.value().get()));
+    Effect::new(move |_| done(connect.value().get()));
+    Effect::new(move |_| done(disconnect.value().get()));
+    Effect::new({
+        let ws = ws.clone();
+        move |_| match delete.value().get() {
+            Some(Ok(())) => navigate(&ws.href("/destinations"), NavigateOptions::default()),
+            Some(Err(e)) => error.set(Some(e)),
+            None => {}
+        }
+    });
+    let error_signal: Signal<Option<ApiError>> = error.into();
+
+    let enabled = destination.enabled;
+    let toggle = move |_| {
+        update.dispatch((
+            UpdateDestination {
+                enabled: Some(!enabled),
+                ..Default::default()
+            },
+            if enabled {
+                "Destination disabled: events stop flowing to it."
+            } else {
+                "Destination enabled."
+            },
+        ));
+    };
+    let remove = move |_| {
+        if confirm(
+            "Delete this destination and its stored credentials? Its connections are removed.",
+        ) {
+            delete.dispatch(());
+        }
+    };
+
+    let connected: Vec<(Connection, Option<Source>)> = connections
+        .iter()
+        .filter(|c| c.destination_id == destination.id)
+        .map(|c| {
+            (
+                c.clone(),
+                sources.iter().find(|s| s.id == c.source_id).cloned(),
+            )
+        })
+        .collect();
+    let connectable: Vec<Source> = match &definition {
+        Some(def) => compatible(def, &sources, &source_catalog)
+            .filter(|s| !connected.iter().any(|(c, _)| c.source_id == s.id))
+            .cloned()
+            .collect(),
+        None => Vec::new(),
+    };
+    let chosen = RwSignal::new(
+        connectable
+            .first()
+            .map(|s| s.id.clone())
+            .unwrap_or_default(),
+    );
+    let destination_id = destination.id.clone();
+    let connect_chosen = move |_| {
+        let source_id = chosen.get_untracked();
+        if !source_id.is_empty() {
+            connect.dispatch(CreateConnection {
+                source_id,
+                destination_id: destination_id.clone(),
+            });
+        }
+    };
+
+    let name = RwSignal::new(destination.name.clone());
+    let config = RwSignal::new(destination.config.clone());
+    let schema = definition
+        .as_ref()
+        .map(|d| d.config_schema.clone())
+        .unwrap_or(Value::Null);
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        update.dispatch((
+            UpdateDestination {
+                name: Some(name.get_untracked()),
+                config: Some(config.get_untracked()),
+                enabled: None,
+            },
+            "Saved.",
+        ));
+    };
+
+    view! {
+        <Title text=destination.name.clone()/>
+        <div class="breadcrumbs"><a href=ws.href("/destinations")>"Destinations"</a>" / "{destination.name.clone()}</div>
+        <PageHeader title=destination.name.clone() subtitle=display_type>
+            <StatusBadge enabled=enabled/>
+            {can_edit.then(|| view! {
+                <button type="button" class="btn" on:click=toggle disabled=move || update.pending().get()>
+                    {if enabled { "Disable" } else { "Enable" }}
+                </button>
+                <button type="button" class="btn danger" on:click=remove>"Delete"</button>
+            })}
+        </PageHeader>
+        <ApiErrorAlert error=error_signal beside=&["name", "config"]/>
+        <div class="stack">
+            <div class="card">
+                <div class="card-header"><h2>"Sources"</h2><span class="hint">"Events from these sources go to this destination"</span></div>
+                {if connected.is_empty() {
+                    view! { <div class="card-body muted">"No source sends to this destination yet."</div> }.into_any()
+                } else {
+                    view! {
+                        <table class="list"><tbody>
+                            {connected.into_iter().map(|(c, s)| {
+                                let (name, href) = s.map(|s| (s.name.clone(), ws.href(&format!("/sources/{}", s.id)))).unwrap_or_default();
+                                let connection_id = c.id.clone();
+                                view! {
+                                    <tr>
+                                        <td><a href=href>{name}</a></td>
+                                        <td class="actions">{can_edit.then(|| view! {
+                                            <button type="button" class="btn small" on:click=move |_| { disconnect.dispatch(connection_id.clone()); }>"Disconnect"</button>
+                                        })}</td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody></table>
+                    }.into_any()
+                }}
+                {(can_edit && !connectable.is_empty()).then(|| view! {
+                    <div class="card-footer">
+                        <select aria-label="Source to connect" style="max-width: 280px" prop:value=move || chosen.get() on:change=move |ev| chosen.set(event_target_value(&ev))>
+                            {connectable.iter().map(|s| view! { <option value=s.id.clone()>{s.name.clone()}</option> }).collect_view()}
+                        </select>
+                        <button type="button" class="btn primary" on:click=connect_chosen>"Connect"</button>
+                    </div>
+                })}
+            </div>
+            <form class="card" on:submit=save>
+                <div class="card-header"><h2>"Settings"</h2><span class="hint">"Secret fields are write-only: stored encrypted, never shown again"</span></div>
+                <div class="card-body form">
+                    <TextField label="Name" field="name" value=name error=error_signal required=true/>
+                    <SchemaForm schema=schema config=config secrets=destination.secrets.clone() error=error_signal/>
+                </div>
+                {can_edit.then(|| view! {
+                    <div class="card-footer">
+                        <button type="submit" class="btn primary" disabled=move || update.pending().get()>"Save"</button>
+                    </div>
+                })}
+            </form>
+        </div>
+    }
+}
