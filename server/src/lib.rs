@@ -130,7 +130,7 @@ impl Server {
 pub async fn start(config: Config) -> anyhow::Result<Server> {
     let db = connect_database(&config).await?;
     let keys = load_master_keys(&config)?;
-    let catalog = catalog::Catalog::load().map_err(|e| anyhow::anyhow!(e))?;
+    let catalog = catalog::Catalog::shared().map_err(|e| anyhow::anyhow!(e))?;
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .with_context(|| format!("listening on {} (WHEELHOUSE_ADDR)", config.addr))?;

@@ -16,7 +16,7 @@ pub struct AppState(Arc<Shared>);
 pub struct Shared {
     pub db: Db,
     pub keyring: Keyring,
-    pub catalog: Catalog,
+    pub catalog: &'static Catalog,
     pub snapshots: Snapshots,
     pub mailer: Arc<Mailer>,
     pub links: LinkSigner,

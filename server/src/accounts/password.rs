@@ -1,4 +1,8 @@
 //! Password hashing: argon2id with OWASP's parameters (19 MiB, 2 passes, 1 lane), off the async runtime.
+//!
+//! Hashing is deliberately expensive, so it is also bounded: at most one hash per spare core runs at a time,
+//! which keeps a core free for serving (a burst of sign-ins must not slow the data planes' config polls);
+//! further sign-ins wait their turn.
 
 use std::sync::OnceLock;
 
@@ -38,7 +42,16 @@ pub fn check_policy(field: &str, password: &str) -> Result<(), AppError> {
     Ok(())
 }
 
+fn permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    PERMITS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        tokio::sync::Semaphore::new(cores.saturating_sub(1).max(1))
+    })
+}
+
 pub async fn hash(password: SecretString) -> Result<String, AppError> {
+    let _permit = permits().acquire().await.map_err(AppError::internal)?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         argon2()
@@ -53,6 +66,7 @@ pub async fn hash(password: SecretString) -> Result<String, AppError> {
 /// Verifies a password against a stored PHC string. With no stored hash (unknown account) it verifies
 /// against a fixed dummy hash, so that the answer takes as long either way.
 pub async fn verify(password: SecretString, stored: Option<String>) -> Result<bool, AppError> {
+    let _permit = permits().acquire().await.map_err(AppError::internal)?;
     tokio::task::spawn_blocking(move || {
         let known = stored.is_some();
         let stored = stored.unwrap_or_else(|| dummy_hash().to_string());

@@ -71,6 +71,8 @@ pub fn api_router(state: AppState) -> Router {
         )
         .route("/api/v1", any(api_not_found))
         .route("/api/v1/{*rest}", any(api_not_found))
+        .method_not_allowed_fallback(api_method_not_allowed)
+        .layer(axum::middleware::from_fn(reject_nul_in_path))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             csrf::same_origin_only,
@@ -96,19 +98,45 @@ async fn api_not_found(request: Request) -> Response {
     )
 }
 
+async fn api_method_not_allowed(request: Request) -> Response {
+    error_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        &format!(
+            "{} is not a method of {}",
+            request.method(),
+            request.uri().path()
+        ),
+    )
+}
+
+/// An id with a NUL character names nothing, and PostgreSQL refuses to even compare one: answer 404 before a
+/// handler sends it to the database (which would fail as a 500, and differently on SQLite).
+async fn reject_nul_in_path(request: Request, next: axum::middleware::Next) -> Response {
+    if request.uri().path().to_ascii_lowercase().contains("%00") {
+        return api_not_found(request).await;
+    }
+    next.run(request).await
+}
+
 /// Everything: API, data-plane endpoints, health checks and the UI.
 pub fn app(state: AppState, site: site::Site) -> Router {
     let api = api_router(state.clone());
-    Router::new()
+    let people = Router::new()
         .merge(api.clone())
-        .merge(crate::config_api::data_plane_routes().with_state(state.clone()))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz).with_state(state))
+        .route("/readyz", get(readyz).with_state(state.clone()))
         .merge(site::router(site, api))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
             // Method and path only: headers and query strings may carry credentials.
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
         }))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(60)));
+    // The data-plane endpoints answer from memory, polled every few seconds by every data plane: no per-request
+    // span or timer.
+    Router::new()
+        .merge(crate::config_api::data_plane_routes().with_state(state))
+        .merge(people)
         .layer(SetResponseHeaderLayer::if_not_present(
             axum::http::header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -121,7 +149,6 @@ pub fn app(state: AppState, site: site::Site) -> Router {
             axum::http::header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
         ))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(60)))
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
