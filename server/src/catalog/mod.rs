@@ -31,6 +31,12 @@ pub struct Catalog {
 }
 
 impl Catalog {
+    /// The embedded catalog, loaded once per process (compiling its schemas is the costly part).
+    pub fn shared() -> Result<&'static Catalog, String> {
+        static SHARED: std::sync::OnceLock<Result<Catalog, String>> = std::sync::OnceLock::new();
+        SHARED.get_or_init(Catalog::load).as_ref().map_err(Clone::clone)
+    }
+
     /// Loads and checks the embedded definitions. A broken definition file is a build mistake: the server
     /// refuses to start and says which file.
     pub fn load() -> Result<Catalog, String> {
@@ -128,9 +134,8 @@ impl Catalog {
         self.source(name).ok_or_else(|| {
             AppError::validation(
                 "type",
-                format!(
-                    "unknown source type {name:?}; GET /api/v1/catalog/sources lists the types"
-                ),
+                // Not repeated: a submitted value may be a secret pasted into the wrong field.
+                "type is not a source type; GET /api/v1/catalog/sources lists the types",
             )
         })
     }
@@ -142,7 +147,7 @@ impl Catalog {
         self.destination(name).ok_or_else(|| {
             AppError::validation(
                 "type",
-                format!("unknown destination type {name:?}; GET /api/v1/catalog/destinations lists the types"),
+                "type is not a destination type; GET /api/v1/catalog/destinations lists the types",
             )
         })
     }

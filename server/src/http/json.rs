@@ -49,23 +49,85 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 }
 
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    // First the syntax, on its own: only a body that is not one JSON value (malformed, truncated, trailing
+    // garbage, nested too deep) is a 400. Whatever fails after that is a field of the wrong shape: a 422
+    // naming it (serde_json reports some of those, e.g. a number where an enum's string belongs, as syntax).
+    if std::str::from_utf8(bytes).is_err() {
+        return Err(AppError::bad_request(
+            "the body is not valid JSON: it is not UTF-8",
+        ));
+    }
+    if let Err(error) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+        return Err(AppError::BadRequest {
+            message: format!(
+                "the body is not valid JSON (line {}, column {})",
+                error.line(),
+                error.column()
+            ),
+            field: None,
+        });
+    }
     let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(deserializer).map_err(|error| {
-        let path = error.path().to_string();
-        let inner = error.into_inner();
-        use serde_json::error::Category;
-        match inner.classify() {
-            Category::Syntax | Category::Eof | Category::Io => AppError::BadRequest {
-                message: format!(
-                    "the body is not valid JSON (line {}, column {})",
-                    inner.line(),
-                    inner.column()
-                ),
-                field: None,
-            },
-            Category::Data => data_error(&path, &inner.to_string()),
+    let value: T = serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        // `headers[0].to` → `headers.0.to`: the dotted form the schema errors (and the UI's forms) use.
+        let path = error.path().to_string().replace('[', ".").replace(']', "");
+        data_error(
+            path.trim_start_matches('.'),
+            &error.into_inner().to_string(),
+        )
+    })?;
+    reject_nul(bytes)?;
+    Ok(value)
+}
+
+/// No text value may hold a NUL character: PostgreSQL cannot store one, so it would otherwise fail (as a 500)
+/// or behave differently on the two databases.
+fn reject_nul(bytes: &[u8]) -> Result<(), AppError> {
+    if !bytes.windows(6).any(|w| w == b"\\u0000") {
+        return Ok(());
+    }
+    fn find(value: &serde_json::Value, path: &mut String) -> bool {
+        match value {
+            serde_json::Value::String(s) => s.contains('\0'),
+            serde_json::Value::Array(items) => items.iter().enumerate().any(|(i, item)| {
+                let len = path.len();
+                path.push_str(&format!("{}{i}", if path.is_empty() { "" } else { "." }));
+                let found = find(item, path);
+                if !found {
+                    path.truncate(len);
+                }
+                found
+            }),
+            serde_json::Value::Object(map) => map.iter().any(|(key, item)| {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(key);
+                let found = key.contains('\0') || find(item, path);
+                if !found {
+                    path.truncate(len);
+                }
+                found
+            }),
+            _ => false,
         }
-    })
+    }
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|_| AppError::bad_request("the body is not valid JSON"))?;
+    let mut path = String::new();
+    if find(&value, &mut path) {
+        let field = if path.is_empty() {
+            "body".to_string()
+        } else {
+            path
+        };
+        return Err(AppError::validation(
+            &field,
+            format!("{field} must not contain a NUL character"),
+        ));
+    }
+    Ok(())
 }
 
 /// Turns serde's message into one that names the field and does not quote the value.
@@ -101,6 +163,42 @@ fn data_error(path: &str, message: &str) -> AppError {
         "has an invalid value".into()
     };
     AppError::validation(&field, format!("{field} {detail}"))
+}
+
+/// axum's `Query<T>` with our error body: a missing parameter is a 422 naming it, an unreadable query string
+/// a 400. Like the JSON errors, messages never repeat a submitted value.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, AppError> {
+        match axum::extract::Query::<T>::try_from_uri(&parts.uri) {
+            Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
+            Err(rejection) => {
+                let text = rejection.body_text();
+                let named = |prefix: &str| {
+                    text.split(prefix)
+                        .nth(1)
+                        .and_then(|rest| rest.split('`').next())
+                        .map(str::to_string)
+                };
+                Err(if let Some(field) = named("missing field `") {
+                    AppError::validation(&field, format!("the query parameter {field} is required"))
+                } else if let Some(field) = named("duplicate field `") {
+                    AppError::BadRequest {
+                        message: format!("the query parameter {field} is given more than once"),
+                        field: Some(field),
+                    }
+                } else {
+                    AppError::bad_request("the query string is not valid")
+                })
+            }
+        }
+    }
 }
 
 /// JSON response helper with a status.
@@ -149,6 +247,46 @@ mod tests {
         );
         assert_eq!(field.as_deref(), Some("count"));
         assert!(!message.contains("hunter2"), "{message}");
+    }
+
+    #[test]
+    fn trailing_garbage_and_deep_nesting_are_400s() {
+        for body in [
+            &br#"{"name": "x", "workspaceId": "w"} x"#[..],
+            &[b'['; 1000][..],
+        ] {
+            assert!(matches!(
+                parse::<Body>(body).unwrap_err(),
+                AppError::BadRequest { .. }
+            ));
+        }
+    }
+
+    #[test]
+    fn a_mistyped_enum_is_a_422_naming_it() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        enum Role {
+            Viewer,
+        }
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct WithRole {
+            role: Role,
+        }
+        let (field, _) = field_and_message(parse::<WithRole>(br#"{"role": 3}"#).unwrap_err());
+        assert_eq!(field.as_deref(), Some("role"));
+    }
+
+    #[test]
+    fn a_nul_character_is_a_422_naming_the_field() {
+        let (field, _) = field_and_message(
+            parse::<serde_json::Value>(br#"{"config": {"headers": [{"to": "a\u0000b"}]}}"#)
+                .unwrap_err(),
+        );
+        assert_eq!(field.as_deref(), Some("config.headers.0.to"));
+        // An escaped backslash followed by "u0000" is not a NUL.
+        assert!(parse::<serde_json::Value>(br#"{"to": "a\\u0000b"}"#).is_ok());
     }
 
     #[test]

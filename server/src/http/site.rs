@@ -25,9 +25,19 @@ pub fn options(site: &Site) -> LeptosOptions {
         .build()
 }
 
+/// The UI's routes, generated once per process. Generating them renders the app with resource loading
+/// switched off by a process-wide flag (leptos' `SuppressResourceLoad`): a second server started in the same
+/// process (the integration tests start many) would otherwise stall every page another server is rendering
+/// at that moment, waiting forever for resources that never load.
+fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 pub fn router(site: Site, api: Router) -> Router {
     let options = options(&site);
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let context = move || {
         provide_context(InProcessApi {
             router: api.clone(),

@@ -29,6 +29,8 @@ pub enum KeyError {
     },
     #[error("a ciphertext failed to decrypt: it was altered, moved to another row, or encrypted under another key")]
     Decrypt,
+    #[error("the data key of workspace {workspace_id} does not unwrap under its master key: its data_keys row was altered")]
+    DataKey { workspace_id: String },
     #[error("key file {path}: {message}")]
     KeyFile { path: PathBuf, message: String },
     #[error("database: {0}")]
@@ -234,7 +236,11 @@ impl Keyring {
                 wanted: master_id.clone(),
                 have: self.current.id.clone(),
             })?;
-        let raw = unwrap(master, workspace_id, &id, &wrapped)?;
+        // Told apart from a value that fails to decrypt: without its data key, none of the workspace's
+        // secrets can be read, which is an error, not one unusable value.
+        let raw = unwrap(master, workspace_id, &id, &wrapped).map_err(|_| KeyError::DataKey {
+            workspace_id: workspace_id.into(),
+        })?;
         if self.previous.iter().any(|k| k.id == master.id) {
             // Wrapped by a previous master key: move it to the current one while we hold it.
             sqlx::query(

@@ -140,8 +140,9 @@ pub async fn open(
     .await?;
     let mut out = BTreeMap::new();
     for (field, data_key_id, ciphertext) in rows {
-        let value = open_one(keyring, owner, &field, &data_key_id, &ciphertext).await?;
-        out.insert(field, value);
+        if let Some(value) = open_one(keyring, owner, &field, &data_key_id, &ciphertext).await? {
+            out.insert(field, value);
+        }
     }
     Ok(out)
 }
@@ -170,7 +171,9 @@ pub async fn open_workspace(
             resource_type,
             resource_id: &resource_id,
         };
-        let value = open_one(keyring, owner, &field, &data_key_id, &ciphertext).await?;
+        let Some(value) = open_one(keyring, owner, &field, &data_key_id, &ciphertext).await? else {
+            continue;
+        };
         out.entry((resource_type.to_string(), resource_id.clone()))
             .or_default()
             .insert(field, value);
@@ -178,19 +181,46 @@ pub async fn open_workspace(
     Ok(out)
 }
 
+/// One value, or `None` when it does not decrypt under its binding (altered, or copied from another row):
+/// that secret is then treated as unset (and logged, without any value), so that one damaged row neither
+/// hands out another row's secret nor stops the whole workspace's config from being built. A missing master
+/// key or an unusable data key is still an error.
 async fn open_one(
     keyring: &Keyring,
     owner: Owner<'_>,
     field: &str,
     data_key_id: &str,
     ciphertext: &str,
-) -> Result<Value, KeyError> {
+) -> Result<Option<Value>, KeyError> {
     let binding = Binding {
         workspace_id: owner.workspace_id,
         resource_type: owner.resource_type,
         resource_id: owner.resource_id,
         field,
     };
-    let plaintext = keyring.decrypt(&binding, data_key_id, ciphertext).await?;
-    serde_json::from_slice(&plaintext).map_err(|_| KeyError::Decrypt)
+    let plaintext = match keyring.decrypt(&binding, data_key_id, ciphertext).await {
+        Ok(plaintext) => plaintext,
+        Err(KeyError::Decrypt) => {
+            warn_undecryptable(owner, field);
+            return Ok(None);
+        }
+        Err(error) => return Err(error),
+    };
+    match serde_json::from_slice(&plaintext) {
+        Ok(value) => Ok(Some(value)),
+        Err(_) => {
+            warn_undecryptable(owner, field);
+            Ok(None)
+        }
+    }
+}
+
+fn warn_undecryptable(owner: Owner<'_>, field: &str) {
+    tracing::warn!(
+        workspace_id = owner.workspace_id,
+        resource_type = owner.resource_type,
+        resource_id = owner.resource_id,
+        field,
+        "a stored secret does not decrypt (altered, or copied from another row); it is treated as unset"
+    );
 }

@@ -3,7 +3,7 @@ use app::api::tokens::{
 };
 use app::api::workspaces::Role;
 use app::api::ErrorBody;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
@@ -16,7 +16,7 @@ use crate::accounts::parse_name;
 use crate::audit::{self, Event};
 use crate::http::auth::Principal;
 use crate::http::error::{ApiResult, AppError};
-use crate::http::json::{created, ApiJson};
+use crate::http::json::{created, ApiJson, ApiQuery};
 use crate::ids::{new_id, new_token};
 use crate::state::AppState;
 use crate::time::{format_ms, now_ms};
@@ -53,7 +53,7 @@ type ApiTokenRow = (
 async fn list_api_tokens(
     State(state): State<AppState>,
     principal: Principal,
-    Query(filter): Query<TokenFilter>,
+    ApiQuery(filter): ApiQuery<TokenFilter>,
 ) -> ApiResult<Json<Vec<ApiToken>>> {
     let rows: Vec<ApiTokenRow> = sqlx::query_as(
         "SELECT t.id, t.name, t.workspace_id, t.role, t.prefix, u.email, t.created_at, t.last_used_at
@@ -166,7 +166,10 @@ async fn revoke_api_token(
         .role_in(&state, &workspace_id)
         .await?
         .ok_or_else(|| AppError::not_found("API token"))?;
-    if role < Role::Admin && creator != principal.user_id {
+    // The creator's own exemption is for the person: a token acting for them stays within its role (a
+    // viewer token must not revoke the tokens its creator made for other scripts).
+    let own_token = creator == principal.user_id && !principal.is_token();
+    if role < Role::Admin && !own_token {
         return Err(AppError::Forbidden(
             "only an admin or the token's creator can revoke it".into(),
         ));

@@ -5,7 +5,7 @@ use app::api::workspaces::{
     AcceptInvite, CreateInvite, Invite, InviteAccepted, InvitePreview, Role,
 };
 use app::api::ErrorBody;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
@@ -19,7 +19,7 @@ use crate::accounts::{self, password, throttle};
 use crate::audit::{self, Event};
 use crate::http::auth::{Principal, Via};
 use crate::http::error::{ApiResult, AppError};
-use crate::http::json::{created, ApiJson};
+use crate::http::json::{created, ApiJson, ApiQuery};
 use crate::ids::new_id;
 use crate::links::Purpose;
 use crate::mail::Mail;
@@ -262,7 +262,7 @@ async fn pending_invite(state: &AppState, token: &str) -> ApiResult<PendingInvit
     responses((status = 200, body = InvitePreview), (status = 422, body = ErrorBody)))]
 async fn preview_invite(
     State(state): State<AppState>,
-    Query(query): Query<TokenQuery>,
+    ApiQuery(query): ApiQuery<TokenQuery>,
 ) -> ApiResult<Json<InvitePreview>> {
     let invite = pending_invite(&state, &query.token).await?;
     let account_exists = accounts::by_email(&state.db, &invite.email)

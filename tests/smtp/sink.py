@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""A real SMTP server for the integration tests (aiosmtpd).
+
+    python3 tests/smtp/sink.py <directory>
+
+Listens on 127.0.0.1 on a port the OS picks, prints that port as its first line of stdout, and writes every
+message it receives into <directory> as one JSON file: {"from", "to": [...], "subject", "body"} (the body is the
+decoded text/plain part). Files appear atomically (written under a temporary name, then renamed).
+
+It exits when its standard input closes, so that it never outlives the test process that started it, even if
+that process is killed.
+"""
+
+import asyncio
+import email
+import json
+import os
+import sys
+import uuid
+from email import policy
+
+from aiosmtpd.smtp import SMTP
+
+
+class Sink:
+    def __init__(self, directory):
+        self.directory = directory
+
+    async def handle_DATA(self, server, session, envelope):
+        raw = envelope.original_content or envelope.content
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8")
+        message = email.message_from_bytes(raw, policy=policy.default)
+        part = message.get_body(preferencelist=("plain",))
+        record = {
+            "from": envelope.mail_from,
+            "to": list(envelope.rcpt_tos),
+            "subject": str(message.get("subject", "")),
+            "body": part.get_content() if part is not None else "",
+        }
+        name = uuid.uuid4().hex
+        temporary = os.path.join(self.directory, name + ".tmp")
+        with open(temporary, "w", encoding="utf-8") as f:
+            json.dump(record, f)
+        os.rename(temporary, os.path.join(self.directory, name + ".json"))
+        return "250 Message accepted"
+
+
+async def main(directory):
+    os.makedirs(directory, exist_ok=True)
+    loop = asyncio.get_running_loop()
+    sink = Sink(directory)
+    server = await loop.create_server(
+        lambda: SMTP(sink, hostname="wheelhouse-tests-sink"), host="127.0.0.1", port=0
+    )
+    port = server.sockets[0].getsockname()[1]
+    print(port, flush=True)
+    # Stop when the parent goes away (stdin reaches end of file).
+    await loop.run_in_executor(None, sys.stdin.read)
+    server.close()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: sink.py <directory>")
+    asyncio.run(main(sys.argv[1]))

@@ -1,0 +1,358 @@
+//! Sources, destinations and the connections between them, through `/api/v1`.
+
+use serde_json::{json, Value};
+use wheelhouse_tests::*;
+
+both_backends!(
+    source_lifecycle,
+    warehouse_source_credentials_are_write_only,
+    destination_lifecycle,
+    connections,
+    resources_are_reached_through_their_own_workspace_only,
+);
+
+/// Add, list, read, rename, disable, rotate the write key of, and delete a source.
+async fn source_lifecycle(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let ada = app.user("ada@example.com").await;
+    let ws = app.workspace(&ada, "Acme").await;
+
+    let created = ada.create_source(&ws, "Javascript", "Website").await;
+    let source_id = id(&created);
+    let write_key = str_of(&created, "writeKey");
+    assert_eq!(source_id.len(), 27);
+    assert_eq!(write_key.len(), 27);
+    assert_eq!(created["type"], "Javascript");
+    assert_eq!(created["workspaceId"], ws.as_str());
+    assert_eq!(created["enabled"], true);
+    assert_eq!(created["config"], json!({}));
+    assert_eq!(created["secrets"], json!({}));
+    assert_eq!(created["destinationIds"], json!([]));
+    assert!(created["createdAt"].as_str().unwrap().ends_with('Z'));
+
+    let android = ada.create_source(&ws, "Android", "App").await;
+    let list = ada.get(&sources_path(&ws)).await.expect(200);
+    let names: Vec<String> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| str_of(s, "name"))
+        .collect();
+    assert_eq!(names, ["App", "Website"]);
+    let one = format!("{}/{source_id}", sources_path(&ws));
+    assert_eq!(ada.get(&one).await.expect(200), created);
+
+    let patched = ada
+        .patch(&one, json!({"name": "Web", "enabled": false}))
+        .await
+        .expect(200);
+    assert_eq!(
+        (patched["name"].as_str(), patched["enabled"].as_bool()),
+        (Some("Web"), Some(false))
+    );
+    assert_eq!(patched["writeKey"], write_key.as_str());
+
+    let rotated = ada
+        .post_empty(&format!("{one}/rotate-write-key"))
+        .await
+        .expect(200);
+    let new_key = str_of(&rotated, "writeKey");
+    assert_ne!(new_key, write_key);
+    app.basic(&write_key)
+        .get("/sourceConfig/")
+        .await
+        .expect_error(401, "unauthorized", None);
+    app.basic(&new_key).get("/sourceConfig/").await.expect(200);
+
+    ada.delete(&one).await.expect(204);
+    ada.get(&one).await.expect_error(404, "not_found", None);
+    ada.delete(&one).await.expect_error(404, "not_found", None);
+    ada.patch(&one, json!({"name": "x"}))
+        .await
+        .expect_error(404, "not_found", None);
+    ada.post_empty(&format!("{one}/rotate-write-key"))
+        .await
+        .expect_error(404, "not_found", None);
+    app.basic(&new_key)
+        .get("/sourceConfig/")
+        .await
+        .expect_error(401, "unauthorized", None);
+    assert_eq!(
+        ada.get(&sources_path(&ws))
+            .await
+            .expect(200)
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let _ = android;
+}
+
+/// A warehouse source for reverse ETL keeps its credentials secret: set/unset only.
+async fn warehouse_source_credentials_are_write_only(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let ada = app.user("ada@example.com").await;
+    let ws = app.workspace(&ada, "Acme").await;
+    let password = canary();
+    let created = ada
+        .post(&sources_path(&ws), json!({
+            "name": "Warehouse", "type": "snowflake",
+            "config": {"account": "xy12345", "warehouse": "WH", "database": "DB", "user": "rudder", "password": password},
+        }))
+        .await
+        .expect(201);
+    assert_eq!(created["secrets"], json!({"password": true}));
+    assert!(created["config"].get("password").is_none());
+    assert_eq!(created["config"]["account"], "xy12345");
+    assert!(!created.to_string().contains(&password));
+    // Its data plane gets the credentials.
+    let config = app
+        .data_plane(&ada, &ws)
+        .await
+        .get("/workspaceConfig?fetchAll=true")
+        .await
+        .expect(200);
+    assert_eq!(
+        config_source(&config, &id(&created)).unwrap()["config"]["password"],
+        password.as_str()
+    );
+}
+
+/// Add, read, reconfigure and delete a destination; schema defaults are filled in; secrets are set/unset.
+async fn destination_lifecycle(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let ada = app.user("ada@example.com").await;
+    let ws = app.workspace(&ada, "Acme").await;
+    let created = ada
+        .create_destination(
+            &ws,
+            "AM",
+            "Amplitude",
+            json!({"apiKey": "public-key", "apiSecret": "shh-secret"}),
+        )
+        .await;
+    assert_eq!(created["type"], "AM");
+    assert_eq!(created["enabled"], true);
+    assert_eq!(created["secrets"], json!({"apiSecret": true}));
+    assert_eq!(created["config"]["apiKey"], "public-key");
+    assert_eq!(
+        created["config"]["residencyServer"], "standard",
+        "schema defaults are filled in"
+    );
+    assert_eq!(created["config"]["trackAllPages"], false);
+    assert!(created["config"].get("apiSecret").is_none());
+    assert!(created["createdAt"].is_string() && created["updatedAt"].is_string());
+
+    let one = format!("{}/{}", destinations_path(&ws), id(&created));
+    assert_eq!(ada.get(&one).await.expect(200), created);
+    let without_secret = ada
+        .create_destination(&ws, "AM", "No secret", json!({"apiKey": "k"}))
+        .await;
+    assert_eq!(without_secret["secrets"], json!({"apiSecret": false}));
+
+    let mut config = created["config"].clone();
+    config["apiKey"] = json!("new-key");
+    config["residencyServer"] = json!("EU");
+    let patched = ada
+        .patch(
+            &one,
+            json!({"name": "Amplitude EU", "config": config, "enabled": false}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(patched["config"]["residencyServer"], "EU");
+    assert_eq!(patched["name"], "Amplitude EU");
+    assert_eq!(patched["enabled"], false);
+    assert_eq!(
+        patched["secrets"],
+        json!({"apiSecret": true}),
+        "a PATCH without the secret keeps it"
+    );
+
+    let list = ada.get(&destinations_path(&ws)).await.expect(200);
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    ada.delete(&one).await.expect(204);
+    ada.get(&one).await.expect_error(404, "not_found", None);
+    ada.delete(&one).await.expect_error(404, "not_found", None);
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM secret_values WHERE resource_id = $1")
+        .bind(id(&created))
+        .fetch_one(&app.db().pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        left, 0,
+        "the deleted destination's secrets stay in the database"
+    );
+}
+
+/// Connect sources to destinations that accept their type, once; both sides list the connection; deleting
+/// either side removes it.
+async fn connections(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let ada = app.user("ada@example.com").await;
+    let ws = app.workspace(&ada, "Acme").await;
+    let other = app.workspace(&ada, "Other").await;
+    let web = ada.create_source(&ws, "Javascript", "Web").await;
+    let chargebee = ada
+        .create_source_with(
+            &ws,
+            "singer-chargebee",
+            "Billing",
+            json!({"site": "acme", "apiKey": "cb-key"}),
+        )
+        .await;
+    let hook = ada
+        .create_destination(
+            &ws,
+            "WEBHOOK",
+            "Hook",
+            webhook_config("https://example.com/hook", &[]),
+        )
+        .await;
+    let amplitude = ada
+        .create_destination(&ws, "AM", "Amplitude", amplitude_config("k", "s"))
+        .await;
+    let foreign = ada.create_source(&other, "Javascript", "Elsewhere").await;
+
+    let connection = ada.connect(&ws, &id(&web), &id(&hook)).await;
+    assert_eq!(
+        (
+            connection["sourceId"].as_str(),
+            connection["destinationId"].as_str()
+        ),
+        (Some(id(&web).as_str()), Some(id(&hook).as_str()))
+    );
+    ada.connect(&ws, &id(&web), &id(&amplitude)).await;
+    ada.post(
+        &connections_path(&ws),
+        json!({"sourceId": id(&web), "destinationId": id(&hook)}),
+    )
+    .await
+    .expect_error(409, "conflict", Some("destinationId"));
+    ada.post(
+        &connections_path(&ws),
+        json!({"sourceId": id(&foreign), "destinationId": id(&hook)}),
+    )
+    .await
+    .expect_error(422, "validation_failed", Some("sourceId"));
+    ada.post(
+        &connections_path(&ws),
+        json!({"sourceId": id(&web), "destinationId": "nope"}),
+    )
+    .await
+    .expect_error(422, "validation_failed", Some("destinationId"));
+    // Amplitude does not take events from a Chargebee (cloudSource) source.
+    ada.post(
+        &connections_path(&ws),
+        json!({"sourceId": id(&chargebee), "destinationId": id(&amplitude)}),
+    )
+    .await
+    .expect_error(422, "validation_failed", Some("destinationId"));
+
+    let list = ada.get(&connections_path(&ws)).await.expect(200);
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    let source = ada
+        .get(&format!("{}/{}", sources_path(&ws), id(&web)))
+        .await
+        .expect(200);
+    assert_eq!(source["destinationIds"], json!([id(&hook), id(&amplitude)]));
+    let destination = ada
+        .get(&format!("{}/{}", destinations_path(&ws), id(&hook)))
+        .await
+        .expect(200);
+    assert_eq!(destination["sourceIds"], json!([id(&web)]));
+
+    ada.delete(&format!("{}/{}", connections_path(&ws), id(&connection)))
+        .await
+        .expect(204);
+    ada.delete(&format!("{}/{}", connections_path(&ws), id(&connection)))
+        .await
+        .expect_error(404, "not_found", None);
+    ada.delete(&format!("{}/{}", destinations_path(&ws), id(&amplitude)))
+        .await
+        .expect(204);
+    assert_eq!(ada.get(&connections_path(&ws)).await.expect(200), json!([]));
+    let source = ada
+        .get(&format!("{}/{}", sources_path(&ws), id(&web)))
+        .await
+        .expect(200);
+    assert_eq!(source["destinationIds"], json!([]));
+}
+
+/// A resource of one workspace is a 404 through another workspace's path, even for its owner.
+async fn resources_are_reached_through_their_own_workspace_only(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let ada = app.user("ada@example.com").await;
+    let ws = app.workspace(&ada, "Acme").await;
+    let other = app.workspace(&ada, "Other").await;
+    let source = ada.create_source(&ws, "Javascript", "Web").await;
+    let destination = ada
+        .create_destination(
+            &ws,
+            "WEBHOOK",
+            "Hook",
+            webhook_config("https://example.com", &[]),
+        )
+        .await;
+    let connection = ada.connect(&ws, &id(&source), &id(&destination)).await;
+    let through_other: Vec<(reqwest::Method, String)> = vec![
+        (
+            reqwest::Method::GET,
+            format!("{}/{}", sources_path(&other), id(&source)),
+        ),
+        (
+            reqwest::Method::PATCH,
+            format!("{}/{}", sources_path(&other), id(&source)),
+        ),
+        (
+            reqwest::Method::DELETE,
+            format!("{}/{}", sources_path(&other), id(&source)),
+        ),
+        (
+            reqwest::Method::POST,
+            format!("{}/{}/rotate-write-key", sources_path(&other), id(&source)),
+        ),
+        (
+            reqwest::Method::GET,
+            format!("{}/{}", destinations_path(&other), id(&destination)),
+        ),
+        (
+            reqwest::Method::PATCH,
+            format!("{}/{}", destinations_path(&other), id(&destination)),
+        ),
+        (
+            reqwest::Method::DELETE,
+            format!("{}/{}", destinations_path(&other), id(&destination)),
+        ),
+        (
+            reqwest::Method::DELETE,
+            format!("{}/{}", connections_path(&other), id(&connection)),
+        ),
+    ];
+    for (method, path) in through_other {
+        let resp = ada
+            .request(method, &path)
+            .json(&json!({"name": "hijacked"}))
+            .send()
+            .await;
+        resp.expect_error(404, "not_found", None);
+    }
+    let unchanged = ada
+        .get(&format!("{}/{}", sources_path(&ws), id(&source)))
+        .await
+        .expect(200);
+    assert_eq!(unchanged, source.clone().merge_connected(&id(&destination)));
+}
+
+trait MergeConnected {
+    fn merge_connected(self, destination_id: &str) -> Value;
+}
+
+impl MergeConnected for Value {
+    /// The source as created, plus the connection made after.
+    fn merge_connected(mut self, destination_id: &str) -> Value {
+        self["destinationIds"] = json!([destination_id]);
+        self
+    }
+}
