@@ -57,12 +57,16 @@ async fn login(
         user.as_ref().map(|u| u.password_hash.clone()),
     )
     .await?;
-    let Some(user) = user.filter(|_| ok) else {
+    let Some(user) = user.as_ref().filter(|_| ok) else {
         throttle::record_failure(&state.db, &account_key, throttle::PER_ACCOUNT).await?;
         if let Some(key) = &client_key {
             throttle::record_failure(&state.db, key, throttle::PER_CLIENT).await?;
         }
-        tracing::info!(%email, "sign-in failed");
+        // Not the typed email: people sometimes type their password into it.
+        tracing::info!(
+            user_id = user.as_ref().map(|u| u.id.as_str()),
+            "sign-in failed"
+        );
         return Err(AppError::Unauthorized(
             "the email or the password is wrong".into(),
         ));

@@ -34,7 +34,10 @@ impl Catalog {
     /// The embedded catalog, loaded once per process (compiling its schemas is the costly part).
     pub fn shared() -> Result<&'static Catalog, String> {
         static SHARED: std::sync::OnceLock<Result<Catalog, String>> = std::sync::OnceLock::new();
-        SHARED.get_or_init(Catalog::load).as_ref().map_err(Clone::clone)
+        SHARED
+            .get_or_init(Catalog::load)
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     /// Loads and checks the embedded definitions. A broken definition file is a build mistake: the server

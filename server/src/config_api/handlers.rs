@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -12,7 +12,6 @@ use axum::Router;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use bytes::Bytes;
-use serde::Deserialize;
 
 use super::{Document, TokenEntry};
 use crate::http::error::{ApiResult, AppError};
@@ -125,10 +124,12 @@ async fn workspace_config(
     Ok(serve_document(&headers, &snapshot.config))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct NamespaceQuery {
-    updated_after: Option<String>,
+/// The first value of a query parameter. Data planes and SDKs get no error for an odd query string: a
+/// parameter we do not know, or one given twice, is simply not what decides the answer.
+fn query_param(query: &Option<String>, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(query.as_deref()?.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
 }
 
 /// rudder-server's multi-tenant config poll (`WORKSPACE_NAMESPACE`, `HOSTED_SERVICE_SECRET`): every
@@ -136,7 +137,7 @@ struct NamespaceQuery {
 async fn namespace_config(
     State(state): State<AppState>,
     Path(namespace): Path<String>,
-    Query(query): Query<NamespaceQuery>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let secret = basic_username(&headers).ok_or_else(|| unauthorized("namespace secret"))?;
@@ -148,7 +149,7 @@ async fn namespace_config(
             crate::ids::constant_time_eq(ns.secret_hash.as_bytes(), hash_token(&secret).as_bytes())
         })
         .ok_or_else(|| AppError::Unauthorized("unknown namespace, or wrong secret".into()))?;
-    match query.updated_after {
+    match query_param(&query, "updatedAfter") {
         None => Ok(serve_document(&headers, &ns.full)),
         Some(after) => {
             let after_ms =
@@ -198,22 +199,16 @@ async fn namespace_settings(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SourceConfigQuery {
-    write_key: Option<String>,
-}
-
 /// The JavaScript SDK's config fetch. Called cross-origin from any site that embeds the SDK, without
 /// credentials: `Access-Control-Allow-Origin: *` is right, and the body never holds a secret.
 async fn source_config(
     State(state): State<AppState>,
-    Query(query): Query<SourceConfigQuery>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
     let result = (|| {
         let write_key = basic_username(&headers)
-            .or(query.write_key)
+            .or_else(|| query_param(&query, "writeKey"))
             .ok_or_else(|| {
                 AppError::Unauthorized(
                     "send the write key as HTTP Basic auth (username) or ?writeKey=".into(),

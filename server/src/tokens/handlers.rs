@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 use super::{API_TOKEN_KIND, DATA_PLANE_TOKEN_KIND, NAME_MAX};
 use crate::accounts::parse_name;
 use crate::audit::{self, Event};
-use crate::http::auth::Principal;
+use crate::http::auth::{Principal, Via};
 use crate::http::error::{ApiResult, AppError};
 use crate::http::json::{created, ApiJson, ApiQuery};
 use crate::ids::{new_id, new_token};
@@ -55,13 +55,23 @@ async fn list_api_tokens(
     principal: Principal,
     ApiQuery(filter): ApiQuery<TokenFilter>,
 ) -> ApiResult<Json<Vec<ApiToken>>> {
+    // Only the workspaces where the caller is an admin (an API token: its own workspace, if it is an admin).
     let rows: Vec<ApiTokenRow> = sqlx::query_as(
         "SELECT t.id, t.name, t.workspace_id, t.role, t.prefix, u.email, t.created_at, t.last_used_at
-         FROM api_tokens t JOIN users u ON u.id = t.user_id ORDER BY t.created_at DESC",
+         FROM api_tokens t
+         JOIN users u ON u.id = t.user_id
+         JOIN memberships m ON m.workspace_id = t.workspace_id AND m.user_id = $1 AND m.role IN ('admin', 'owner')
+         ORDER BY t.created_at DESC",
     )
+    .bind(&principal.user_id)
     .fetch_all(&state.db.pool)
     .await?;
-    let mut admin_of = std::collections::HashMap::new();
+    let token_scope = match &principal.via {
+        Via::Token {
+            workspace_id, role, ..
+        } => Some((workspace_id.clone(), *role)),
+        Via::Session(_) => None,
+    };
     let mut out = Vec::new();
     for (id, name, workspace_id, role, prefix, created_by, created_at, last_used_at) in rows {
         if filter
@@ -71,12 +81,10 @@ async fn list_api_tokens(
         {
             continue;
         }
-        if !admin_of.contains_key(&workspace_id) {
-            let role = principal.role_in(&state, &workspace_id).await?;
-            admin_of.insert(workspace_id.clone(), role.is_some_and(|r| r >= Role::Admin));
-        }
-        if !admin_of[&workspace_id] {
-            continue;
+        if let Some((scope, token_role)) = &token_scope {
+            if *scope != workspace_id || *token_role < Role::Admin {
+                continue;
+            }
         }
         let Some(role) = Role::parse(&role) else {
             continue;
