@@ -38,11 +38,30 @@ pub fn PageHeader(
     }
 }
 
+/// The HTTP status of the page being rendered on the server (nothing in the browser).
+pub fn set_page_status(status: u16) {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        let status =
+            http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        response.set_status(status);
+    }
+    #[cfg(not(feature = "ssr"))]
+    let _ = status;
+}
+
 /// What a failed page load shows: the sign-in page for 401, "not found" for 404, the message otherwise.
+/// Rendered on the server, the page answers with the API's status (404 for a resource that is not there
+/// or not yours), not 200.
 pub fn error_view(error: ApiError) -> AnyView {
     if error.is_unauthorized() {
         return view! { <ToLogin/> }.into_any();
     }
+    set_page_status(if (400..600).contains(&error.status) {
+        error.status
+    } else {
+        500
+    });
     let title = if error.is_not_found() {
         "Not found"
     } else {
@@ -74,6 +93,7 @@ pub fn WorkspaceLayout() -> impl IntoView {
                         Err(error) => return error_view(error),
                     };
                     let Some(ws) = me.workspaces.iter().find(|w| w.id == id).cloned() else {
+                        set_page_status(404);
                         return view! {
                             <div class="auth"><div class="card"><div class="empty">
                                 <h2>"Workspace not found"</h2>

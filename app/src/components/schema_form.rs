@@ -359,7 +359,7 @@ fn string_field(
     view! {
         <div class="field" class:invalid=is_invalid>
             {label_view(id.clone(), label, required)}
-            <input id=id type=kind prop:value=read on:input=write/>
+            <input id=id type=kind autocomplete="off" prop:value=read on:input=write/>
             {help_and_error(ctx, path, &schema)}
         </div>
     }

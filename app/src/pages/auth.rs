@@ -111,7 +111,7 @@ pub fn Setup() -> impl IntoView {
             <form class="form" on:submit=submit>
                 <ApiErrorAlert error=error/>
                 <FieldErrorFor error=error field="token"/>
-                <TextField label="Your name" field="name" value=name error=error required=true autofocus=true/>
+                <TextField label="Your name" field="name" value=name error=error autocomplete="name" required=true autofocus=true/>
                 <TextField label="Email" field="email" kind="email" value=email error=error autocomplete="username" required=true/>
                 <TextField label="Password" field="password" kind="password" value=password error=error autocomplete="new-password" required=true help="At least 10 characters."/>
                 <TextField label="Workspace name" field="workspaceName" value=workspace error=error required=true/>
@@ -311,8 +311,11 @@ pub fn AcceptInvite() -> impl IntoView {
                         <form class="form" on:submit=submit>
                             <ApiErrorAlert error=error/>
                             <FieldErrorFor error=error field="token"/>
+                            {(mode == "new" || mode == "existing").then(|| view! {
+                                <input type="email" name="username" autocomplete="username" value=preview.email.clone() readonly hidden/>
+                            })}
                             {(mode == "new").then(|| view! {
-                                <TextField label="Your name" field="name" value=name error=error required=true autofocus=true/>
+                                <TextField label="Your name" field="name" value=name error=error autocomplete="name" required=true autofocus=true/>
                                 <TextField label="Choose a password" field="password" kind="password" value=password error=error autocomplete="new-password" required=true help="At least 10 characters."/>
                             })}
                             {(mode == "existing").then(|| view! {

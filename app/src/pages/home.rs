@@ -160,6 +160,7 @@ fn AccountPage(me: Me) -> impl IntoView {
                     <div class="card-header"><h2>"Change your password"</h2></div>
                     <div class="card-body form">
                         <ApiErrorAlert error=error/>
+                        <input type="email" name="username" autocomplete="username" value=me.user.email.clone() readonly hidden/>
                         <TextField label="Current password" field="currentPassword" kind="password" value=current error=error autocomplete="current-password" required=true/>
                         <TextField label="New password" field="newPassword" kind="password" value=new error=error autocomplete="new-password" required=true help="At least 10 characters. Your other sessions will be signed out."/>
                     </div>

@@ -1,0 +1,227 @@
+// Compatibility with the real RudderStack JavaScript SDK (@rudderstack/analytics-js, its bundled build from
+// npm): loaded in Chromium from another origin, it pulls its source config from Wheelhouse (CORS preflight
+// included) and sends a track call to a local data plane.
+//
+//   page origin  (static server: the page and the SDK)          http://127.0.0.1:A
+//   configUrl    (Wheelhouse)                                    http://127.0.0.1:B
+//   dataPlaneUrl (a recorder answering like rudder-server)       http://127.0.0.1:C
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+
+import {
+  END2END,
+  bearer,
+  cleanups,
+  eventually,
+  launchBrowser,
+  listen,
+  random,
+  signIn,
+  startServer,
+  watchConsole,
+} from './support.js';
+
+const SDK_DIR = path.join(END2END, 'node_modules', '@rudderstack', 'analytics-js');
+const SDK_VERSION = JSON.parse(readFileSync(path.join(SDK_DIR, 'package.json'), 'utf8')).version;
+const SDK_BUNDLE = readFileSync(path.join(SDK_DIR, 'dist', 'npm', 'modern', 'bundled', 'esm', 'index.mjs'));
+
+const done = cleanups();
+let server;
+let browser;
+let site;
+let dataPlane;
+/** Requests the data plane received: {method, path, headers, body}. */
+const received = [];
+/** Paths the static site was asked for that it does not have (e.g. a plugin fetched from a CDN path). */
+const missing = [];
+const canary = `CANARY-${random(12)}`;
+const setup = {};
+
+/** The page: loads the SDK as an ES module with the load options of a self-hosted control plane. */
+function pageHtml({ writeKey, dataPlaneUrl, configUrl, siteUrl }) {
+  const options = {
+    configUrl,
+    destSDKBaseURL: `${siteUrl}/js-integrations`,
+    pluginsSDKBaseURL: `${siteUrl}/plugins`,
+    logLevel: 'WARN',
+  };
+  return `<!doctype html>
+<html><head><meta charset="utf-8"><title>SDK test</title><link rel="icon" href="data:,"></head><body>
+<script type="module">
+  import { RudderAnalytics } from '/sdk/index.mjs';
+  const analytics = new RudderAnalytics();
+  window.analytics = analytics;
+  analytics.load(${JSON.stringify(writeKey)}, ${JSON.stringify(dataPlaneUrl)}, ${JSON.stringify(options)});
+  analytics.ready(() => { window.sdkReady = true; });
+</script>
+</body></html>`;
+}
+
+before(async () => {
+  server = await startServer();
+  done.add(() => server.stop());
+
+  dataPlane = await listen((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      received.push({ method: req.method, path: req.url, headers: req.headers, body: Buffer.concat(chunks).toString() });
+      // CORS like rudder-server: the SDK posts JSON with an Authorization header, with credentials.
+      res.setHeader('access-control-allow-origin', req.headers.origin || '*');
+      res.setHeader('access-control-allow-credentials', 'true');
+      res.setHeader('access-control-allow-methods', 'GET, POST, OPTIONS');
+      res.setHeader('access-control-allow-headers', req.headers['access-control-request-headers'] || '*');
+      if (req.method === 'OPTIONS') {
+        res.writeHead(204).end();
+      } else {
+        res.writeHead(200, { 'content-type': 'text/plain' }).end('OK');
+      }
+    });
+  });
+  done.add(() => dataPlane.close());
+
+  site = await listen((req, res) => {
+    const url = new URL(req.url, 'http://site');
+    if (url.pathname === '/sdk/index.mjs') {
+      res.writeHead(200, { 'content-type': 'text/javascript' }).end(SDK_BUNDLE);
+    } else if (url.pathname === '/') {
+      const html = pageHtml({
+        writeKey: url.searchParams.get('writeKey'),
+        dataPlaneUrl: dataPlane.url,
+        configUrl: server.url,
+        siteUrl: site.url,
+      });
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
+    } else {
+      missing.push(req.url);
+      res.writeHead(404).end();
+    }
+  });
+  done.add(() => site.close());
+
+  browser = await launchBrowser();
+  done.add(() => browser.close());
+
+  // The workspace, through the REST API: sign in, then work with an API token.
+  const session = await signIn(server.url);
+  const workspace = await session.post('/api/v1/workspaces', { name: `SDK ${random(3)}` });
+  const { token } = await session.post('/api/v1/tokens', { name: 'sdk test', workspaceId: workspace.id, role: 'editor' });
+  const api = bearer(server.url, token);
+  const ws = `/api/v1/workspaces/${workspace.id}`;
+  const source = await api.post(`${ws}/sources`, { name: 'Website', type: 'Javascript', config: {} });
+  const webhook = await api.post(`${ws}/destinations`, {
+    name: 'Order hook',
+    type: 'WEBHOOK',
+    config: { webhookUrl: 'https://hooks.example.com/orders', headers: [{ from: 'Authorization', to: canary }] },
+  });
+  const amplitude = await api.post(`${ws}/destinations`, {
+    name: 'Product analytics',
+    type: 'AM',
+    config: { apiKey: 'amplitude-browser-key', apiSecret: canary },
+  });
+  await api.post(`${ws}/connections`, { sourceId: source.id, destinationId: webhook.id });
+  await api.post(`${ws}/connections`, { sourceId: source.id, destinationId: amplitude.id });
+  Object.assign(setup, { api, ws, workspace, source, webhook, amplitude });
+});
+
+after(() => done.run());
+
+/** Opens the SDK page for `writeKey`; resolves with the page and what it fetched from Wheelhouse. */
+async function openSdkPage(t, writeKey) {
+  const context = await browser.newContext();
+  t.after(() => context.close());
+  const page = await context.newPage();
+  const consoleLog = watchConsole(page);
+  const sourceConfig = { requests: [], responses: [] };
+  page.on('request', (request) => {
+    if (request.url().startsWith(`${server.url}/sourceConfig`)) sourceConfig.requests.push(request);
+  });
+  page.on('response', async (response) => {
+    if (response.url().startsWith(`${server.url}/sourceConfig`)) {
+      sourceConfig.responses.push({ status: response.status(), text: await response.text().catch(() => '') });
+    }
+  });
+  await page.goto(`${site.url}/?writeKey=${encodeURIComponent(writeKey)}`);
+  return { page, consoleLog, sourceConfig };
+}
+
+const tracks = (event) =>
+  received.filter((r) => r.method === 'POST' && r.path.startsWith('/v1/track') && JSON.parse(r.body).event === event);
+
+test('the SDK loads its config from Wheelhouse across origins and sends a track call', { timeout: 120_000 }, async (t) => {
+  const { writeKey } = setup.source;
+  const { page, consoleLog, sourceConfig } = await openSdkPage(t, writeKey);
+  assert.notEqual(new URL(site.url).origin, new URL(server.url).origin, 'the page is on another origin');
+
+  await page.waitForFunction(() => window.sdkReady === true, null, { timeout: 20_000 });
+
+  // What the SDK asked Wheelhouse for, and what it got.
+  assert.equal(sourceConfig.requests.length, 1, 'one sourceConfig request');
+  const request = sourceConfig.requests[0];
+  const url = new URL(request.url());
+  assert.equal(url.pathname, '/sourceConfig/');
+  assert.equal(url.searchParams.get('writeKey'), writeKey);
+  assert.equal(url.searchParams.get('p'), 'npm');
+  assert.equal(url.searchParams.get('v'), SDK_VERSION);
+  assert.equal(request.headers().authorization, `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`);
+  await eventually(() => sourceConfig.responses.length === 1, { message: 'the sourceConfig response' });
+  const [{ status, text }] = sourceConfig.responses;
+  assert.equal(status, 200);
+  const body = JSON.parse(text);
+  assert.equal(body.source.id, setup.source.id);
+  assert.equal(body.source.workspaceId, setup.workspace.id);
+  assert.equal(body.source.enabled, true);
+  const destination = body.source.destinations.find((d) => d.id === setup.webhook.id);
+  assert.ok(destination, 'the connected destination is in the source config');
+  assert.equal(destination.config.connectionMode, 'cloud');
+  assert.equal(destination.destinationDefinition.displayName, 'Webhook');
+  assert.equal(destination.config.headers, undefined, 'the webhook headers (with a secret value) are not exposed');
+  const amplitude = body.source.destinations.find((d) => d.id === setup.amplitude.id);
+  assert.ok(amplitude, 'Amplitude is in the source config');
+  assert.equal(amplitude.config.connectionMode, 'cloud');
+  assert.equal(amplitude.destinationDefinition.displayName, 'Amplitude');
+  assert.equal(amplitude.config.apiKey, 'amplitude-browser-key', 'a key the browser may see is there');
+  assert.equal(amplitude.config.apiSecret, undefined, 'the API secret is not');
+  assert.ok(!text.includes(canary), 'no secret anywhere in the source config');
+
+  // A track call reaches the data plane, authenticated with the write key.
+  await page.evaluate(() =>
+    window.analytics.track('Order Completed', { orderId: 'order-42', revenue: 42.5, currency: 'EUR' }),
+  );
+  const [track] = await eventually(() => tracks('Order Completed').length && tracks('Order Completed'), {
+    timeout: 15_000,
+    message: 'POST /v1/track on the data plane',
+  });
+  assert.equal(track.headers.authorization, `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`);
+  const event = JSON.parse(track.body);
+  assert.equal(event.type, 'track');
+  assert.equal(event.properties.orderId, 'order-42');
+  assert.equal(event.properties.revenue, 42.5);
+  assert.equal(event.context.library.name, 'RudderLabs JavaScript SDK');
+  assert.equal(event.context.library.version, SDK_VERSION);
+
+  // Cloud mode only: the SDK fetched no device-mode integration or plugin from our "CDN".
+  assert.deepEqual(missing, [], 'the SDK requested nothing the site does not have');
+  assert.deepEqual(consoleLog.problems(), [], 'the SDK logged no error or warning');
+});
+
+test('a disabled source gets no events through the SDK', { timeout: 120_000 }, async (t) => {
+  const { api, ws, source } = setup;
+  await api.patch(`${ws}/sources/${source.id}`, { enabled: false });
+  t.after(() => api.patch(`${ws}/sources/${source.id}`, { enabled: true }));
+  const { page, sourceConfig } = await openSdkPage(t, source.writeKey);
+
+  await eventually(() => sourceConfig.responses.length === 1, { message: 'the sourceConfig response' });
+  const [{ status, text }] = sourceConfig.responses;
+  if (status === 200) {
+    assert.equal(JSON.parse(text).source.enabled, false, 'a disabled source is served as disabled');
+  }
+  await page.evaluate(() => window.analytics.track('Disabled Source Event', { n: 1 }));
+  // The SDK stops at the config: nothing is sent, now or after its retry delays.
+  await page.waitForTimeout(2_500);
+  assert.equal(await page.evaluate(() => window.sdkReady === true), false, 'the SDK did not become ready');
+  assert.deepEqual(tracks('Disabled Source Event'), [], 'no event reached the data plane');
+});
