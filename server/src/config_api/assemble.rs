@@ -7,7 +7,9 @@ use bytes::Bytes;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::resolve::{browser_config, definition_config, resolve};
+use serde::Serialize;
+
+use super::resolve::DefinitionView;
 use crate::http::error::{ApiResult, AppError};
 use crate::secrets::fields::insert_secrets;
 use crate::secrets::store;
@@ -45,6 +47,147 @@ pub struct WorkspaceSnapshot {
 
 type SourceRow = (String, String, String, String, String, i64, i64, i64);
 type DestinationRow = (String, String, String, String, i64, String, i64, i64);
+
+// The documents, as the real clients read them (`../shared/reference/rudderstack-protocol.md` §1.5, §5.2).
+// Typed and borrowing, so that a large workspace serializes without building a JSON tree first.
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ConfigT<'a> {
+    workspace_id: &'a str,
+    enable_metrics: bool,
+    updated_at: String,
+    sources: Vec<SourceT<'a>>,
+    libraries: [(); 0],
+    settings: &'a Value,
+    flags: &'a Value,
+    event_replays: Empty,
+    credentials: Empty,
+    connections: Map<String, Value>,
+    accounts: Empty,
+    account_definitions: Empty,
+}
+
+#[derive(Serialize)]
+struct Empty {}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SourceT<'a> {
+    id: &'a str,
+    name: &'a str,
+    write_key: &'a str,
+    enabled: bool,
+    workspace_id: &'a str,
+    config: Value,
+    source_definition_id: &'a str,
+    source_definition: SourceDefinitionT<'a>,
+    destinations: Vec<DestinationT<'a>>,
+    transient: bool,
+    geo_enrichment: Enabled,
+    deleted: bool,
+    created_at: String,
+    updated_at: String,
+}
+
+#[derive(Serialize)]
+struct Enabled {
+    enabled: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SourceDefinitionT<'a> {
+    id: &'a str,
+    name: &'a str,
+    display_name: &'a str,
+    category: Option<&'a str>,
+    #[serde(rename = "type")]
+    source_type: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DestinationT<'a> {
+    id: &'a str,
+    name: &'a str,
+    enabled: bool,
+    workspace_id: &'a str,
+    revision_id: &'a str,
+    is_processor_enabled: bool,
+    is_connection_enabled: bool,
+    config: Map<String, Value>,
+    transformations: [(); 0],
+    secret_config: Empty,
+    destination_definition: DestinationDefinitionT<'a>,
+    deleted: bool,
+    created_at: String,
+    updated_at: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DestinationDefinitionT<'a> {
+    id: &'a str,
+    name: &'a str,
+    display_name: &'a str,
+    config: &'a Value,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SdkConfig<'a> {
+    is_hosted: bool,
+    source: SdkSource<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SdkSource<'a> {
+    id: &'a str,
+    name: &'a str,
+    write_key: &'a str,
+    workspace_id: &'a str,
+    enabled: bool,
+    updated_at: String,
+    config: &'a Value,
+    destinations: Vec<SdkDestination<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SdkDestination<'a> {
+    id: &'a str,
+    name: &'a str,
+    enabled: bool,
+    deleted: bool,
+    updated_at: String,
+    config: Map<String, Value>,
+    destination_definition: SdkDestinationDefinition<'a>,
+    should_apply_device_mode_transformation: bool,
+    propagate_events_untransformed_on_error: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SdkDestinationDefinition<'a> {
+    name: &'a str,
+    display_name: &'a str,
+    updated_at: String,
+}
+
+fn settings() -> Value {
+    json!({
+        "dataRetention": {
+            "disableReportingPii": false,
+            "useSelfStorage": false,
+            "storagePreferences": {"gatewayDumps": false},
+            "retentionPeriod": "default",
+        },
+        "eventAuditEnabled": false,
+        "eventBlocking": {"events": {}},
+    })
+}
 
 /// `None` when the workspace no longer exists.
 pub async fn assemble(
@@ -92,21 +235,35 @@ pub async fn assemble(
             .unwrap_or_default()
     };
 
+    // Each definition's derived data once, however many destinations use it.
+    let mut views: HashMap<&str, DefinitionView> = HashMap::new();
     struct Dest<'a> {
         row: &'a DestinationRow,
         config: Value,
+        updated_at: String,
     }
     let mut destinations_by_id: HashMap<&str, Dest> = HashMap::new();
     for row in &destinations {
+        let Some(entry) = state.catalog.destination(&row.2) else {
+            continue;
+        };
         let mut config: Value = serde_json::from_str(&row.3).unwrap_or_else(|_| json!({}));
-        if let Some(entry) = state.catalog.destination(&row.2) {
-            insert_secrets(
-                &mut config,
-                &take_secrets("destination", &row.0),
-                &entry.definition.secret_keys,
-            );
-        }
-        destinations_by_id.insert(row.0.as_str(), Dest { row, config });
+        insert_secrets(
+            &mut config,
+            &take_secrets("destination", &row.0),
+            &entry.definition.secret_keys,
+        );
+        views
+            .entry(entry.definition.name.as_str())
+            .or_insert_with(|| DefinitionView::new(&entry.definition));
+        destinations_by_id.insert(
+            row.0.as_str(),
+            Dest {
+                row,
+                config,
+                updated_at: format_ms(row.7),
+            },
+        );
     }
     let mut connected: HashMap<&str, Vec<&str>> = HashMap::new();
     let mut connection_map = Map::new();
@@ -121,6 +278,8 @@ pub async fn assemble(
         );
     }
 
+    let sdk_source_config =
+        json!({"statsCollection": {"errors": {"enabled": false}, "metrics": {"enabled": false}}});
     let mut config_sources = Vec::new();
     let mut source_configs = HashMap::new();
     for (id, name, source_type, config, write_key, enabled, created_at, updated_at) in &sources {
@@ -135,75 +294,67 @@ pub async fn assemble(
             let Some(dest) = destinations_by_id.get(destination_id) else {
                 continue;
             };
-            let (
-                dest_id,
-                dest_name,
-                dest_type,
-                _,
-                dest_enabled,
-                revision_id,
-                dest_created,
-                dest_updated,
-            ) = dest.row;
-            if *dest_enabled != 1 {
-                continue;
-            }
-            let Some(entry) = state.catalog.destination(dest_type) else {
+            let (dest_id, dest_name, dest_type, _, dest_enabled, revision_id, dest_created, _) =
+                dest.row;
+            let Some(view) = views.get(dest_type.as_str()).filter(|_| *dest_enabled == 1) else {
                 continue;
             };
-            let definition = &entry.definition;
-            let resolved = resolve(definition, &dest.config, &source_definition.source_type);
-            browser_destinations.push(json!({
-                "id": dest_id,
-                "name": dest_name,
-                "enabled": true,
-                "deleted": false,
-                "updatedAt": format_ms(*dest_updated),
-                "config": browser_config(definition, &resolved),
-                "destinationDefinition": {
-                    "name": definition.name,
-                    "displayName": definition.display_name,
-                    "updatedAt": format_ms(*dest_updated),
+            let definition = view.definition;
+            let resolved = view.resolve(&dest.config, &source_definition.source_type);
+            if enabled {
+                browser_destinations.push(SdkDestination {
+                    id: dest_id,
+                    name: dest_name,
+                    enabled: true,
+                    deleted: false,
+                    updated_at: dest.updated_at.clone(),
+                    config: view.browser_config(&resolved),
+                    destination_definition: SdkDestinationDefinition {
+                        name: &definition.name,
+                        display_name: &definition.display_name,
+                        updated_at: dest.updated_at.clone(),
+                    },
+                    should_apply_device_mode_transformation: false,
+                    propagate_events_untransformed_on_error: false,
+                });
+            }
+            data_plane_destinations.push(DestinationT {
+                id: dest_id,
+                name: dest_name,
+                enabled: true,
+                workspace_id,
+                revision_id,
+                is_processor_enabled: resolved.is_processor_enabled(),
+                is_connection_enabled: true,
+                config: resolved.config,
+                transformations: [],
+                secret_config: Empty {},
+                destination_definition: DestinationDefinitionT {
+                    id: &definition.id,
+                    name: &definition.name,
+                    display_name: &definition.display_name,
+                    config: &view.data_plane_config,
                 },
-                "shouldApplyDeviceModeTransformation": false,
-                "propagateEventsUntransformedOnError": false,
-            }));
-            data_plane_destinations.push(json!({
-                "id": dest_id,
-                "name": dest_name,
-                "enabled": true,
-                "workspaceId": workspace_id,
-                "revisionId": revision_id,
-                "isProcessorEnabled": resolved.is_processor_enabled(),
-                "isConnectionEnabled": true,
-                "config": Value::Object(resolved.config),
-                "transformations": [],
-                "secretConfig": {},
-                "destinationDefinition": {
-                    "id": definition.id,
-                    "name": definition.name,
-                    "displayName": definition.display_name,
-                    "config": definition_config(definition),
-                },
-                "deleted": false,
-                "createdAt": format_ms(*dest_created),
-                "updatedAt": format_ms(*dest_updated),
-            }));
+                deleted: false,
+                created_at: format_ms(*dest_created),
+                updated_at: dest.updated_at.clone(),
+            });
         }
 
-        let sdk_document = json!({
-            "isHosted": false,
-            "source": {
-                "id": id,
-                "name": name,
-                "writeKey": write_key,
-                "workspaceId": workspace_id,
-                "enabled": enabled,
-                "updatedAt": format_ms(*updated_at),
-                "config": {"statsCollection": {"errors": {"enabled": false}, "metrics": {"enabled": false}}},
-                "destinations": if enabled { browser_destinations } else { Vec::new() },
-            }
-        });
+        // A disabled source stays known to the SDK (it then says "source disabled"), with no destination.
+        let sdk_document = SdkConfig {
+            is_hosted: false,
+            source: SdkSource {
+                id,
+                name,
+                write_key,
+                workspace_id,
+                enabled,
+                updated_at: format_ms(*updated_at),
+                config: &sdk_source_config,
+                destinations: browser_destinations,
+            },
+        };
         source_configs.insert(
             write_key.clone(),
             Document::new(serde_json::to_vec(&sdk_document).map_err(AppError::internal)?),
@@ -218,53 +369,45 @@ pub async fn assemble(
             &take_secrets("source", id),
             &source_definition.secret_keys,
         );
-        config_sources.push(json!({
-            "id": id,
-            "name": name,
-            "writeKey": write_key,
-            "enabled": true,
-            "workspaceId": workspace_id,
-            "config": source_config,
-            "sourceDefinitionId": source_definition.id,
-            "sourceDefinition": {
-                "id": source_definition.id,
-                "name": source_definition.data_plane_name(),
-                "displayName": source_definition.display_name,
-                "category": source_definition.category,
-                "type": source_definition.source_type,
+        config_sources.push(SourceT {
+            id,
+            name,
+            write_key,
+            enabled: true,
+            workspace_id,
+            config: source_config,
+            source_definition_id: &source_definition.id,
+            source_definition: SourceDefinitionT {
+                id: &source_definition.id,
+                name: source_definition.data_plane_name(),
+                display_name: &source_definition.display_name,
+                category: source_definition.category.as_deref(),
+                source_type: &source_definition.source_type,
             },
-            "destinations": data_plane_destinations,
-            "transient": false,
-            "geoEnrichment": {"enabled": false},
-            "deleted": false,
-            "createdAt": format_ms(*created_at),
-            "updatedAt": format_ms(*updated_at),
-        }));
+            destinations: data_plane_destinations,
+            transient: false,
+            geo_enrichment: Enabled { enabled: false },
+            deleted: false,
+            created_at: format_ms(*created_at),
+            updated_at: format_ms(*updated_at),
+        });
     }
 
-    let config = json!({
-        "workspaceId": workspace_id,
-        "enableMetrics": false,
-        "updatedAt": format_ms(updated_at_ms),
-        "sources": config_sources,
-        "libraries": [],
-        "settings": {
-            "dataRetention": {
-                "disableReportingPii": false,
-                "useSelfStorage": false,
-                "storagePreferences": {"gatewayDumps": false},
-                "retentionPeriod": "default",
-            },
-            "eventAuditEnabled": false,
-            "eventBlocking": {"events": {}},
-        },
-        "flags": {"url": "", "services": {}},
-        "eventReplays": {},
-        "credentials": {},
-        "connections": connection_map,
-        "accounts": {},
-        "accountDefinitions": {},
-    });
+    let (settings, flags) = (settings(), json!({"url": "", "services": {}}));
+    let config = ConfigT {
+        workspace_id,
+        enable_metrics: false,
+        updated_at: format_ms(updated_at_ms),
+        sources: config_sources,
+        libraries: [],
+        settings: &settings,
+        flags: &flags,
+        event_replays: Empty {},
+        credentials: Empty {},
+        connections: connection_map,
+        accounts: Empty {},
+        account_definitions: Empty {},
+    };
     Ok(Some(WorkspaceSnapshot {
         workspace_id: workspace_id.to_string(),
         updated_at_ms,

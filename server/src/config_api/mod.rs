@@ -178,8 +178,9 @@ impl Index {
 /// The serving snapshot and its rebuild bookkeeping.
 pub struct Snapshots {
     index: ArcSwap<Index>,
-    /// Per workspace: (refresh requests so far, requests covered by the last completed build).
-    generations: Mutex<HashMap<String, Arc<tokio::sync::Mutex<(u64, u64)>>>>,
+    /// Per workspace: how many refresh requests the last completed build covers.
+    generations: Mutex<HashMap<String, Arc<tokio::sync::Mutex<u64>>>>,
+    /// Per workspace: refresh requests so far.
     requested: Mutex<HashMap<String, u64>>,
     /// Tells the replica's own notifications apart from others'.
     pub instance_id: String,
@@ -222,10 +223,10 @@ impl Snapshots {
             .lock()
             .expect("generations")
             .entry(workspace_id.to_string())
-            .or_insert_with(|| Arc::new(tokio::sync::Mutex::new((0, 0))))
+            .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(0)))
             .clone();
         let mut built = lock.lock().await;
-        if built.1 >= ticket {
+        if *built >= ticket {
             return Ok(());
         }
         let covers = *self
@@ -234,13 +235,19 @@ impl Snapshots {
             .expect("requested")
             .get(workspace_id)
             .unwrap_or(&ticket);
+        let started = std::time::Instant::now();
         let snapshot = assemble::assemble(state, workspace_id).await?.map(Arc::new);
+        tracing::debug!(
+            workspace_id,
+            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+            "config snapshot rebuilt"
+        );
         self.index.rcu(|index| {
             let mut next = Index::clone(index);
             next.install(workspace_id, snapshot.clone());
             next
         });
-        *built = (covers, covers);
+        *built = covers;
         Ok(())
     }
 
