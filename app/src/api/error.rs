@@ -48,9 +48,73 @@ impl ApiError {
         self.status == 404
     }
 
-    /// The error belongs beside this form field (`config.apiKey` matches `apiKey` under prefix `config`).
+    /// The message to show beside the form field `field`, when the error names it. The API's messages start
+    /// with the field's path (`config.apiKey is required`); beside the field that path is left out.
     pub fn field_error(&self, field: &str) -> Option<String> {
-        (self.field.as_deref() == Some(field)).then(|| self.message.clone())
+        if self.field.as_deref() != Some(field) {
+            return None;
+        }
+        let rest = self
+            .message
+            .strip_prefix(field)
+            .map(str::trim_start)
+            .unwrap_or(&self.message);
+        Some(match rest {
+            "is required" => "Required.".to_string(),
+            _ => {
+                let mut chars = rest.chars();
+                let first = chars
+                    .next()
+                    .map(|c| c.to_uppercase().collect::<String>())
+                    .unwrap_or_default();
+                let sentence = first + chars.as_str();
+                if sentence.ends_with('.') {
+                    sentence
+                } else {
+                    sentence + "."
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(field: &str, message: &str) -> ApiError {
+        ApiError {
+            status: 422,
+            code: "validation_failed".into(),
+            message: message.into(),
+            field: Some(field.into()),
+        }
+    }
+
+    #[test]
+    fn beside_its_field_a_message_reads_as_a_sentence() {
+        assert_eq!(
+            error("config.apiKey", "config.apiKey is required")
+                .field_error("config.apiKey")
+                .as_deref(),
+            Some("Required.")
+        );
+        assert_eq!(
+            error(
+                "newPassword",
+                "newPassword must be at least 10 characters long"
+            )
+            .field_error("newPassword")
+            .as_deref(),
+            Some("Must be at least 10 characters long.")
+        );
+        assert_eq!(
+            error("email", "an account with this email exists")
+                .field_error("email")
+                .as_deref(),
+            Some("An account with this email exists.")
+        );
+        assert_eq!(error("email", "x").field_error("name"), None);
     }
 }
 

@@ -11,7 +11,7 @@ use crate::api::use_api;
 use crate::api::workspaces::{CreateWorkspace, Workspace};
 use crate::components::layout::{error_view, AuthShell};
 use crate::components::{use_toast, ApiErrorAlert, Loading, TextField, Toast};
-use crate::session::{me_resource, reload_me};
+use crate::session::me_resource;
 
 /// `/`: your first workspace, or an invitation to create one.
 #[component]
@@ -55,7 +55,7 @@ fn WorkspaceForm() -> impl IntoView {
     let error = failed(create);
     Effect::new(move |_| {
         if let Some(Ok(ws)) = create.value().get() {
-            reload_me();
+            // A full page load: the new workspace's pages start from fresh data.
             go(&format!("/w/{}", ws.id));
         }
     });
