@@ -76,3 +76,40 @@ pub fn ApiErrorAlert(
             .map(|e| view! { <div class="alert error" role="alert">{e.message}</div> })
     }
 }
+
+/// The result of an action as a toast (success) or an error signal (failure); `on_ok` runs after success.
+pub fn report<I, T>(
+    action: Action<I, Result<T, ApiError>>,
+    error: RwSignal<Option<ApiError>>,
+    success: &'static str,
+    on_ok: impl Fn(T) + 'static,
+) where
+    I: Send + Sync + 'static,
+    T: Clone + Send + Sync + 'static,
+{
+    let toast = use_toast();
+    Effect::new(move |_| match action.value().get() {
+        Some(Ok(v)) => {
+            error.set(None);
+            if !success.is_empty() {
+                toast.show(success);
+            }
+            on_ok(v);
+        }
+        Some(Err(e)) => error.set(Some(e)),
+        None => {}
+    });
+}
+
+/// This Wheelhouse's address as the browser sees it, for copyable settings (a placeholder while rendering
+/// on the server, so that the hydrated page starts out identical).
+pub fn use_browser_origin() -> RwSignal<String> {
+    let origin = RwSignal::new(String::from("https://<your Wheelhouse>"));
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(o) = web_sys::window().and_then(|w| w.location().origin().ok()) {
+            origin.set(o);
+        }
+    });
+    origin
+}

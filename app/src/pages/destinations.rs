@@ -17,9 +17,12 @@ use crate::api::destinations::{
 use crate::api::sources::Source;
 use crate::api::workspaces::Role;
 use crate::api::{use_api, ApiError};
+use crate::components::connections::Connected;
 use crate::components::layout::{error_view, PageHeader};
 use crate::components::schema_form::{with_defaults, SchemaForm};
-use crate::components::{use_toast, ApiErrorAlert, Loading, TextField};
+use crate::components::{
+    report, ApiErrorAlert, CatalogPicker, ConnectionsCard, Loading, TextField, Tile,
+};
 use crate::session::use_workspace;
 
 const CATEGORIES: &[(&str, &str)] = &[
@@ -136,7 +139,6 @@ pub fn NewDestination() -> impl IntoView {
         }
     });
     let selected = RwSignal::new(None::<DestinationDefinition>);
-    let search = RwSignal::new(String::new());
     view! {
         <Title text="Add a destination"/>
         <div class="breadcrumbs"><a href=ws.href("/destinations")>"Destinations"</a>" / Add"</div>
@@ -152,32 +154,17 @@ pub fn NewDestination() -> impl IntoView {
                             <DestinationSetup definition=definition data=data.clone() on_back=Callback::new(move |_| selected.set(None))/>
                         }.into_any(),
                         None => {
+                            let tiles = data.catalog.iter().map(|d| Tile {
+                                name: d.name.clone(),
+                                display_name: d.display_name.clone(),
+                                description: d.description.clone(),
+                                group: d.category.clone(),
+                            }).collect();
                             let catalog = data.catalog.clone();
+                            let on_pick = Callback::new(move |name: String| selected.set(catalog.iter().find(|d| d.name == name).cloned()));
                             view! {
                                 <PageHeader title="Add a destination" subtitle="Choose where events go."/>
-                                <input class="search" type="text" placeholder="Search destinations" prop:value=move || search.get() on:input=move |ev| search.set(event_target_value(&ev))/>
-                                {move || {
-                                    let needle = search.get().to_lowercase();
-                                    CATEGORIES.iter().map(|(category, title)| {
-                                        let tiles: Vec<DestinationDefinition> = catalog.iter()
-                                            .filter(|d| d.category == *category && (needle.is_empty() || d.display_name.to_lowercase().contains(&needle)))
-                                            .cloned().collect();
-                                        (!tiles.is_empty()).then(|| view! {
-                                            <h2 style="margin: 22px 0 10px">{*title}</h2>
-                                            <div class="catalog">
-                                                {tiles.into_iter().map(|d| {
-                                                    let pick = d.clone();
-                                                    view! {
-                                                        <button type="button" class="tile" data-type=d.name.clone() on:click=move |_| selected.set(Some(pick.clone()))>
-                                                            <span class="tile-title">{d.display_name.clone()}</span>
-                                                            <span class="tile-desc">{d.description.clone()}</span>
-                                                        </button>
-                                                    }
-                                                }).collect_view()}
-                                            </div>
-                                        })
-                                    }).collect_view()
-                                }}
+                                <CatalogPicker groups=CATEGORIES tiles=tiles search_placeholder="Search destinations" on_pick=on_pick/>
                             }.into_any()
                         }
                     }}
@@ -345,7 +332,6 @@ pub fn DestinationDetail() -> impl IntoView {
 fn DestinationView(page: DestinationPage, version: RwSignal<u32>) -> impl IntoView {
     let ws = use_workspace();
     let api = use_api();
-    let toast = use_toast();
     let navigate = use_navigate();
     let can_edit = ws.can(Role::Editor);
     let DestinationPage {
@@ -360,17 +346,17 @@ fn DestinationView(page: DestinationPage, version: RwSignal<u32>) -> impl IntoVi
         .as_ref()
         .map(|d| d.display_name.clone())
         .unwrap_or_else(|| destination.destination_type.clone());
+    let error = RwSignal::new(None::<ApiError>);
 
     let update = Action::new({
         let (api, path) = (api.clone(), path.clone());
-        move |(body, message): &(UpdateDestination, &'static str)| {
-            let (api, body, path, message) = (api.clone(), body.clone(), path.clone(), *message);
-            async move {
-                api.patch::<_, Destination>(path, &body)
-                    .await
-                    .map(|_| message)
-            }
+        move |body: &UpdateDestination| {
+            let (api, body, path) = (api.clone(), body.clone(), path.clone());
+            async move { api.patch::<_, Destination>(path, &body).await }
         }
+    });
+    report(update, error, "Saved.", move |_| {
+        version.update(|v| *v += 1)
     });
     let delete = Action::new({
         let (api, path) = (api.clone(), path.clone());
@@ -379,63 +365,18 @@ fn DestinationView(page: DestinationPage, version: RwSignal<u32>) -> impl IntoVi
             async move { api.delete(path).await }
         }
     });
-    let connect = Action::new({
-        let (api, path) = (api.clone(), ws.api("/connections"));
-        move |body: &CreateConnection| {
-            let (api, body, path) = (api.clone(), body.clone(), path.clone());
-            async move {
-                api.post::<_, Connection>(path, &body)
-                    .await
-                    .map(|_| "Connected.")
-            }
-        }
-    });
-    let disconnect = Action::new({
-        let ws = ws.clone();
-        move |connection_id: &String| {
-            let (api, path) = (
-                api.clone(),
-                ws.api(&format!("/connections/{connection_id}")),
-            );
-            async move { api.delete(path).await.map(|_| "Disconnected.") }
-        }
-    });
-    let error = RwSignal::new(None::<ApiError>);
-    let done = move |result: Option<Result<&'static str, ApiError>>| match result {
-        Some(Ok(message)) => {
-            error.set(None);
-            toast.show(message);
-            version.update(|v| *v += 1);
-        }
-        Some(Err(e)) => error.set(Some(e)),
-        None => {}
-    };
-    Effect::new(move |_| done(update.value().get()));
-    Effect::new(move |_| done(connect.value().get()));
-    Effect::new(move |_| done(disconnect.value().get()));
-    Effect::new({
-        let ws = ws.clone();
-        move |_| match delete.value().get() {
-            Some(Ok(())) => navigate(&ws.href("/destinations"), NavigateOptions::default()),
-            Some(Err(e)) => error.set(Some(e)),
-            None => {}
-        }
+    report(delete, error, "", {
+        let href = ws.href("/destinations");
+        move |_| navigate(&href, NavigateOptions::default())
     });
     let error_signal: Signal<Option<ApiError>> = error.into();
 
     let enabled = destination.enabled;
     let toggle = move |_| {
-        update.dispatch((
-            UpdateDestination {
-                enabled: Some(!enabled),
-                ..Default::default()
-            },
-            if enabled {
-                "Destination disabled: events stop flowing to it."
-            } else {
-                "Destination enabled."
-            },
-        ));
+        update.dispatch(UpdateDestination {
+            enabled: Some(!enabled),
+            ..Default::default()
+        });
     };
     let remove = move |_| {
         if confirm(
@@ -445,39 +386,35 @@ fn DestinationView(page: DestinationPage, version: RwSignal<u32>) -> impl IntoVi
         }
     };
 
-    let connected: Vec<(Connection, Option<Source>)> = connections
+    // Connections: the sources sending here, and those of a type this destination accepts not connected yet.
+    let connected: Vec<Connected> = connections
         .iter()
         .filter(|c| c.destination_id == destination.id)
-        .map(|c| {
-            (
-                c.clone(),
-                sources.iter().find(|s| s.id == c.source_id).cloned(),
-            )
+        .filter_map(|c| {
+            let s = sources.iter().find(|s| s.id == c.source_id)?;
+            Some(Connected {
+                connection_id: c.id.clone(),
+                name: s.name.clone(),
+                href: ws.href(&format!("/sources/{}", s.id)),
+            })
         })
         .collect();
-    let connectable: Vec<Source> = match &definition {
+    let connectable: Vec<(String, String)> = match &definition {
         Some(def) => compatible(def, &sources, &source_catalog)
-            .filter(|s| !connected.iter().any(|(c, _)| c.source_id == s.id))
-            .cloned()
+            .filter(|s| {
+                !connections
+                    .iter()
+                    .any(|c| c.destination_id == destination.id && c.source_id == s.id)
+            })
+            .map(|s| (s.id.clone(), s.name.clone()))
             .collect(),
         None => Vec::new(),
     };
-    let chosen = RwSignal::new(
-        connectable
-            .first()
-            .map(|s| s.id.clone())
-            .unwrap_or_default(),
-    );
     let destination_id = destination.id.clone();
-    let connect_chosen = move |_| {
-        let source_id = chosen.get_untracked();
-        if !source_id.is_empty() {
-            connect.dispatch(CreateConnection {
-                source_id,
-                destination_id: destination_id.clone(),
-            });
-        }
-    };
+    let connection_for = Callback::new(move |source_id: String| CreateConnection {
+        source_id,
+        destination_id: destination_id.clone(),
+    });
 
     let name = RwSignal::new(destination.name.clone());
     let config = RwSignal::new(destination.config.clone());
@@ -487,14 +424,11 @@ fn DestinationView(page: DestinationPage, version: RwSignal<u32>) -> impl IntoVi
         .unwrap_or(Value::Null);
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        update.dispatch((
-            UpdateDestination {
-                name: Some(name.get_untracked()),
-                config: Some(config.get_untracked()),
-                enabled: None,
-            },
-            "Saved.",
-        ));
+        update.dispatch(UpdateDestination {
+            name: Some(name.get_untracked()),
+            config: Some(config.get_untracked()),
+            enabled: None,
+        });
     };
 
     view! {
@@ -511,37 +445,17 @@ fn DestinationView(page: DestinationPage, version: RwSignal<u32>) -> impl IntoVi
         </PageHeader>
         <ApiErrorAlert error=error_signal beside=&["name", "config"]/>
         <div class="stack">
-            <div class="card">
-                <div class="card-header"><h2>"Sources"</h2><span class="hint">"Events from these sources go to this destination"</span></div>
-                {if connected.is_empty() {
-                    view! { <div class="card-body muted">"No source sends to this destination yet."</div> }.into_any()
-                } else {
-                    view! {
-                        <table class="list"><tbody>
-                            {connected.into_iter().map(|(c, s)| {
-                                let (name, href) = s.map(|s| (s.name.clone(), ws.href(&format!("/sources/{}", s.id)))).unwrap_or_default();
-                                let connection_id = c.id.clone();
-                                view! {
-                                    <tr>
-                                        <td><a href=href>{name}</a></td>
-                                        <td class="actions">{can_edit.then(|| view! {
-                                            <button type="button" class="btn small" on:click=move |_| { disconnect.dispatch(connection_id.clone()); }>"Disconnect"</button>
-                                        })}</td>
-                                    </tr>
-                                }
-                            }).collect_view()}
-                        </tbody></table>
-                    }.into_any()
-                }}
-                {(can_edit && !connectable.is_empty()).then(|| view! {
-                    <div class="card-footer">
-                        <select aria-label="Source to connect" style="max-width: 280px" prop:value=move || chosen.get() on:change=move |ev| chosen.set(event_target_value(&ev))>
-                            {connectable.iter().map(|s| view! { <option value=s.id.clone()>{s.name.clone()}</option> }).collect_view()}
-                        </select>
-                        <button type="button" class="btn primary" on:click=connect_chosen>"Connect"</button>
-                    </div>
-                })}
-            </div>
+            <ConnectionsCard
+                title="Sources"
+                hint="Events from these sources go to this destination"
+                empty="No source sends to this destination yet."
+                picker="Source to connect"
+                connected=connected
+                connectable=connectable
+                connection_for=connection_for
+                error=error
+                version=version
+            />
             <form class="card" on:submit=save>
                 <div class="card-header"><h2>"Settings"</h2><span class="hint">"Secret fields are write-only: stored encrypted, never shown again"</span></div>
                 <div class="card-body form">

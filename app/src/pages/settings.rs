@@ -13,7 +13,7 @@ use crate::api::workspaces::{
 };
 use crate::api::{use_api, ApiError};
 use crate::components::layout::{error_view, PageHeader};
-use crate::components::{use_toast, ApiErrorAlert, Loading, ShownOnce, TextField};
+use crate::components::{report, use_browser_origin, ApiErrorAlert, Loading, ShownOnce, TextField};
 use crate::session::{reload_me, use_workspace};
 
 #[component]
@@ -29,30 +29,6 @@ fn SettingsTabs() -> impl IntoView {
             })}
         </nav>
     }
-}
-
-/// The result of an action as a toast (success) or an error signal (failure); `on_ok` runs after success.
-fn report<I, T>(
-    action: Action<I, Result<T, ApiError>>,
-    error: RwSignal<Option<ApiError>>,
-    success: &'static str,
-    on_ok: impl Fn(T) + 'static,
-) where
-    I: Send + Sync + 'static,
-    T: Clone + Send + Sync + 'static,
-{
-    let toast = use_toast();
-    Effect::new(move |_| match action.value().get() {
-        Some(Ok(v)) => {
-            error.set(None);
-            if !success.is_empty() {
-                toast.show(success);
-            }
-            on_ok(v);
-        }
-        Some(Err(e)) => error.set(Some(e)),
-        None => {}
-    });
 }
 
 fn role_options(max: Role, include_owner: bool) -> Vec<Role> {
@@ -516,14 +492,7 @@ pub fn SettingsDataPlanes() -> impl IntoView {
             name: name.get_untracked(),
         });
     };
-    // This Wheelhouse's address, for the rudder-server settings (known in the browser only).
-    let origin = RwSignal::new(String::from("https://<your Wheelhouse>"));
-    Effect::new(move |_| {
-        #[cfg(feature = "hydrate")]
-        if let Some(o) = web_sys::window().and_then(|w| w.location().origin().ok()) {
-            origin.set(o);
-        }
-    });
+    let origin = use_browser_origin();
     view! {
         <Title text="Data planes"/>
         <PageHeader title="Settings" subtitle=ws.name.clone()/>

@@ -13,9 +13,13 @@ use crate::api::destinations::{Connection, CreateConnection, Destination};
 use crate::api::sources::{CreateSource, Source, UpdateSource};
 use crate::api::workspaces::Role;
 use crate::api::{use_api, ApiError};
+use crate::components::connections::Connected;
 use crate::components::layout::{error_view, PageHeader};
 use crate::components::schema_form::{with_defaults, SchemaForm};
-use crate::components::{use_toast, ApiErrorAlert, CopyField, Loading, TextField};
+use crate::components::{
+    report, use_browser_origin, ApiErrorAlert, CatalogPicker, ConnectionsCard, CopyField, Loading,
+    TextField, Tile,
+};
 use crate::session::use_workspace;
 
 const GROUPS: &[(&str, &str)] = &[
@@ -98,7 +102,6 @@ pub fn NewSource() -> impl IntoView {
         move |_| api.get::<Vec<SourceDefinition>>("/api/v1/catalog/sources")
     });
     let selected = RwSignal::new(None::<SourceDefinition>);
-    let search = RwSignal::new(String::new());
     view! {
         <Title text="Add a source"/>
         <div class="breadcrumbs"><a href=ws.href("/sources")>"Sources"</a>" / Add"</div>
@@ -112,32 +115,17 @@ pub fn NewSource() -> impl IntoView {
                     {move || match selected.get() {
                         Some(definition) => view! { <SourceSetup definition=definition on_back=Callback::new(move |_| selected.set(None))/> }.into_any(),
                         None => {
+                            let tiles = catalog.iter().map(|d| Tile {
+                                name: d.name.clone(),
+                                display_name: d.display_name.clone(),
+                                description: d.description.clone(),
+                                group: d.group.clone(),
+                            }).collect();
                             let catalog = catalog.clone();
+                            let on_pick = Callback::new(move |name: String| selected.set(catalog.iter().find(|d| d.name == name).cloned()));
                             view! {
                                 <PageHeader title="Add a source" subtitle="Choose where events come from."/>
-                                <input class="search" type="text" placeholder="Search sources" prop:value=move || search.get() on:input=move |ev| search.set(event_target_value(&ev))/>
-                                {move || {
-                                    let needle = search.get().to_lowercase();
-                                    GROUPS.iter().map(|(group, title)| {
-                                        let tiles: Vec<SourceDefinition> = catalog.iter()
-                                            .filter(|d| d.group == *group && (needle.is_empty() || d.display_name.to_lowercase().contains(&needle)))
-                                            .cloned().collect();
-                                        (!tiles.is_empty()).then(|| view! {
-                                            <h2 style="margin: 22px 0 10px">{*title}</h2>
-                                            <div class="catalog">
-                                                {tiles.into_iter().map(|d| {
-                                                    let pick = d.clone();
-                                                    view! {
-                                                        <button type="button" class="tile" data-type=d.name.clone() on:click=move |_| selected.set(Some(pick.clone()))>
-                                                            <span class="tile-title">{d.display_name.clone()}</span>
-                                                            <span class="tile-desc">{d.description.clone()}</span>
-                                                        </button>
-                                                    }
-                                                }).collect_view()}
-                                            </div>
-                                        })
-                                    }).collect_view()
-                                }}
+                                <CatalogPicker groups=GROUPS tiles=tiles search_placeholder="Search sources" on_pick=on_pick/>
                             }.into_any()
                         }
                     }}
@@ -259,7 +247,6 @@ struct SourcePage {
 fn SourceView(page: SourcePage, version: RwSignal<u32>) -> impl IntoView {
     let ws = use_workspace();
     let api = use_api();
-    let toast = use_toast();
     let navigate = use_navigate();
     let can_edit = ws.can(Role::Editor);
     let SourcePage {
@@ -278,25 +265,30 @@ fn SourceView(page: SourcePage, version: RwSignal<u32>) -> impl IntoView {
         .as_ref()
         .map(|d| d.source_type.clone())
         .unwrap_or_default();
+    let error = RwSignal::new(None::<ApiError>);
+    let reload = move || version.update(|v| *v += 1);
 
     let update = Action::new({
         let (api, path) = (api.clone(), source_path.clone());
-        move |(body, message): &(UpdateSource, &'static str)| {
-            let (api, body, path, message) = (api.clone(), body.clone(), path.clone(), *message);
-            async move { api.patch::<_, Source>(path, &body).await.map(|_| message) }
+        move |body: &UpdateSource| {
+            let (api, body, path) = (api.clone(), body.clone(), path.clone());
+            async move { api.patch::<_, Source>(path, &body).await }
         }
     });
+    report(update, error, "Saved.", move |_| reload());
     let rotate = Action::new({
-        let (api, path) = (api.clone(), source_path.clone());
+        let (api, path) = (api.clone(), format!("{source_path}/rotate-write-key"));
         move |_: &()| {
             let (api, path) = (api.clone(), path.clone());
-            async move {
-                api.post::<_, Source>(format!("{path}/rotate-write-key"), &())
-                    .await
-                    .map(|_| "New write key created. The old one no longer works.")
-            }
+            async move { api.post::<_, Source>(path, &()).await }
         }
     });
+    report(
+        rotate,
+        error,
+        "New write key created. The old one no longer works.",
+        move |_| reload(),
+    );
     let delete = Action::new({
         let (api, path) = (api.clone(), source_path.clone());
         move |_: &()| {
@@ -304,64 +296,18 @@ fn SourceView(page: SourcePage, version: RwSignal<u32>) -> impl IntoView {
             async move { api.delete(path).await }
         }
     });
-    let connect = Action::new({
-        let (api, path) = (api.clone(), ws.api("/connections"));
-        move |body: &CreateConnection| {
-            let (api, body, path) = (api.clone(), body.clone(), path.clone());
-            async move {
-                api.post::<_, Connection>(path, &body)
-                    .await
-                    .map(|_| "Connected.")
-            }
-        }
-    });
-    let disconnect = Action::new({
-        let ws = ws.clone();
-        move |connection_id: &String| {
-            let (api, path) = (
-                api.clone(),
-                ws.api(&format!("/connections/{connection_id}")),
-            );
-            async move { api.delete(path).await.map(|_| "Disconnected.") }
-        }
-    });
-    let error = RwSignal::new(None::<ApiError>);
-    let done = move |result: Option<Result<&'static str, ApiError>>| match result {
-        Some(Ok(message)) => {
-            error.set(None);
-            toast.show(message);
-            version.update(|v| *v += 1);
-        }
-        Some(Err(e)) => error.set(Some(e)),
-        None => {}
-    };
-    Effect::new(move |_| done(update.value().get()));
-    Effect::new(move |_| done(rotate.value().get()));
-    Effect::new(move |_| done(connect.value().get()));
-    Effect::new(move |_| done(disconnect.value().get()));
-    Effect::new({
-        let ws = ws.clone();
-        move |_| match delete.value().get() {
-            Some(Ok(())) => navigate(&ws.href("/sources"), NavigateOptions::default()),
-            Some(Err(e)) => error.set(Some(e)),
-            None => {}
-        }
+    report(delete, error, "", {
+        let href = ws.href("/sources");
+        move |_| navigate(&href, NavigateOptions::default())
     });
     let error_signal: Signal<Option<ApiError>> = error.into();
 
     let enabled = source.enabled;
     let toggle = move |_| {
-        update.dispatch((
-            UpdateSource {
-                enabled: Some(!enabled),
-                ..Default::default()
-            },
-            if enabled {
-                "Source disabled: data planes stop accepting its events."
-            } else {
-                "Source enabled."
-            },
-        ));
+        update.dispatch(UpdateSource {
+            enabled: Some(!enabled),
+            ..Default::default()
+        });
     };
     let remove = move |_| {
         if confirm("Delete this source? Its write key stops working at once, and its connections are removed.") {
@@ -374,47 +320,39 @@ fn SourceView(page: SourcePage, version: RwSignal<u32>) -> impl IntoView {
         }
     };
 
-    // Connections: this source's, and the destinations that could still be connected.
-    let connected: Vec<(Connection, Option<Destination>)> = connections
+    // Connections: this source's, and the destinations that accept its type and are not connected yet.
+    let connected: Vec<Connected> = connections
         .iter()
         .filter(|c| c.source_id == source.id)
-        .map(|c| {
-            (
-                c.clone(),
-                destinations
-                    .iter()
-                    .find(|d| d.id == c.destination_id)
-                    .cloned(),
-            )
+        .filter_map(|c| {
+            let d = destinations.iter().find(|d| d.id == c.destination_id)?;
+            Some(Connected {
+                connection_id: c.id.clone(),
+                name: d.name.clone(),
+                href: ws.href(&format!("/destinations/{}", d.id)),
+            })
         })
         .collect();
-    let connectable: Vec<Destination> = destinations
+    let connectable: Vec<(String, String)> = destinations
         .iter()
-        .filter(|d| !connected.iter().any(|(c, _)| c.destination_id == d.id))
+        .filter(|d| {
+            !connections
+                .iter()
+                .any(|c| c.source_id == source.id && c.destination_id == d.id)
+        })
         .filter(|d| {
             destination_catalog
                 .iter()
                 .find(|def| def.name == d.destination_type)
                 .is_some_and(|def| def.supports_source_type(&platform))
         })
-        .cloned()
+        .map(|d| (d.id.clone(), d.name.clone()))
         .collect();
-    let chosen = RwSignal::new(
-        connectable
-            .first()
-            .map(|d| d.id.clone())
-            .unwrap_or_default(),
-    );
     let source_id = source.id.clone();
-    let connect_chosen = move |_| {
-        let destination_id = chosen.get_untracked();
-        if !destination_id.is_empty() {
-            connect.dispatch(CreateConnection {
-                source_id: source_id.clone(),
-                destination_id,
-            });
-        }
-    };
+    let connection_for = Callback::new(move |destination_id: String| CreateConnection {
+        source_id: source_id.clone(),
+        destination_id,
+    });
 
     // Settings form.
     let name = RwSignal::new(source.name.clone());
@@ -429,32 +367,19 @@ fn SourceView(page: SourcePage, version: RwSignal<u32>) -> impl IntoView {
         .is_some_and(|p| !p.is_empty());
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        update.dispatch((
-            UpdateSource {
-                name: Some(name.get_untracked()),
-                config: has_settings.then(|| config.get_untracked()),
-                enabled: None,
-            },
-            "Saved.",
-        ));
+        update.dispatch(UpdateSource {
+            name: Some(name.get_untracked()),
+            config: has_settings.then(|| config.get_untracked()),
+            enabled: None,
+        });
     };
 
-    // Where this Wheelhouse is, for the install snippet (known in the browser only).
-    let origin = RwSignal::new(String::from("https://<your Wheelhouse>"));
-    Effect::new(move |_| {
-        #[cfg(feature = "hydrate")]
-        if let Some(o) = web_sys::window().and_then(|w| w.location().origin().ok()) {
-            origin.set(o);
-        }
-    });
+    let origin = use_browser_origin();
     let write_key = source.write_key.clone();
     let snippet = {
         let write_key = write_key.clone();
         move || {
-            format!(
-                "rudderanalytics.load(\"{write_key}\", \"<DATA_PLANE_URL>\", {{\n  configUrl: \"{}\"\n}});",
-                origin.get()
-            )
+            format!("rudderanalytics.load(\"{write_key}\", \"<DATA_PLANE_URL>\", {{\n  configUrl: \"{}\"\n}});", origin.get())
         }
     };
 
@@ -485,37 +410,17 @@ fn SourceView(page: SourcePage, version: RwSignal<u32>) -> impl IntoView {
                     {can_edit.then(|| view! { <div><button type="button" class="btn small" on:click=rotate_key>"Rotate write key"</button></div> })}
                 </div>
             </div>
-            <div class="card">
-                <div class="card-header"><h2>"Destinations"</h2><span class="hint">"Where this source's events go"</span></div>
-                {if connected.is_empty() {
-                    view! { <div class="card-body muted">"Not connected to any destination yet."</div> }.into_any()
-                } else {
-                    view! {
-                        <table class="list"><tbody>
-                            {connected.into_iter().map(|(c, d)| {
-                                let (name, href) = d.map(|d| (d.name.clone(), ws.href(&format!("/destinations/{}", d.id)))).unwrap_or_default();
-                                let connection_id = c.id.clone();
-                                view! {
-                                    <tr>
-                                        <td><a href=href>{name}</a></td>
-                                        <td class="actions">{can_edit.then(|| view! {
-                                            <button type="button" class="btn small" on:click=move |_| { disconnect.dispatch(connection_id.clone()); }>"Disconnect"</button>
-                                        })}</td>
-                                    </tr>
-                                }
-                            }).collect_view()}
-                        </tbody></table>
-                    }.into_any()
-                }}
-                {(can_edit && !connectable.is_empty()).then(|| view! {
-                    <div class="card-footer">
-                        <select aria-label="Destination to connect" style="max-width: 280px" prop:value=move || chosen.get() on:change=move |ev| chosen.set(event_target_value(&ev))>
-                            {connectable.iter().map(|d| view! { <option value=d.id.clone()>{d.name.clone()}</option> }).collect_view()}
-                        </select>
-                        <button type="button" class="btn primary" on:click=connect_chosen>"Connect"</button>
-                    </div>
-                })}
-            </div>
+            <ConnectionsCard
+                title="Destinations"
+                hint="Where this source's events go"
+                empty="Not connected to any destination yet."
+                picker="Destination to connect"
+                connected=connected
+                connectable=connectable
+                connection_for=connection_for
+                error=error
+                version=version
+            />
             <form class="card" on:submit=save>
                 <div class="card-header"><h2>"Settings"</h2></div>
                 <div class="card-body form">

@@ -10,7 +10,9 @@ use serde_json::Value;
 
 pub use handlers::routes;
 
+use crate::db::Db;
 use crate::http::error::AppError;
+use crate::secrets::{fields, store, Keyring};
 
 mod files {
     include!(concat!(env!("OUT_DIR"), "/catalog_files.rs"));
@@ -156,59 +158,89 @@ impl Catalog {
     }
 }
 
-/// A config ready to store: the document without its secrets, and the secrets by concrete path.
-pub struct PreparedConfig {
-    pub public: Value,
-    pub secrets: std::collections::BTreeMap<String, Value>,
+/// What the catalog needs of a definition, source or destination alike.
+pub trait Definition {
+    fn secret_keys(&self) -> &[String];
 }
 
-impl<D> Entry<D> {
-    /// A new resource's config: defaults filled in, validated, secrets split off.
-    pub fn prepare_new(
+impl Definition for SourceDefinition {
+    fn secret_keys(&self) -> &[String] {
+        &self.secret_keys
+    }
+}
+
+impl Definition for DestinationDefinition {
+    fn secret_keys(&self) -> &[String] {
+        &self.secret_keys
+    }
+}
+
+/// A submitted config, ready to store: validated, the document without its secrets, and the secrets
+/// encrypted for their owner.
+pub struct PreparedConfig {
+    pub public: Value,
+    pub sealed: Vec<store::Sealed>,
+    /// The secret fields that have a value (for the audit trail: names, never values).
+    pub secret_fields: Vec<String>,
+}
+
+impl<D: Definition> Entry<D> {
+    /// A new resource's config: defaults filled in, validated, secrets split off and encrypted.
+    pub async fn prepare_new(
         &self,
+        keyring: &Keyring,
+        owner: store::Owner<'_>,
         config: Option<Value>,
-        secret_keys: &[String],
     ) -> Result<PreparedConfig, AppError> {
         let mut config = config.unwrap_or_else(|| Value::Object(Default::default()));
         if !config.is_object() {
             return Err(AppError::validation("config", "config must be an object"));
         }
         self.fill_defaults(&mut config);
-        self.split_validated(config, secret_keys)
+        self.seal(keyring, owner, config).await
     }
 
     /// An updated config: secrets absent from `config` keep their stored values (see
     /// `secrets::fields::keep_stored_secrets`), then the whole is validated again.
-    pub fn prepare_update(
+    pub async fn prepare_update(
         &self,
-        config: Value,
+        db: &Db,
+        keyring: &Keyring,
+        owner: store::Owner<'_>,
         stored_public: &Value,
-        stored_secrets: &std::collections::BTreeMap<String, Value>,
-        secret_keys: &[String],
+        config: Value,
     ) -> Result<PreparedConfig, AppError> {
         let mut config = config;
         if !config.is_object() {
             return Err(AppError::validation("config", "config must be an object"));
         }
-        crate::secrets::fields::keep_stored_secrets(
+        let stored_secrets = store::open(db, keyring, owner)
+            .await
+            .map_err(AppError::internal)?;
+        fields::keep_stored_secrets(
             &mut config,
             stored_public,
-            stored_secrets,
-            secret_keys,
+            &stored_secrets,
+            self.definition.secret_keys(),
         );
-        self.split_validated(config, secret_keys)
+        self.seal(keyring, owner, config).await
     }
 
-    fn split_validated(
+    async fn seal(
         &self,
+        keyring: &Keyring,
+        owner: store::Owner<'_>,
         mut config: Value,
-        secret_keys: &[String],
     ) -> Result<PreparedConfig, AppError> {
         self.validate_config(&config)?;
-        let secrets = crate::secrets::fields::split_secrets(&mut config, secret_keys);
+        let secrets = fields::split_secrets(&mut config, self.definition.secret_keys());
+        let sealed = store::seal(keyring, owner, &secrets)
+            .await
+            .map_err(AppError::internal)?;
         Ok(PreparedConfig {
             public: config,
-            secrets,
+            sealed,
+            secret_fields: secrets.into_keys().collect(),
         })
     }
 

@@ -2,9 +2,9 @@
 //! JavaScript SDK (`/sourceConfig`) pull, served from an in-memory snapshot that is rebuilt, per workspace,
 //! when something changes. Namespaces (groups of workspaces for multi-tenant data planes) live here too.
 //!
-//! Every write that changes what a data plane sees calls `touch` in its transaction (the workspace's
-//! `updatedAt` moves) and `Snapshots::refresh` after its commit, so the next poll sees it. With PostgreSQL,
-//! a NOTIFY tells the other replicas to refresh too (`jobs::config_listener`).
+//! Every write that changes what a data plane sees ends with `commit_change`: the workspace's `updatedAt`
+//! moves, the snapshot is rebuilt, and with PostgreSQL a NOTIFY tells the other replicas to rebuild too
+//! (`jobs::config_listener`).
 
 mod assemble;
 mod handlers;
@@ -31,9 +31,23 @@ use crate::time::now_ms;
 /// The PostgreSQL channel that carries "this changed" between replicas.
 pub const NOTIFY_CHANNEL: &str = "wheelhouse_config";
 
-/// Moves the workspace's config `updatedAt` forward (strictly, even within one millisecond), inside the
-/// transaction of the change.
-pub async fn touch(conn: &mut AnyConnection, workspace_id: &str) -> sqlx::Result<()> {
+/// Finishes a change to what data planes see, inside its transaction: the workspace's config `updatedAt`
+/// moves, the change is audited, the transaction commits, and the snapshot is rebuilt (so the next poll, on
+/// any replica, gets it).
+pub async fn commit_change(
+    state: &AppState,
+    mut tx: sqlx::Transaction<'_, sqlx::Any>,
+    workspace_id: &str,
+    event: crate::audit::Event<'_>,
+) -> ApiResult<()> {
+    touch(&mut tx, workspace_id).await?;
+    crate::audit::record(&mut tx, event).await?;
+    tx.commit().await?;
+    state.snapshots.refresh(state, workspace_id).await
+}
+
+/// Moves the workspace's config `updatedAt` forward (strictly, even within one millisecond).
+async fn touch(conn: &mut AnyConnection, workspace_id: &str) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE workspaces SET config_updated_at = CASE WHEN config_updated_at >= $1 THEN config_updated_at + 1 ELSE $1 END
          WHERE id = $2",

@@ -10,7 +10,7 @@ use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::audit::{self, Event};
+use crate::audit::Event;
 use crate::config_api;
 use crate::db::is_unique_violation;
 use crate::http::auth::Principal;
@@ -123,18 +123,14 @@ async fn create_connection(
         }
         other => other?,
     };
-    config_api::touch(&mut tx, &ws).await?;
-    audit::record(&mut tx, Event {
+    config_api::commit_change(&state, tx, &ws, Event {
         workspace_id: Some(&ws),
         actor_id: Some(&access.user_id),
         action: "connection.created",
         target_type: "connection",
         target_id: &id,
         details: serde_json::json!({ "sourceId": body.source_id, "destinationId": body.destination_id }),
-    })
-    .await?;
-    tx.commit().await?;
-    state.snapshots.refresh(&state, &ws).await?;
+    }).await?;
     Ok(created(Connection {
         id,
         source_id: body.source_id,
@@ -163,9 +159,10 @@ async fn delete_connection(
     if deleted == 0 {
         return Err(AppError::not_found("connection"));
     }
-    config_api::touch(&mut tx, &ws).await?;
-    audit::record(
-        &mut tx,
+    config_api::commit_change(
+        &state,
+        tx,
+        &ws,
         Event {
             workspace_id: Some(&ws),
             actor_id: Some(&access.user_id),
@@ -176,7 +173,5 @@ async fn delete_connection(
         },
     )
     .await?;
-    tx.commit().await?;
-    state.snapshots.refresh(&state, &ws).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 
 use super::{NAME_MAX, RESOURCE_TYPE};
 use crate::accounts::parse_name;
-use crate::audit::{self, Event};
+use crate::audit::Event;
 use crate::config_api;
 use crate::db::flag;
 use crate::http::auth::Principal;
@@ -152,16 +152,15 @@ async fn create_destination(
     let access = principal.access(&state, &ws, Role::Editor).await?;
     let name = parse_name("name", &body.name, NAME_MAX)?;
     let entry = state.catalog.require_destination(&body.destination_type)?;
-    let prepared = entry.prepare_new(body.config, &entry.definition.secret_keys)?;
     let id = new_id();
     let owner = Owner {
         workspace_id: &ws,
         resource_type: RESOURCE_TYPE,
         resource_id: &id,
     };
-    let sealed = store::seal(&state.keyring, owner, &prepared.secrets)
-        .await
-        .map_err(AppError::internal)?;
+    let prepared = entry
+        .prepare_new(&state.keyring, owner, body.config)
+        .await?;
     let now = now_ms();
     let mut tx = state.db.pool.begin().await?;
     sqlx::query(&format!(
@@ -177,19 +176,15 @@ async fn create_destination(
     .bind(new_id())
     .execute(&mut *tx)
     .await?;
-    store::replace(&mut tx, owner, &sealed).await?;
-    config_api::touch(&mut tx, &ws).await?;
-    audit::record(&mut tx, Event {
+    store::replace(&mut tx, owner, &prepared.sealed).await?;
+    config_api::commit_change(&state, tx, &ws, Event {
         workspace_id: Some(&ws),
         actor_id: Some(&access.user_id),
         action: "destination.created",
         target_type: "destination",
         target_id: &id,
-        details: serde_json::json!({ "name": name, "type": entry.definition.name, "secretFields": prepared.secrets.keys().collect::<Vec<_>>() }),
-    })
-    .await?;
-    tx.commit().await?;
-    state.snapshots.refresh(&state, &ws).await?;
+        details: serde_json::json!({ "name": name, "type": entry.definition.name, "secretFields": prepared.secret_fields }),
+    }).await?;
     Ok(created(load_one(&state, &ws, &id).await?))
 }
 
@@ -234,20 +229,12 @@ async fn update_destination(
             let entry = state
                 .catalog
                 .require_destination(&current.destination_type)?;
-            let stored_secrets = store::open(&state.db, &state.keyring, owner)
-                .await
-                .map_err(AppError::internal)?;
-            let prepared = entry.prepare_update(
-                config,
-                &current.config,
-                &stored_secrets,
-                &entry.definition.secret_keys,
-            )?;
-            let sealed = store::seal(&state.keyring, owner, &prepared.secrets)
-                .await
-                .map_err(AppError::internal)?;
             changed_fields.push("config");
-            Some((prepared, sealed))
+            Some(
+                entry
+                    .prepare_update(&state.db, &state.keyring, owner, &current.config, config)
+                    .await?,
+            )
         }
         None => None,
     };
@@ -268,13 +255,13 @@ async fn update_destination(
             .await?;
         changed_fields.push("enabled");
     }
-    if let Some((prepared, sealed)) = &prepared {
+    if let Some(prepared) = &prepared {
         sqlx::query("UPDATE destinations SET config = $1 WHERE id = $2")
             .bind(prepared.public.to_string())
             .bind(&id)
             .execute(&mut *tx)
             .await?;
-        store::replace(&mut tx, owner, sealed).await?;
+        store::replace(&mut tx, owner, &prepared.sealed).await?;
     }
     // A new revision for every change: rudder-server keys per-destination caches by it.
     sqlx::query("UPDATE destinations SET updated_at = $1, revision_id = $2 WHERE id = $3")
@@ -283,9 +270,10 @@ async fn update_destination(
         .bind(&id)
         .execute(&mut *tx)
         .await?;
-    config_api::touch(&mut tx, &ws).await?;
-    audit::record(
-        &mut tx,
+    config_api::commit_change(
+        &state,
+        tx,
+        &ws,
         Event {
             workspace_id: Some(&ws),
             actor_id: Some(&access.user_id),
@@ -296,8 +284,6 @@ async fn update_destination(
         },
     )
     .await?;
-    tx.commit().await?;
-    state.snapshots.refresh(&state, &ws).await?;
     Ok(Json(load_one(&state, &ws, &id).await?))
 }
 
@@ -322,9 +308,10 @@ async fn delete_destination(
         return Err(AppError::not_found("destination"));
     }
     store::delete(&mut tx, RESOURCE_TYPE, &id).await?;
-    config_api::touch(&mut tx, &ws).await?;
-    audit::record(
-        &mut tx,
+    config_api::commit_change(
+        &state,
+        tx,
+        &ws,
         Event {
             workspace_id: Some(&ws),
             actor_id: Some(&access.user_id),
@@ -335,7 +322,5 @@ async fn delete_destination(
         },
     )
     .await?;
-    tx.commit().await?;
-    state.snapshots.refresh(&state, &ws).await?;
     Ok(StatusCode::NO_CONTENT)
 }

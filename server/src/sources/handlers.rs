@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 
 use super::{NAME_MAX, RESOURCE_TYPE};
 use crate::accounts::parse_name;
-use crate::audit::{self, Event};
+use crate::audit::Event;
 use crate::config_api;
 use crate::db::flag;
 use crate::http::auth::Principal;
@@ -160,16 +160,15 @@ async fn create_source(
     let access = principal.access(&state, &ws, Role::Editor).await?;
     let name = parse_name("name", &body.name, NAME_MAX)?;
     let entry = state.catalog.require_source(&body.source_type)?;
-    let prepared = entry.prepare_new(body.config, &entry.definition.secret_keys)?;
     let id = new_id();
     let owner = Owner {
         workspace_id: &ws,
         resource_type: RESOURCE_TYPE,
         resource_id: &id,
     };
-    let sealed = store::seal(&state.keyring, owner, &prepared.secrets)
-        .await
-        .map_err(AppError::internal)?;
+    let prepared = entry
+        .prepare_new(&state.keyring, owner, body.config)
+        .await?;
     let now = now_ms();
     let mut tx = state.db.pool.begin().await?;
     sqlx::query(&format!(
@@ -185,19 +184,15 @@ async fn create_source(
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    store::replace(&mut tx, owner, &sealed).await?;
-    config_api::touch(&mut tx, &ws).await?;
-    audit::record(&mut tx, Event {
+    store::replace(&mut tx, owner, &prepared.sealed).await?;
+    config_api::commit_change(&state, tx, &ws, Event {
         workspace_id: Some(&ws),
         actor_id: Some(&access.user_id),
         action: "source.created",
         target_type: "source",
         target_id: &id,
-        details: serde_json::json!({ "name": name, "type": entry.definition.name, "secretFields": prepared.secrets.keys().collect::<Vec<_>>() }),
-    })
-    .await?;
-    tx.commit().await?;
-    state.snapshots.refresh(&state, &ws).await?;
+        details: serde_json::json!({ "name": name, "type": entry.definition.name, "secretFields": prepared.secret_fields }),
+    }).await?;
     Ok(created(load_one(&state, &ws, &id).await?))
 }
 
@@ -240,20 +235,12 @@ async fn update_source(
     let prepared = match body.config {
         Some(config) => {
             let entry = state.catalog.require_source(&current.source_type)?;
-            let stored_secrets = store::open(&state.db, &state.keyring, owner)
-                .await
-                .map_err(AppError::internal)?;
-            let prepared = entry.prepare_update(
-                config,
-                &current.config,
-                &stored_secrets,
-                &entry.definition.secret_keys,
-            )?;
-            let sealed = store::seal(&state.keyring, owner, &prepared.secrets)
-                .await
-                .map_err(AppError::internal)?;
             changed_fields.push("config");
-            Some((prepared, sealed))
+            Some(
+                entry
+                    .prepare_update(&state.db, &state.keyring, owner, &current.config, config)
+                    .await?,
+            )
         }
         None => None,
     };
@@ -274,22 +261,23 @@ async fn update_source(
             .await?;
         changed_fields.push("enabled");
     }
-    if let Some((prepared, sealed)) = &prepared {
+    if let Some(prepared) = &prepared {
         sqlx::query("UPDATE sources SET config = $1 WHERE id = $2")
             .bind(prepared.public.to_string())
             .bind(&id)
             .execute(&mut *tx)
             .await?;
-        store::replace(&mut tx, owner, sealed).await?;
+        store::replace(&mut tx, owner, &prepared.sealed).await?;
     }
     sqlx::query("UPDATE sources SET updated_at = $1 WHERE id = $2")
         .bind(now_ms())
         .bind(&id)
         .execute(&mut *tx)
         .await?;
-    config_api::touch(&mut tx, &ws).await?;
-    audit::record(
-        &mut tx,
+    config_api::commit_change(
+        &state,
+        tx,
+        &ws,
         Event {
             workspace_id: Some(&ws),
             actor_id: Some(&access.user_id),
@@ -300,8 +288,6 @@ async fn update_source(
         },
     )
     .await?;
-    tx.commit().await?;
-    state.snapshots.refresh(&state, &ws).await?;
     Ok(Json(load_one(&state, &ws, &id).await?))
 }
 
@@ -326,9 +312,10 @@ async fn delete_source(
         return Err(AppError::not_found("source"));
     }
     store::delete(&mut tx, RESOURCE_TYPE, &id).await?;
-    config_api::touch(&mut tx, &ws).await?;
-    audit::record(
-        &mut tx,
+    config_api::commit_change(
+        &state,
+        tx,
+        &ws,
         Event {
             workspace_id: Some(&ws),
             actor_id: Some(&access.user_id),
@@ -339,8 +326,6 @@ async fn delete_source(
         },
     )
     .await?;
-    tx.commit().await?;
-    state.snapshots.refresh(&state, &ws).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -368,9 +353,10 @@ async fn rotate_write_key(
     if updated == 0 {
         return Err(AppError::not_found("source"));
     }
-    config_api::touch(&mut tx, &ws).await?;
-    audit::record(
-        &mut tx,
+    config_api::commit_change(
+        &state,
+        tx,
+        &ws,
         Event {
             workspace_id: Some(&ws),
             actor_id: Some(&access.user_id),
@@ -381,7 +367,5 @@ async fn rotate_write_key(
         },
     )
     .await?;
-    tx.commit().await?;
-    state.snapshots.refresh(&state, &ws).await?;
     Ok(Json(load_one(&state, &ws, &id).await?))
 }
