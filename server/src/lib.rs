@@ -163,7 +163,9 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         root: config.site_root.clone(),
         addr,
     };
-    if !site.root.join("pkg").join("wheelhouse_bg.wasm").exists() {
+    // `scripts/build-site` names the bundle wheelhouse_bg.wasm, cargo-leptos wheelhouse.wasm.
+    let pkg = site.root.join("pkg");
+    if !pkg.join("wheelhouse_bg.wasm").exists() && !pkg.join("wheelhouse.wasm").exists() {
         tracing::warn!(site_root = %site.root.display(), "the UI is not built here: pages render, but will not come alive. Run scripts/build-site.");
     }
     let app = http::app(state.clone(), site);
