@@ -14,7 +14,7 @@ both_backends!(
 );
 
 fn reference() -> Value {
-    let text = include_str!("../fixtures/rudderstack-integrations.json");
+    let text = include_str!("../../fixtures/rudderstack-integrations.json");
     serde_json::from_str(text).expect("the reference file is JSON")
 }
 
