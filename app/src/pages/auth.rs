@@ -193,6 +193,8 @@ pub fn ResetPassword() -> impl IntoView {
             .or_else(|| reset.value().get().and_then(|r| r.err()))
     });
     let done = move || matches!(reset.value().get(), Some(Ok(())));
+    // For password managers: which account's password this form changes (the link carries it).
+    let account_email = move || query.with(|q| q.get("email")).unwrap_or_default();
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         if password.get_untracked() != confirm_password.get_untracked() {
@@ -220,6 +222,7 @@ pub fn ResetPassword() -> impl IntoView {
                     <form class="form" on:submit=submit>
                         <ApiErrorAlert error=error/>
                         <FieldErrorFor error=error field="token"/>
+                        <input type="email" name="username" autocomplete="username" value=account_email readonly hidden/>
                         <TextField label="New password" field="newPassword" kind="password" value=password error=error autocomplete="new-password" required=true autofocus=true help="At least 10 characters."/>
                         <TextField label="Repeat it" field="confirmPassword" kind="password" value=confirm_password error=error autocomplete="new-password" required=true/>
                         <button type="submit" class="btn primary" disabled=move || reset.pending().get()>"Set the password"</button>

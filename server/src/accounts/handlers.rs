@@ -219,7 +219,11 @@ async fn request_password_reset(
             .public_url
             .join("/reset-password")
             .map_err(AppError::internal)?;
-        link.query_pairs_mut().append_pair("token", &token);
+        // The address rides along only so that the page can tell password managers whose password changes;
+        // the token alone decides whose it is.
+        link.query_pairs_mut()
+            .append_pair("token", &token)
+            .append_pair("email", &user.email);
         state.mailer.send_later(Mail {
             to: user.email.clone(),
             subject: "Reset your Wheelhouse password".into(),
