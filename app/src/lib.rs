@@ -16,6 +16,7 @@ use components::layout::WorkspaceLayout;
 use pages::auth::{AcceptInvite, ForgotPassword, Login, ResetPassword, Setup};
 use pages::destinations::{DestinationDetail, DestinationsList, NewDestination};
 use pages::home::{Account, Home, NewWorkspace, NotFound};
+use pages::instance::InstanceNamespaces;
 use pages::overview::Overview;
 use pages::settings::{SettingsApiTokens, SettingsDataPlanes, SettingsGeneral, SettingsMembers};
 use pages::sources::{NewSource, SourceDetail, SourcesList};
@@ -61,6 +62,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/reset-password") view=ResetPassword ssr=ssr.clone()/>
                 <Route path=path!("/account") view=Account ssr=ssr.clone()/>
                 <Route path=path!("/workspaces/new") view=NewWorkspace ssr=ssr.clone()/>
+                <Route path=path!("/instance/namespaces") view=InstanceNamespaces ssr=ssr.clone()/>
                 <ParentRoute path=path!("/w/:ws") view=WorkspaceLayout ssr=ssr.clone()>
                     <Route path=path!("") view=Overview ssr=ssr.clone()/>
                     <Route path=path!("sources") view=SourcesList ssr=ssr.clone()/>

@@ -41,3 +41,15 @@ pub struct NamespaceWithSecret {
     /// The value a data plane sets as `HOSTED_SERVICE_SECRET`.
     pub secret: String,
 }
+
+/// `GET /api/v1/instance/workspaces`: every workspace of this Wheelhouse, whoever its members are, so that an
+/// instance admin can group them into namespaces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct InstanceWorkspace {
+    pub id: String,
+    pub name: String,
+    /// The namespace it is in (a workspace is in at most one).
+    pub namespace_id: Option<String>,
+}

@@ -170,6 +170,7 @@ fn Sidebar(me: Me) -> impl IntoView {
                 <div class="email">{me.user.email.clone()}</div>
                 <div class="links">
                     <a href="/account">"Account"</a>
+                    {me.user.is_instance_admin.then(|| view! { <a href="/instance/namespaces">"Namespaces"</a> })}
                     <button type="button" class="link" on:click=move |_| { sign_out.dispatch(()); }>"Sign out"</button>
                 </div>
             </div>

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod destinations;
 pub mod home;
+pub mod instance;
 pub mod overview;
 pub mod settings;
 pub mod sources;

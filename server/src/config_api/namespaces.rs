@@ -1,7 +1,9 @@
 //! Namespaces: instance administrators group workspaces for multi-tenant data planes. A data plane sets the
 //! namespace's name as `WORKSPACE_NAMESPACE` and its secret (shown once) as `HOSTED_SERVICE_SECRET`.
 
-use app::api::namespaces::{CreateNamespace, Namespace, NamespaceWithSecret, UpdateNamespace};
+use app::api::namespaces::{
+    CreateNamespace, InstanceWorkspace, Namespace, NamespaceWithSecret, UpdateNamespace,
+};
 use app::api::ErrorBody;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -28,6 +30,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_namespaces, create_namespace))
         .routes(routes!(update_namespace, delete_namespace))
         .routes(routes!(rotate_namespace_secret))
+        .routes(routes!(list_instance_workspaces))
 }
 
 pub(super) async fn load_definitions(state: &AppState) -> ApiResult<Vec<NamespaceDef>> {
@@ -319,4 +322,29 @@ async fn rotate_namespace_secret(
         namespace: load_one(&state, &id).await?,
         secret,
     }))
+}
+
+/// Every workspace of the instance and its namespace (instance admin): what a namespace can hold.
+#[utoipa::path(get, path = "/api/v1/instance/workspaces", tag = "data planes",
+    responses((status = 200, body = Vec<InstanceWorkspace>), (status = 403, body = ErrorBody)))]
+async fn list_instance_workspaces(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<Json<Vec<InstanceWorkspace>>> {
+    principal.require_instance_admin(&state).await?;
+    let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT w.id, w.name, nw.namespace_id FROM workspaces w \
+         LEFT JOIN namespace_workspaces nw ON nw.workspace_id = w.id ORDER BY w.name, w.id",
+    )
+    .fetch_all(&state.db.pool)
+    .await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|(id, name, namespace_id)| InstanceWorkspace {
+                id,
+                name,
+                namespace_id,
+            })
+            .collect(),
+    ))
 }
