@@ -98,6 +98,7 @@ test('the workspace gets content through the API', { timeout: 120_000 }, async (
   await session.post('/api/v1/tokens', { name: 'CI', workspaceId: state.ws, role: 'editor' });
   await session.post(`${ws}/invites`, { email: `grace-${random(3)}@e2e.example.com`, role: 'viewer' });
   const second = await session.post('/api/v1/workspaces', { name: 'Second workspace' });
+  await session.post('/api/v1/namespaces', { name: 'console-eu', workspaceIds: [state.ws] });
   await session.post(`/api/v1/workspaces/${second.id}/sources`, { name: 'Second site', type: 'Javascript', config: {} });
   Object.assign(state, { source: source.id, destination: destination.id, webhook: webhook.id, second: second.id });
 });
@@ -148,6 +149,7 @@ test('every signed-in page logs nothing, and the hydrated pages respond', { time
 
   const problems = await checkPages(page, watcher, [
     '/account',
+    '/instance/namespaces',
     '/workspaces/new',
     `/w/${ws}`,
     `/w/${ws}/sources`,
