@@ -115,6 +115,8 @@ pub fn InstanceNamespaces() -> impl IntoView {
                         (Err(e), _) | (_, Err(e)) => return error_view(e),
                     };
                     let names = StoredValue::new(workspaces.clone());
+                    let namespace_names: Vec<(String, String)> =
+                        namespaces.iter().map(|n| (n.id.clone(), n.name.clone())).collect();
                     view! {
                         <div class="stack">
                             <div class="card">
@@ -134,7 +136,7 @@ pub fn InstanceNamespaces() -> impl IntoView {
                                 <div class="card-header"><h2>"Create a namespace"</h2></div>
                                 <div class="card-body form">
                                     <TextField label="Name" field="name" value=name error=error_signal required=true placeholder="e.g. eu-production" help="Lower-case letters, digits, - and _: the data plane's WORKSPACE_NAMESPACE."/>
-                                    <WorkspacePicker workspaces=workspaces.clone() chosen=chosen namespace_id=None error=error_signal/>
+                                    <WorkspacePicker workspaces=workspaces.clone() namespaces=namespace_names.clone() chosen=chosen namespace_id=None error=error_signal/>
                                 </div>
                                 <div class="card-footer"><button type="submit" class="btn primary" disabled=move || create.pending().get()>"Create namespace"</button></div>
                             </form>
@@ -155,7 +157,7 @@ pub fn InstanceNamespaces() -> impl IntoView {
                                                     let is_editing = move || editing.get().as_deref() == Some(id.as_str());
                                                     let picked = RwSignal::new(ns.workspace_ids.clone());
                                                     let save_id = ns.id.clone();
-                                                    let workspaces = workspaces.clone();
+                                                    let (workspaces, namespace_names) = (workspaces.clone(), namespace_names.clone());
                                                     let ns_id = ns.id.clone();
                                                     view! {
                                                         <tr data-namespace=ns.name.clone()>
@@ -177,7 +179,7 @@ pub fn InstanceNamespaces() -> impl IntoView {
                                                             <tr class="editing"><td colspan="5">
                                                                 <div class="form">
                                                                     <ApiErrorAlert error=edit_error_signal beside=&["workspaceIds"]/>
-                                                                    <WorkspacePicker workspaces=workspaces.clone() chosen=picked namespace_id=Some(ns_id.clone()) error=edit_error_signal/>
+                                                                    <WorkspacePicker workspaces=workspaces.clone() namespaces=namespace_names.clone() chosen=picked namespace_id=Some(ns_id.clone()) error=edit_error_signal/>
                                                                     <div class="row">
                                                                         <button type="button" class="btn primary small" disabled=move || update.pending().get() on:click={
                                                                             let save_id = save_id.clone();
@@ -209,6 +211,8 @@ pub fn InstanceNamespaces() -> impl IntoView {
 #[component]
 fn WorkspacePicker(
     workspaces: Vec<InstanceWorkspace>,
+    /// Every namespace's id and name, to say where a workspace that cannot be picked is.
+    namespaces: Vec<(String, String)>,
     chosen: RwSignal<Vec<String>>,
     namespace_id: Option<String>,
     error: Signal<Option<ApiError>>,
@@ -237,7 +241,17 @@ fn WorkspacePicker(
         <fieldset class="field">
             <legend>"Workspaces"</legend>
             {workspaces.into_iter().map(|w| {
-                let taken = w.namespace_id.is_some() && w.namespace_id != namespace_id;
+                let taken_by = w
+                    .namespace_id
+                    .as_ref()
+                    .filter(|n| Some(*n) != namespace_id.as_ref())
+                    .map(|n| {
+                        namespaces
+                            .iter()
+                            .find(|(id, _)| id == n)
+                            .map_or(n.clone(), |(_, name)| name.clone())
+                    });
+                let taken = taken_by.is_some();
                 let id = w.id.clone();
                 let checked = {
                     let id = id.clone();
@@ -256,7 +270,7 @@ fn WorkspacePicker(
                     <label class="check">
                         <input type="checkbox" data-workspace=w.id.clone() prop:checked=checked disabled=taken on:change=toggle/>
                         {w.name.clone()}
-                        {taken.then(|| view! { <span class="muted">" (in another namespace)"</span> })}
+                        {taken_by.map(|n| view! { <span class="muted">{format!("(in {n})")}</span> })}
                     </label>
                 }
             }).collect_view()}

@@ -730,6 +730,26 @@ async fn namespace_config_for_multi_tenant_data_planes(backend: Backend) {
     let listed = admin.get("/api/v1/namespaces").await.expect(200);
     assert_eq!(listed[0]["name"], "eu");
     assert!(!listed.to_string().contains(&secret));
+    // The instance's workspaces, whoever their members: the admin is in none of Ada's.
+    let everywhere = admin.get("/api/v1/instance/workspaces").await.expect(200);
+    let namespace_of = |ws: &str| {
+        everywhere
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["id"] == ws)
+            .map(|w| w["namespaceId"].clone())
+    };
+    assert_eq!(namespace_of(&acme), Some(json!(namespace_id)));
+    assert_eq!(namespace_of(&spare), Some(Value::Null));
+    ada.get("/api/v1/instance/workspaces")
+        .await
+        .expect_error(403, "forbidden", None);
+    app.api_token(&ada, &acme, Role::Owner)
+        .await
+        .get("/api/v1/instance/workspaces")
+        .await
+        .expect_error(403, "forbidden", None);
 
     let data_plane = app.basic(&secret);
     let path = "/data-plane/v1/namespaces/eu/config";

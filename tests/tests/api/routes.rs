@@ -280,6 +280,12 @@ async fn every_route_answers_and_the_openapi_document_lists_them_all(backend: Ba
         .ok();
     let namespace_id = id(&namespace["namespace"]);
     root.get("/api/v1/namespaces").await.ok();
+    let everywhere = root.get("/api/v1/instance/workspaces").await.ok();
+    assert!(everywhere
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w["id"] == ws.as_str() && w["namespaceId"] == namespace_id.as_str()));
     root.patch(
         &format!("/api/v1/namespaces/{namespace_id}"),
         json!({"workspaceIds": [ws, first_ws]}),
