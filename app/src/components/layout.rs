@@ -64,6 +64,8 @@ pub fn error_view(error: ApiError) -> AnyView {
     });
     let title = if error.is_not_found() {
         "Not found"
+    } else if error.status == 403 {
+        "Not allowed"
     } else {
         "Something went wrong"
     };

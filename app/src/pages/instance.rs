@@ -97,27 +97,22 @@ pub fn InstanceNamespaces() -> impl IntoView {
         });
     };
     let origin = use_browser_origin();
-    let back = move || {
-        me.get()
-            .and_then(|me| me.ok())
-            .and_then(|me| me.workspaces.first().map(|w| format!("/w/{}", w.id)))
-            .unwrap_or_else(|| "/".into())
-    };
     view! {
         <Title text="Namespaces"/>
         <div class="content standalone">
-            <div class="breadcrumbs"><a href=back>"← Back to your workspace"</a></div>
-            <PageHeader title="Namespaces" subtitle="Instance administration".to_string()/>
             <Transition fallback=Loading>
                 {move || Suspend::new(async move {
-                    let (namespaces, workspaces) = match (namespaces.await, workspaces.await) {
-                        (Ok(n), Ok(w)) => (n, w),
-                        (Err(e), _) | (_, Err(e)) => return error_view(e),
+                    let (me, namespaces, workspaces) = match (me.await, namespaces.await, workspaces.await) {
+                        (Ok(m), Ok(n), Ok(w)) => (m, n, w),
+                        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return error_view(e),
                     };
+                    let back = me.workspaces.first().map_or("/".to_string(), |w| format!("/w/{}", w.id));
                     let names = StoredValue::new(workspaces.clone());
                     let namespace_names: Vec<(String, String)> =
                         namespaces.iter().map(|n| (n.id.clone(), n.name.clone())).collect();
                     view! {
+                        <div class="breadcrumbs"><a href=back>"← Back to your workspace"</a></div>
+                        <PageHeader title="Namespaces" subtitle="Instance administration".to_string()/>
                         <div class="stack">
                             <div class="card">
                                 <div class="card-header"><h2>"Serve many workspaces from one data plane"</h2></div>

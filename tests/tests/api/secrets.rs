@@ -161,6 +161,7 @@ async fn a_canary_secret_reaches_only_the_data_plane(backend: Backend) {
         format!("/w/{ws}/destinations/new"),
         "/account".into(),
         "/workspaces/new".into(),
+        "/instance/namespaces".into(),
     ] {
         let html = owner.get(&page).await;
         assert!(html.status < 500, "{page} answered {}", html.status);
