@@ -4,9 +4,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
+use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretString};
 
-#[derive(Args, Clone, Debug)]
+// No Debug: the database URL may hold a password.
+#[derive(Args, Clone)]
 pub struct Config {
     /// Address to listen on.
     #[arg(
@@ -101,6 +103,17 @@ pub struct Config {
     )]
     pub site_root: PathBuf,
 
+    /// Reverse proxies (addresses or CIDR ranges, comma-separated) whose `X-Forwarded-For` is believed: behind
+    /// them, the client that sign-in throttling counts is the nearest address they did not add.
+    #[arg(
+        global = true,
+        long = "trusted-proxies",
+        env = "WHEELHOUSE_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_parser = parse_proxy
+    )]
+    pub trusted_proxies: Vec<IpNet>,
+
     /// Log format: `text` or `json`.
     #[arg(
         global = true,
@@ -127,6 +140,7 @@ impl Config {
             bootstrap_password: None,
             site_root: PathBuf::from("target/site"),
             log_format: "text".into(),
+            trusted_proxies: Vec::new(),
         }
     }
 
@@ -150,4 +164,13 @@ impl Config {
     pub fn smtp_url(&self) -> Option<&str> {
         self.smtp_url.as_ref().map(|s| s.expose_secret())
     }
+}
+
+/// `10.0.0.7` or `10.0.0.0/8`.
+fn parse_proxy(value: &str) -> Result<IpNet, String> {
+    let value = value.trim();
+    value
+        .parse::<IpNet>()
+        .or_else(|_| value.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{value:?} is neither an IP address nor a CIDR range"))
 }

@@ -149,6 +149,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         snapshots: config_api::Snapshots::default(),
         mailer: Arc::new(mailer),
         public_url: public_url.clone(),
+        trusted_proxies: config.trusted_proxies.clone(),
         setup_token: Mutex::new(None),
     });
     let setup_url = bootstrap(&state, &config).await?;

@@ -22,6 +22,8 @@ pub struct Shared {
     pub links: LinkSigner,
     /// The URL people reach us at: links in mail and the same-origin check.
     pub public_url: url::Url,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The one-time first-run token while the instance has no user.
     pub setup_token: Mutex<Option<String>>,
 }

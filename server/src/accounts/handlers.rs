@@ -12,7 +12,8 @@ use tower_sessions::Session;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{password, throttle};
+use super::password;
+use super::throttle::{self, PasswordAttempt};
 use crate::http::auth::{Principal, Via, SESSION_EPOCH, SESSION_USER_ID};
 use crate::http::client_addr::ClientAddr;
 use crate::http::error::{ApiResult, AppError};
@@ -44,13 +45,7 @@ async fn login(
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<Me>> {
     let email = body.email.trim().to_lowercase();
-    let account_key = throttle::account_key(&email);
-    let client_key = client.map(|ip| throttle::client_key(&ip));
-    if let Some(key) = &client_key {
-        throttle::check(&state.db, key).await?;
-    }
-    throttle::check(&state.db, &account_key).await?;
-
+    let attempt = PasswordAttempt::start(&state.db, &email, client).await?;
     let user = super::by_email(&state.db, &email).await?;
     let ok = password::verify(
         SecretString::from(body.password),
@@ -58,10 +53,6 @@ async fn login(
     )
     .await?;
     let Some(user) = user.as_ref().filter(|_| ok) else {
-        throttle::record_failure(&state.db, &account_key, throttle::PER_ACCOUNT).await?;
-        if let Some(key) = &client_key {
-            throttle::record_failure(&state.db, key, throttle::PER_CLIENT).await?;
-        }
         // Not the typed email: people sometimes type their password into it.
         tracing::info!(
             user_id = user.as_ref().map(|u| u.id.as_str()),
@@ -71,7 +62,7 @@ async fn login(
             "the email or the password is wrong".into(),
         ));
     };
-    throttle::clear(&state.db, &account_key).await?;
+    attempt.succeeded(&state.db).await?;
     start_session(&session, &user.id, user.session_epoch).await?;
     tracing::info!(user_id = %user.id, "signed in");
     Ok(Json(me_for(&state, &user.id, None).await?))
@@ -156,6 +147,7 @@ async fn me_for(state: &AppState, user_id: &str, principal: Option<&Principal>) 
     responses((status = 204), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn change_password(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     principal: Principal,
     ApiJson(body): ApiJson<ChangePasswordRequest>,
 ) -> ApiResult<StatusCode> {
@@ -167,6 +159,8 @@ async fn change_password(
     let user = super::by_id(&state.db, &principal.user_id)
         .await?
         .ok_or_else(|| AppError::not_found("user"))?;
+    // Throttled like a sign-in: a stolen session cookie must not buy unlimited guesses at the password.
+    let attempt = PasswordAttempt::start(&state.db, &user.email, client).await?;
     if !password::verify(
         SecretString::from(body.current_password),
         Some(user.password_hash),
@@ -178,6 +172,7 @@ async fn change_password(
             "currentPassword is not your current password",
         ));
     }
+    attempt.succeeded(&state.db).await?;
     password::check_policy("newPassword", &body.new_password)?;
     let epoch =
         super::set_password(&state.db, &user.id, SecretString::from(body.new_password)).await?;
@@ -194,20 +189,17 @@ async fn request_password_reset(
     ApiJson(body): ApiJson<PasswordResetRequest>,
 ) -> ApiResult<StatusCode> {
     let email = super::parse_email("email", &body.email)?;
-    // At most a few mails per address per window: no mail-bombing through us.
-    let key = format!("reset:{email}");
-    if throttle::check(&state.db, &key).await.is_err() {
+    // Over the limit, the answer stays 202: it must not tell whether the account exists.
+    if throttle::count(
+        &state.db,
+        &throttle::reset_mail_key(&email),
+        throttle::RESET_MAILS,
+    )
+    .await
+    .is_err()
+    {
         return Ok(StatusCode::ACCEPTED);
     }
-    throttle::record_failure(
-        &state.db,
-        &key,
-        throttle::Limit {
-            max_failures: 3,
-            ..throttle::PER_ACCOUNT
-        },
-    )
-    .await?;
     if let Some(user) = super::by_email(&state.db, &email).await? {
         let token = state.links.sign(
             Purpose::PasswordReset,
@@ -263,7 +255,7 @@ async fn confirm_password_reset(
     }
     password::check_policy("newPassword", &body.new_password)?;
     super::set_password(&state.db, &user.id, SecretString::from(body.new_password)).await?;
-    throttle::clear(&state.db, &throttle::account_key(&user.email)).await?;
+    throttle::clear_account(&state.db, &user.email).await?;
     tracing::info!(user_id = %user.id, "password reset");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,12 +4,14 @@
 //! which keeps a core free for serving (a burst of sign-ins must not slow the data planes' config polls);
 //! further sign-ins wait their turn.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use rand::rngs::OsRng;
 use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::http::error::AppError;
 
@@ -42,16 +44,43 @@ pub fn check_policy(field: &str, password: &str) -> Result<(), AppError> {
     Ok(())
 }
 
-fn permits() -> &'static tokio::sync::Semaphore {
-    static PERMITS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
-    PERMITS.get_or_init(|| {
+/// Beyond this many waiting for their turn, a password check is refused with 503 rather than queued: a flood
+/// of sign-ins from many addresses would otherwise grow the queue without bound while people wait behind it.
+const MAX_WAITING: usize = 64;
+
+static WAITING: AtomicUsize = AtomicUsize::new(0);
+
+/// One place in the queue; given back however the wait ends (a client that hangs up cancels it).
+struct InQueue;
+
+impl Drop for InQueue {
+    fn drop(&mut self) {
+        WAITING.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A turn at hashing: one of the spare cores, when fewer than `MAX_WAITING` are already waiting.
+async fn turn() -> Result<SemaphorePermit<'static>, AppError> {
+    static PERMITS: OnceLock<Semaphore> = OnceLock::new();
+    let permits = PERMITS.get_or_init(|| {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        tokio::sync::Semaphore::new(cores.saturating_sub(1).max(1))
-    })
+        Semaphore::new(cores.saturating_sub(1).max(1))
+    });
+    if let Ok(permit) = permits.try_acquire() {
+        return Ok(permit);
+    }
+    let already_waiting = WAITING.fetch_add(1, Ordering::SeqCst);
+    let _in_queue = InQueue;
+    if already_waiting >= MAX_WAITING {
+        return Err(AppError::Unavailable(
+            "too many sign-ins at once; try again in a moment".into(),
+        ));
+    }
+    permits.acquire().await.map_err(AppError::internal)
 }
 
 pub async fn hash(password: SecretString) -> Result<String, AppError> {
-    let _permit = permits().acquire().await.map_err(AppError::internal)?;
+    let _turn = turn().await?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         argon2()
@@ -66,7 +95,7 @@ pub async fn hash(password: SecretString) -> Result<String, AppError> {
 /// Verifies a password against a stored PHC string. With no stored hash (unknown account) it verifies
 /// against a fixed dummy hash, so that the answer takes as long either way.
 pub async fn verify(password: SecretString, stored: Option<String>) -> Result<bool, AppError> {
-    let _permit = permits().acquire().await.map_err(AppError::internal)?;
+    let _turn = turn().await?;
     tokio::task::spawn_blocking(move || {
         let known = stored.is_some();
         let stored = stored.unwrap_or_else(|| dummy_hash().to_string());

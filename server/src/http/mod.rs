@@ -72,7 +72,7 @@ pub fn api_router(state: AppState) -> Router {
         .route("/api/v1", any(api_not_found))
         .route("/api/v1/{*rest}", any(api_not_found))
         .method_not_allowed_fallback(api_method_not_allowed)
-        .layer(axum::middleware::from_fn(reject_nul_in_path))
+        .layer(axum::middleware::from_fn(reject_impossible_ids))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             csrf::same_origin_only,
@@ -110,13 +110,51 @@ async fn api_method_not_allowed(request: Request) -> Response {
     )
 }
 
-/// An id with a NUL character names nothing, and PostgreSQL refuses to even compare one: answer 404 before a
-/// handler sends it to the database (which would fail as a 500, and differently on SQLite).
-async fn reject_nul_in_path(request: Request, next: axum::middleware::Next) -> Response {
-    if request.uri().path().to_ascii_lowercase().contains("%00") {
+/// An id with a NUL character or bytes that are not UTF-8 names nothing: 404, before a handler sends it to the
+/// database (PostgreSQL refuses to even compare a NUL, which would fail as a 500, and differently on SQLite)
+/// or the path extractor answers a bare 400 of its own.
+async fn reject_impossible_ids(request: Request, next: axum::middleware::Next) -> Response {
+    let path: Vec<u8> = percent_encoding::percent_decode_str(request.uri().path()).collect();
+    if path.contains(&0) || std::str::from_utf8(&path).is_err() {
         return api_not_found(request).await;
     }
     next.run(request).await
+}
+
+/// Some errors are answered by layers and extractors that know nothing of `{"error": {…}}`: a path that is
+/// not UTF-8, a request that timed out. On the API they are rewritten into it, keeping their status and
+/// (short) explanation.
+async fn api_errors_in_our_shape(request: Request, next: axum::middleware::Next) -> Response {
+    let on_api = request.uri().path().starts_with("/api/v1");
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !on_api || is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let text = axum::body::to_bytes(response.into_body(), 1024)
+        .await
+        .map(|body| String::from_utf8_lossy(&body).trim().to_string())
+        .unwrap_or_default();
+    let (code, message) = match status {
+        StatusCode::REQUEST_TIMEOUT => ("timeout", "the request took too long".to_string()),
+        _ if status.is_server_error() => (
+            "internal_error",
+            "Something went wrong on our side.".to_string(),
+        ),
+        _ if text.is_empty() => (
+            "bad_request",
+            status
+                .canonical_reason()
+                .unwrap_or("bad request")
+                .to_lowercase(),
+        ),
+        _ => ("bad_request", text),
+    };
+    error_response(status, code, &message)
 }
 
 /// Everything: API, data-plane endpoints, health checks and the UI.
@@ -131,7 +169,8 @@ pub fn app(state: AppState, site: site::Site) -> Router {
             // Method and path only: headers and query strings may carry credentials.
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
         }))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(60)));
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(60)))
+        .layer(axum::middleware::from_fn(api_errors_in_our_shape));
     // The data-plane endpoints answer from memory, polled every few seconds by every data plane: no per-request
     // span or timer.
     Router::new()

@@ -1,4 +1,4 @@
-//! Background tasks: expired-session cleanup, and (on PostgreSQL) the listener that keeps this replica's
+//! Background tasks: cleanup of expired sessions and sign-in throttles, and (on PostgreSQL) the listener that keeps this replica's
 //! config snapshot current when another replica changes something.
 
 use std::time::Duration;
@@ -7,6 +7,7 @@ use sqlx::postgres::PgListener;
 use tokio::task::JoinHandle;
 
 use crate::accounts::sessions::DbSessionStore;
+use crate::accounts::throttle;
 use crate::config_api::NOTIFY_CHANNEL;
 use crate::db::Backend;
 use crate::state::AppState;
@@ -28,6 +29,9 @@ async fn delete_expired_sessions(state: AppState) {
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, "expired sessions deleted"),
             Err(error) => tracing::warn!(%error, "could not delete expired sessions"),
+        }
+        if let Err(error) = throttle::purge_expired(&state.db).await {
+            tracing::warn!(%error, "could not delete expired sign-in throttles");
         }
     }
 }

@@ -336,12 +336,37 @@ async fn transfer_ownership(
             "userId is already the owner",
         ));
     }
-    member_role(&state, &ws, &body.user_id)
-        .await
-        .map_err(|_| AppError::validation("userId", "userId must be a member of this workspace"))?;
     let mut tx = state.db.pool.begin().await?;
-    super::upsert_member(&mut tx, &ws, &body.user_id, Role::Owner).await?;
-    super::upsert_member(&mut tx, &ws, &access.user_id, Role::Admin).await?;
+    // Conditional updates, so that of two concurrent handovers only the first finds an owner to step down.
+    let stepped_down = sqlx::query(
+        "UPDATE memberships SET role = $1 WHERE workspace_id = $2 AND user_id = $3 AND role = $4",
+    )
+    .bind(Role::Admin.as_str())
+    .bind(&ws)
+    .bind(&access.user_id)
+    .bind(Role::Owner.as_str())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if stepped_down == 0 {
+        return Err(AppError::Forbidden(
+            "you are no longer the owner of this workspace".into(),
+        ));
+    }
+    let promoted =
+        sqlx::query("UPDATE memberships SET role = $1 WHERE workspace_id = $2 AND user_id = $3")
+            .bind(Role::Owner.as_str())
+            .bind(&ws)
+            .bind(&body.user_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+    if promoted == 0 {
+        return Err(AppError::validation(
+            "userId",
+            "userId must be a member of this workspace",
+        ));
+    }
     audit::record(
         &mut tx,
         Event {

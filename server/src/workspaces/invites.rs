@@ -15,9 +15,11 @@ use tower_sessions::Session;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::accounts::{self, password, throttle};
+use crate::accounts::throttle::PasswordAttempt;
+use crate::accounts::{self, password};
 use crate::audit::{self, Event};
 use crate::http::auth::{Principal, Via};
+use crate::http::client_addr::ClientAddr;
 use crate::http::error::{ApiResult, AppError};
 use crate::http::json::{created, ApiJson, ApiQuery};
 use crate::ids::new_id;
@@ -282,6 +284,7 @@ async fn preview_invite(
     responses((status = 200, body = InviteAccepted), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn accept_invite(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     principal: Option<Principal>,
     session: Session,
     ApiJson(body): ApiJson<AcceptInvite>,
@@ -313,8 +316,7 @@ async fn accept_invite(
             ))
         }
         (None, Some(user)) => {
-            let key = throttle::account_key(&user.email);
-            throttle::check(&state.db, &key).await?;
+            let attempt = PasswordAttempt::start(&state.db, &user.email, client).await?;
             let password = body.password.clone().unwrap_or_default();
             if !password::verify(
                 SecretString::from(password),
@@ -322,12 +324,12 @@ async fn accept_invite(
             )
             .await?
             {
-                throttle::record_failure(&state.db, &key, throttle::PER_ACCOUNT).await?;
                 return Err(AppError::validation(
                     "password",
                     "password is not the password of this account",
                 ));
             }
+            attempt.succeeded(&state.db).await?;
             Some(user.id.clone())
         }
         (None, None) => {

@@ -13,6 +13,9 @@ both_backends!(
     password_reset_by_email,
     failed_sign_ins_lock_the_account,
     failed_sign_ins_lock_the_client_address,
+    concurrent_guesses_cannot_outrun_the_lock,
+    successful_sign_ins_do_not_count_against_an_address,
+    guessing_the_current_password_is_throttled,
     state_changing_cookie_requests_need_our_origin,
     first_run_setup_creates_the_owner_once,
     bootstrap_account_is_created_at_start,
@@ -376,6 +379,58 @@ async fn failed_sign_ins_lock_the_client_address(backend: Backend) {
     assert!(locked.header("retry-after").is_some());
 }
 
+/// Guesses sent all at once cannot outrun the lock: each attempt is counted before its password is checked,
+/// so of twelve concurrent guesses only five are tried at all.
+async fn concurrent_guesses_cannot_outrun_the_lock(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    app.create_user("ada@example.com", false).await;
+    let attacker = app.anonymous();
+    let guesses = (0..12).map(|i| {
+        attacker.post(
+            "/api/v1/auth/login",
+            json!({"email": "ada@example.com", "password": format!("guess number {i}")}),
+        )
+    });
+    let statuses: Vec<u16> = futures::future::join_all(guesses)
+        .await
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    let tried = statuses.iter().filter(|s| **s == 401).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((tried, refused), (5, 7), "{statuses:?}");
+}
+
+/// People signing in successfully from one address (an office behind one NAT) never lock it out.
+async fn successful_sign_ins_do_not_count_against_an_address(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    app.create_user("ada@example.com", false).await;
+    for _ in 0..22 {
+        app.anonymous()
+            .post(
+                "/api/v1/auth/login",
+                json!({"email": "ada@example.com", "password": app.password()}),
+            )
+            .await
+            .expect(200);
+    }
+}
+
+/// A stolen session cookie buys no more guesses at the account's password than the sign-in page does.
+async fn guessing_the_current_password_is_throttled(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let ada = app.user("ada@example.com").await;
+    let change = |current: String| json!({"currentPassword": current, "newPassword": "a brand new password"});
+    for i in 0..5 {
+        ada.post("/api/v1/me/password", change(format!("guess number {i}")))
+            .await
+            .expect_error(422, "validation_failed", Some("currentPassword"));
+    }
+    ada.post("/api/v1/me/password", change(app.password().to_string()))
+        .await
+        .expect_error(429, "too_many_requests", None);
+}
+
 /// CSRF: a cookie-authenticated request that changes something must come from our own origin. A Bearer
 /// token is not an ambient credential and needs no Origin.
 async fn state_changing_cookie_requests_need_our_origin(backend: Backend) {
@@ -444,6 +499,14 @@ async fn state_changing_cookie_requests_need_our_origin(backend: Backend) {
         ["Acme", "same origin", "with our Origin"],
         "a refused request changed something"
     );
+
+    // A request that carries a token is judged by the token alone: a bad one is not rescued by the cookie
+    // riding along.
+    ada.request(Method::GET, "/api/v1/workspaces")
+        .header("authorization", "Bearer whk_api_not-a-token")
+        .send()
+        .await
+        .expect_error(401, "unauthorized", None);
 
     let token = app.api_token(&ada, &ws, Role::Editor).await;
     token

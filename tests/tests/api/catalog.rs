@@ -111,7 +111,6 @@ async fn destinations_agree_with_rudderstack(backend: Backend) {
             "transformAtV1",
             "supportedSourceTypes",
             "supportedConnectionModes",
-            "secretKeys",
             "includeKeys",
             "excludeKeys",
         ] {
@@ -121,6 +120,14 @@ async fn destinations_agree_with_rudderstack(backend: Backend) {
                     ours[key], facts[key]
                 ));
             }
+        }
+        // RudderStack leaves some credentials out of its list (Mixpanel's service-account secret,
+        // PostgreSQL's client key); ours may only add to it.
+        if !set(&facts["secretKeys"]).is_subset(&set(&ours["secretKeys"])) {
+            problems.push(format!(
+                "{name}: secretKeys {} ⊉ {}",
+                ours["secretKeys"], facts["secretKeys"]
+            ));
         }
         if ours["destConfig"] != facts["perSourceTypeKeys"] {
             problems.push(format!("{name}.destConfig ≠ perSourceTypeKeys"));
@@ -145,10 +152,7 @@ async fn destinations_agree_with_rudderstack(backend: Backend) {
             }
         }
         // Secret fields are write-only in the schema (the UI's form shows them as such).
-        for key in set(&facts["secretKeys"])
-            .iter()
-            .filter(|k| !k.contains('.'))
-        {
+        for key in set(&ours["secretKeys"]).iter().filter(|k| !k.contains('.')) {
             if let Some(property) = schema["properties"].get(key) {
                 if property["writeOnly"] != true {
                     problems.push(format!("{name}.{key} is secret but not writeOnly"));
@@ -163,8 +167,28 @@ async fn destinations_agree_with_rudderstack(backend: Backend) {
         if ours["configSchema"]["type"] != "object" {
             problems.push(format!("{name}: configSchema is not an object schema"));
         }
+        problems.extend(credentials_not_secret(name, ours));
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// A top-level property named like a credential must be secret: a definition that forgets one would store
+/// and return it in plain text.
+fn credentials_not_secret(name: &str, definition: &Value) -> Vec<String> {
+    const CREDENTIAL_WORDS: [&str; 4] = ["secret", "password", "privatekey", "clientkey"];
+    let secret = set(&definition["secretKeys"]);
+    let properties = definition["configSchema"]["properties"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    properties
+        .keys()
+        .filter(|key| {
+            let lower = key.to_lowercase();
+            CREDENTIAL_WORDS.iter().any(|word| lower.contains(word)) && !secret.contains(*key)
+        })
+        .map(|key| format!("{name}.{key} looks like a credential but is not secret"))
+        .collect()
 }
 
 /// Sources: exactly RudderStack's name, display name, category and type; RudderStack's secret keys are
@@ -218,6 +242,9 @@ async fn sources_agree_with_rudderstack(backend: Backend) {
             (&ios["category"], &ios["type"]),
             "{apple}"
         );
+    }
+    for (name, ours) in &served {
+        problems.extend(credentials_not_secret(name, ours));
     }
     for warehouse in ["snowflake", "bigquery", "redshift", "postgres"] {
         let secrets = set(&served[warehouse]["secretKeys"]);

@@ -8,8 +8,10 @@ both_backends!(
     deleting_a_workspace_removes_everything_in_it,
     members_and_roles,
     ownership_handover,
+    concurrent_handovers_leave_one_owner,
     invite_a_new_person_by_email,
     invite_an_existing_account,
+    an_expired_invite_is_refused,
 );
 
 fn names(list: &serde_json::Value) -> Vec<String> {
@@ -531,4 +533,63 @@ async fn invite_an_existing_account(backend: Backend) {
             .expect(200)["role"],
         "admin"
     );
+}
+
+/// Two handovers at once (to different members) cannot both succeed: the workspace keeps exactly one owner.
+async fn concurrent_handovers_leave_one_owner(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let owner = app.user("owner@example.com").await;
+    let ws = app.workspace(&owner, "Acme").await;
+    let first = app.member(&ws, "first@example.com", Role::Admin).await;
+    let second = app.member(&ws, "second@example.com", Role::Admin).await;
+    let transfer = format!("/api/v1/workspaces/{ws}/transfer");
+    let (a, b) = tokio::join!(
+        owner.post(&transfer, json!({"userId": first.user_id()})),
+        owner.post(&transfer, json!({"userId": second.user_id()})),
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses, [204, 403], "{} / {}", a.text, b.text);
+    let members = owner
+        .get(&format!("/api/v1/workspaces/{ws}/members"))
+        .await
+        .expect(200);
+    let owners = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "owner")
+        .count();
+    assert_eq!(owners, 1, "{members}");
+}
+
+/// An invite link past its expiry is refused, for a preview and for accepting, naming the token.
+async fn an_expired_invite_is_refused(backend: Backend) {
+    let app = TestApp::builder(backend).with_smtp().start().await;
+    let admin = app.user("admin@example.com").await;
+    let ws = app.workspace(&admin, "Acme").await;
+    admin
+        .post(
+            &format!("/api/v1/workspaces/{ws}/invites"),
+            json!({"email": "late@example.com", "role": "viewer"}),
+        )
+        .await
+        .expect(201);
+    let mail = app.mailbox().wait_for("late@example.com").await;
+    let token = mail.token(&format!("{}/invite?token=", app.url()));
+    sqlx::query("UPDATE invites SET expires_at = $1")
+        .bind(0_i64)
+        .execute(&app.db().pool)
+        .await
+        .unwrap();
+    let late = app.anonymous();
+    late.get(&format!("/api/v1/invites/preview?token={token}"))
+        .await
+        .expect_error(422, "validation_failed", Some("token"));
+    late.post(
+        "/api/v1/invites/accept",
+        json!({"token": token, "name": "Late", "password": "a long enough password"}),
+    )
+    .await
+    .expect_error(422, "validation_failed", Some("token"));
 }
