@@ -110,10 +110,15 @@ impl Server {
         format!("http://{}", self.addr)
     }
 
-    /// Stops accepting connections, lets in-flight requests finish, then stops the background jobs.
+    /// Stops accepting connections, lets in-flight requests finish and the mail they queued go out, then
+    /// stops the background jobs.
     pub async fn shutdown(self) -> std::io::Result<()> {
         let _ = self.shutdown.send(());
         let result = self.serving.await.unwrap_or(Ok(()));
+        self.state
+            .mailer
+            .finish_sending(std::time::Duration::from_secs(30))
+            .await;
         for job in self.jobs {
             job.abort();
         }

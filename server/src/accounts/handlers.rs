@@ -36,7 +36,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 const RESET_LINK_TTL_SECS: u64 = 60 * 60;
 
 /// Sign in with email and password; sets the session cookie.
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", security(()), request_body = LoginRequest,
     responses((status = 200, body = Me), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn login(
     State(state): State<AppState>,
@@ -182,7 +182,7 @@ async fn change_password(
 }
 
 /// Ask for a password-reset link by email. Always 202, whether or not the account exists.
-#[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "auth", request_body = PasswordResetRequest,
+#[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "auth", security(()), request_body = PasswordResetRequest,
     responses((status = 202), (status = 422, body = ErrorBody)))]
 async fn request_password_reset(
     State(state): State<AppState>,
@@ -231,7 +231,7 @@ async fn request_password_reset(
 }
 
 /// Set a new password with the link from a reset mail. The link works once.
-#[utoipa::path(post, path = "/api/v1/auth/password-reset/confirm", tag = "auth", request_body = PasswordResetConfirm,
+#[utoipa::path(post, path = "/api/v1/auth/password-reset/confirm", tag = "auth", security(()), request_body = PasswordResetConfirm,
     responses((status = 204), (status = 422, body = ErrorBody)))]
 async fn confirm_password_reset(
     State(state): State<AppState>,
@@ -261,7 +261,7 @@ async fn confirm_password_reset(
 }
 
 /// Whether this instance still needs its first owner.
-#[utoipa::path(get, path = "/api/v1/setup", tag = "auth", responses((status = 200, body = SetupStatus)))]
+#[utoipa::path(get, path = "/api/v1/setup", tag = "auth", security(()), responses((status = 200, body = SetupStatus)))]
 async fn setup_status(State(state): State<AppState>) -> ApiResult<Json<SetupStatus>> {
     Ok(Json(SetupStatus {
         needs_setup: super::count(&state.db).await? == 0,
@@ -269,7 +269,7 @@ async fn setup_status(State(state): State<AppState>) -> ApiResult<Json<SetupStat
 }
 
 /// First run: create the instance owner and a first workspace, with the set-up token the server printed.
-#[utoipa::path(post, path = "/api/v1/setup", tag = "auth", request_body = SetupRequest,
+#[utoipa::path(post, path = "/api/v1/setup", tag = "auth", security(()), request_body = SetupRequest,
     responses((status = 200, body = Me), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn setup(
     State(state): State<AppState>,

@@ -2,6 +2,8 @@
 //! Queries are portable SQL with `$n` placeholders over TEXT, BIGINT and JSON-as-TEXT columns; the dialect
 //! differences live in `migrations/sqlite` and `migrations/postgres`.
 
+pub mod revisions;
+
 use std::str::FromStr;
 use std::time::Duration;
 

@@ -16,6 +16,7 @@ use crate::accounts::parse_name;
 use crate::audit::Event;
 use crate::config_api;
 use crate::db::flag;
+use crate::db::revisions::{self, Revised};
 use crate::http::auth::Principal;
 use crate::http::error::{ApiResult, AppError};
 use crate::http::json::{created, ApiJson};
@@ -212,6 +213,8 @@ async fn update_destination(
     ApiJson(body): ApiJson<UpdateDestination>,
 ) -> ApiResult<Json<Destination>> {
     let access = principal.access(&state, &ws, Role::Editor).await?;
+    // Read before the config the change merges onto: the claim below then covers both.
+    let revision = revisions::current(&state.db, Revised::Destinations, &id).await?;
     let current = load_one(&state, &ws, &id).await?;
     let name = body
         .name
@@ -239,6 +242,16 @@ async fn update_destination(
         None => None,
     };
     let mut tx = state.db.pool.begin().await?;
+    // A config change merged onto what was read above (stored secrets kept): it must not undo a change
+    // that committed in between, nor bring back a secret that one cleared.
+    let based_on = prepared.as_ref().map(|_| revision.as_str());
+    if !revisions::advance(&mut tx, Revised::Destinations, &id, based_on).await? {
+        revisions::current(&state.db, Revised::Destinations, &id).await?; // 404 if it was deleted meanwhile
+        return Err(AppError::conflict(
+            "config",
+            "this destination was changed by someone else meanwhile; reload it and make your change again",
+        ));
+    }
     if let Some(name) = &name {
         sqlx::query("UPDATE destinations SET name = $1 WHERE id = $2")
             .bind(name)
@@ -263,13 +276,6 @@ async fn update_destination(
             .await?;
         store::replace(&mut tx, owner, &prepared.sealed).await?;
     }
-    // A new revision for every change: rudder-server keys per-destination caches by it.
-    sqlx::query("UPDATE destinations SET updated_at = $1, revision_id = $2 WHERE id = $3")
-        .bind(now_ms())
-        .bind(new_id())
-        .bind(&id)
-        .execute(&mut *tx)
-        .await?;
     config_api::commit_change(
         &state,
         tx,

@@ -33,6 +33,8 @@ use error::error_response;
             POST /api/v1/auth/login, or with `Authorization: Bearer <API token>`. Errors are \
             `{\"error\": {\"code\", \"message\", \"field\"}}`."
     ),
+    modifiers(&Authentication),
+    security(("apiToken" = []), ("session" = [])),
     tags(
         (name = "auth", description = "Sign-in, sessions, passwords, first-run set-up"),
         (name = "workspaces", description = "Workspaces, members, roles and invites"),
@@ -43,6 +45,34 @@ use error::error_response;
     )
 )]
 struct ApiDoc;
+
+/// The two ways to call the API; operations that need neither say `security(())`.
+struct Authentication;
+
+impl utoipa::Modify for Authentication {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "apiToken",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API token: `Authorization: Bearer whk_api_…`"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                csrf::SESSION_COOKIE,
+                "The cookie POST /api/v1/auth/login sets; state-changing requests must also come from our origin",
+            ))),
+        );
+    }
+}
 
 /// `/api/v1`: the public API, also what the UI calls (in-process during server-side rendering).
 pub fn api_router(state: AppState) -> Router {

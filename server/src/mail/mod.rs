@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use tokio_util::task::TaskTracker;
 
 pub struct Mail {
     pub to: String,
@@ -33,6 +34,8 @@ pub enum Transport {
 pub struct Mailer {
     from: Mailbox,
     transport: Transport,
+    /// Mail accepted for sending: a shutdown waits for it (an invite whose 201 went out must not be lost).
+    pending: TaskTracker,
 }
 
 impl Mailer {
@@ -53,7 +56,11 @@ impl Mailer {
             ),
             None => Transport::Outbox(outbox),
         };
-        Ok(Mailer { from, transport })
+        Ok(Mailer {
+            from,
+            transport,
+            pending: TaskTracker::new(),
+        })
     }
 
     pub fn describe(&self) -> String {
@@ -104,11 +111,25 @@ impl Mailer {
     /// does not reveal whether a mail went out (e.g. for password resets).
     pub fn send_later(self: &std::sync::Arc<Self>, mail: Mail) {
         let mailer = self.clone();
-        tokio::spawn(async move {
+        self.pending.spawn(async move {
             let (to, subject) = (mail.to.clone(), mail.subject.clone());
             if let Err(error) = mailer.send(mail).await {
                 tracing::error!(%to, %subject, %error, "mail could not be sent");
             }
         });
+    }
+
+    /// At shutdown: waits (a while) for the mail still being sent.
+    pub async fn finish_sending(&self, within: std::time::Duration) {
+        self.pending.close();
+        if tokio::time::timeout(within, self.pending.wait())
+            .await
+            .is_err()
+        {
+            tracing::error!(
+                unsent = self.pending.len(),
+                "shutting down with mail still unsent"
+            );
+        }
     }
 }

@@ -16,6 +16,7 @@ use crate::accounts::parse_name;
 use crate::audit::Event;
 use crate::config_api;
 use crate::db::flag;
+use crate::db::revisions::{self, Revised};
 use crate::http::auth::Principal;
 use crate::http::error::{ApiResult, AppError};
 use crate::http::json::{created, ApiJson};
@@ -220,6 +221,8 @@ async fn update_source(
     ApiJson(body): ApiJson<UpdateSource>,
 ) -> ApiResult<Json<Source>> {
     let access = principal.access(&state, &ws, Role::Editor).await?;
+    // Read before the config the change merges onto: the claim below then covers both.
+    let revision = revisions::current(&state.db, Revised::Sources, &id).await?;
     let current = load_one(&state, &ws, &id).await?;
     let name = body
         .name
@@ -245,6 +248,16 @@ async fn update_source(
         None => None,
     };
     let mut tx = state.db.pool.begin().await?;
+    // A config change merged onto what was read above (stored secrets kept): it must not undo a change
+    // that committed in between, nor bring back a secret that one cleared.
+    let based_on = prepared.as_ref().map(|_| revision.as_str());
+    if !revisions::advance(&mut tx, Revised::Sources, &id, based_on).await? {
+        revisions::current(&state.db, Revised::Sources, &id).await?; // 404 if it was deleted meanwhile
+        return Err(AppError::conflict(
+            "config",
+            "this source was changed by someone else meanwhile; reload it and make your change again",
+        ));
+    }
     if let Some(name) = &name {
         sqlx::query("UPDATE sources SET name = $1 WHERE id = $2")
             .bind(name)
@@ -269,11 +282,6 @@ async fn update_source(
             .await?;
         store::replace(&mut tx, owner, &prepared.sealed).await?;
     }
-    sqlx::query("UPDATE sources SET updated_at = $1 WHERE id = $2")
-        .bind(now_ms())
-        .bind(&id)
-        .execute(&mut *tx)
-        .await?;
     config_api::commit_change(
         &state,
         tx,

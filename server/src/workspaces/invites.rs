@@ -260,7 +260,7 @@ async fn pending_invite(state: &AppState, token: &str) -> ApiResult<PendingInvit
 }
 
 /// What an invite link offers (no sign-in needed: the link is the credential).
-#[utoipa::path(get, path = "/api/v1/invites/preview", tag = "workspaces", params(TokenQuery),
+#[utoipa::path(get, path = "/api/v1/invites/preview", tag = "workspaces", security(()), params(TokenQuery),
     responses((status = 200, body = InvitePreview), (status = 422, body = ErrorBody)))]
 async fn preview_invite(
     State(state): State<AppState>,
@@ -280,7 +280,7 @@ async fn preview_invite(
 
 /// Accept an invite: signed in as the invited address, or with that account's password, or by creating
 /// the account (name and password). Signs you in.
-#[utoipa::path(post, path = "/api/v1/invites/accept", tag = "workspaces", request_body = AcceptInvite,
+#[utoipa::path(post, path = "/api/v1/invites/accept", tag = "workspaces", security(()), request_body = AcceptInvite,
     responses((status = 200, body = InviteAccepted), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn accept_invite(
     State(state): State<AppState>,

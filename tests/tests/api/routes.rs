@@ -56,6 +56,21 @@ async fn every_route_answers_and_the_openapi_document_lists_them_all(backend: Ba
     let openapi = browser.get("/api/v1/openapi.json").await.ok();
     assert_eq!(openapi["openapi"], "3.1.0");
     assert!(openapi["info"]["title"].is_string());
+    // Outside tools learn from the document how to authenticate, and which operations need nobody.
+    let schemes = &openapi["components"]["securitySchemes"];
+    assert_eq!(schemes["apiToken"]["scheme"], "bearer", "{schemes}");
+    assert_eq!(schemes["session"]["in"], "cookie", "{schemes}");
+    assert_eq!(
+        openapi["security"],
+        json!([{"apiToken": []}, {"session": []}])
+    );
+    assert_eq!(
+        openapi["paths"]["/api/v1/auth/login"]["post"]["security"],
+        json!([{}])
+    );
+    assert!(openapi["paths"]["/api/v1/me"]["get"]
+        .get("security")
+        .is_none());
 
     // First run.
     assert_eq!(browser.get("/api/v1/setup").await.ok()["needsSetup"], true);

@@ -9,6 +9,7 @@ both_backends!(
     destination_lifecycle,
     connections,
     resources_are_reached_through_their_own_workspace_only,
+    a_change_based_on_a_stale_revision_is_not_stored,
 );
 
 /// Add, list, read, rename, disable, rotate the write key of, and delete a source.
@@ -354,5 +355,30 @@ impl MergeConnected for Value {
     fn merge_connected(mut self, destination_id: &str) -> Value {
         self["destinationIds"] = json!([destination_id]);
         self
+    }
+}
+
+/// A config change commits only onto the revision it was computed from: one based on a revision that another
+/// change has since replaced is refused (the handler answers 409), and every change advances the revision.
+async fn a_change_based_on_a_stale_revision_is_not_stored(backend: Backend) {
+    use server::db::revisions::{self, Revised};
+    let app = TestApp::start(backend).await;
+    let ada = app.user("ada@example.com").await;
+    let ws = app.workspace(&ada, "Acme").await;
+    for (table, created) in [
+        (Revised::Sources, ada.create_source(&ws, "Javascript", "Website").await),
+        (Revised::Destinations, ada.post(&destinations_path(&ws), json!({"name": "Hook", "type": "WEBHOOK", "config": {"webhookUrl": "https://example.com/hook"}})).await.expect(201)),
+    ] {
+        let id = id(&created);
+        let read = revisions::current(app.db(), table, &id).await.unwrap();
+        let mut conn = app.db().pool.acquire().await.unwrap();
+        assert!(revisions::advance(&mut conn, table, &id, Some(&read)).await.unwrap());
+        let now = revisions::current(app.db(), table, &id).await.unwrap();
+        assert_ne!(now, read, "{table:?}: a change must advance the revision");
+        assert!(
+            !revisions::advance(&mut conn, table, &id, Some(&read)).await.unwrap(),
+            "{table:?}: a change based on a replaced revision was stored"
+        );
+        assert_eq!(revisions::current(app.db(), table, &id).await.unwrap(), now);
     }
 }

@@ -1,0 +1,59 @@
+//! Optimistic concurrency for configurable resources (sources, destinations): every change gives the row a
+//! new revision id, and a change computed from what was read commits only if that revision is still stored.
+
+use sqlx::AnyConnection;
+
+use crate::db::Db;
+use crate::http::error::AppError;
+use crate::ids::new_id;
+use crate::time::now_ms;
+
+/// A table whose rows carry `revision_id` and `updated_at`.
+#[derive(Clone, Copy, Debug)]
+pub enum Revised {
+    Sources,
+    Destinations,
+}
+
+impl Revised {
+    fn table(self) -> &'static str {
+        match self {
+            Revised::Sources => "sources",
+            Revised::Destinations => "destinations",
+        }
+    }
+}
+
+/// The row's revision now; 404 when it is gone.
+pub async fn current(db: &Db, table: Revised, id: &str) -> Result<String, AppError> {
+    sqlx::query_scalar(&format!(
+        "SELECT revision_id FROM {} WHERE id = $1",
+        table.table()
+    ))
+    .bind(id)
+    .fetch_optional(&db.pool)
+    .await?
+    .ok_or_else(|| AppError::not_found(table.table().trim_end_matches('s')))
+}
+
+/// Gives the row a new revision (and `updated_at`) inside the change's transaction. With `based_on`, only if
+/// the stored revision is still that one: false means someone else changed the row meanwhile.
+pub async fn advance(
+    conn: &mut AnyConnection,
+    table: Revised,
+    id: &str,
+    based_on: Option<&str>,
+) -> Result<bool, AppError> {
+    let table = table.table();
+    let query = match based_on {
+        Some(_) => format!(
+            "UPDATE {table} SET revision_id = $1, updated_at = $2 WHERE id = $3 AND revision_id = $4"
+        ),
+        None => format!("UPDATE {table} SET revision_id = $1, updated_at = $2 WHERE id = $3"),
+    };
+    let mut update = sqlx::query(&query).bind(new_id()).bind(now_ms()).bind(id);
+    if let Some(revision) = based_on {
+        update = update.bind(revision);
+    }
+    Ok(update.execute(conn).await?.rows_affected() == 1)
+}
