@@ -2,12 +2,13 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use secrecy::{ExposeSecret, SecretString};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::Config;
-use crate::secrets::rotate::{self, CurrentKey};
+use crate::secrets::rotate;
 use crate::secrets::MasterKey;
 
 #[derive(Parser)]
@@ -124,27 +125,16 @@ async fn rotate_keys(config: Config, new_master_key: Option<SecretString>) -> an
     let db = crate::connect_database(&config).await?;
     let new_key = new_master_key
         .map(|k| MasterKey::from_base64(k.expose_secret()))
-        .transpose()?;
-    let current = match &config.master_key {
-        Some(key) => CurrentKey::Env {
-            current: MasterKey::from_base64(key.expose_secret())?,
-            previous: config
-                .previous_master_key
-                .as_ref()
-                .map(|k| MasterKey::from_base64(k.expose_secret()))
-                .transpose()?,
-        },
-        None => {
-            let path = config.data_dir.join(rotate::KEY_FILE);
-            anyhow::ensure!(
-                path.exists(),
-                "no master key: neither WHEELHOUSE_MASTER_KEY nor {} exists",
-                path.display()
-            );
-            CurrentKey::File(path)
-        }
-    };
-    for line in rotate::run(&db, &config.data_dir, current, new_key).await? {
+        .transpose()
+        .context("--new-master-key (WHEELHOUSE_NEW_MASTER_KEY) is not usable")?;
+    let key_file = config.data_dir.join(rotate::KEY_FILE);
+    anyhow::ensure!(
+        config.master_key.is_some() || key_file.exists(),
+        "no master key: neither WHEELHOUSE_MASTER_KEY nor {} exists",
+        key_file.display()
+    );
+    let keys = crate::load_master_keys(&config)?;
+    for line in rotate::run(&db, &config.data_dir, keys, new_key).await? {
         println!("{line}");
     }
     Ok(())

@@ -24,6 +24,7 @@ pub mod tokens;
 pub mod workspaces;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context};
@@ -41,16 +42,18 @@ pub struct MasterKeys {
     pub current: MasterKey,
     pub previous: Vec<MasterKey>,
     pub pending: Option<MasterKey>,
+    /// The key file `current` was read from; `None` with `WHEELHOUSE_MASTER_KEY`.
+    pub file: Option<PathBuf>,
 }
 
 /// `WHEELHOUSE_MASTER_KEY` (+ `WHEELHOUSE_PREVIOUS_MASTER_KEY`), or the key file in the data directory,
-/// created with mode 0600 (and a warning) when missing.
+/// created with mode 0600 (and a warning) when missing, with the keys `keys rotate` leaves beside it.
 pub fn load_master_keys(config: &Config) -> anyhow::Result<MasterKeys> {
     let parse = |name: &str, value: &SecretString| {
         MasterKey::from_base64(value.expose_secret())
             .with_context(|| format!("{name} is not usable"))
     };
-    let previous = match &config.previous_master_key {
+    let mut previous = match &config.previous_master_key {
         Some(value) => vec![parse("WHEELHOUSE_PREVIOUS_MASTER_KEY", value)?],
         None => Vec::new(),
     };
@@ -59,6 +62,7 @@ pub fn load_master_keys(config: &Config) -> anyhow::Result<MasterKeys> {
             current: parse("WHEELHOUSE_MASTER_KEY", value)?,
             previous,
             pending: None,
+            file: None,
         });
     }
     let path = config.data_dir.join(secrets::rotate::KEY_FILE);
@@ -70,16 +74,20 @@ pub fn load_master_keys(config: &Config) -> anyhow::Result<MasterKeys> {
              Back it up: without it the stored credentials cannot be decrypted. In production, set WHEELHOUSE_MASTER_KEY."
         );
     }
-    let next = config.data_dir.join(secrets::rotate::NEXT_KEY_FILE);
-    let pending = if next.exists() {
-        Some(MasterKey::read_file(&next)?)
-    } else {
-        None
+    let read_if_present = |name: &str| -> anyhow::Result<Option<MasterKey>> {
+        let path = config.data_dir.join(name);
+        Ok(if path.exists() {
+            Some(MasterKey::read_file(&path)?)
+        } else {
+            None
+        })
     };
+    previous.extend(read_if_present(secrets::rotate::PREVIOUS_KEY_FILE)?);
     Ok(MasterKeys {
         current,
         previous,
-        pending,
+        pending: read_if_present(secrets::rotate::NEXT_KEY_FILE)?,
+        file: Some(path),
     })
 }
 
@@ -158,11 +166,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         setup_token: Mutex::new(None),
     });
     let setup_url = bootstrap(&state, &config).await?;
-    state
-        .snapshots
-        .load_all(&state)
-        .await
-        .map_err(|e| anyhow::anyhow!("building the config snapshot: {e}"))?;
+    open_data_keys(&state).await?;
     let jobs = jobs::spawn_all(&state);
 
     let site = http::Site {
@@ -194,6 +198,35 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         serving,
         jobs,
     })
+}
+
+/// Opens every data key and builds the config snapshot. A workspace whose data key no configured master key
+/// opens is logged, with what to do, and left out, rather than keeping every other workspace from being
+/// served; when no data key opens at all, the configured master key is wrong and the server does not start.
+async fn open_data_keys(state: &AppState) -> anyhow::Result<()> {
+    let (opened, unopened) = state.keyring.open_all().await?;
+    if let (0, Some(first)) = (opened, unopened.first()) {
+        bail!(
+            "{first} (no data key opens with the configured master key: is it the right one? {} workspace(s) are affected)",
+            unopened.len()
+        );
+    }
+    for error in &unopened {
+        tracing::error!(workspace_id = error.workspace_id(), "{error}");
+    }
+    let failed = state
+        .snapshots
+        .load_all(state)
+        .await
+        .map_err(|e| anyhow::anyhow!("building the config snapshot: {e}"))?;
+    if let Some(workspace_id) = failed.iter().find(|w| {
+        !unopened
+            .iter()
+            .any(|e| e.workspace_id() == Some(w.as_str()))
+    }) {
+        bail!("building the config snapshot of workspace {workspace_id} failed (the error is logged above)");
+    }
+    Ok(())
 }
 
 /// With no user yet: create the configured bootstrap owner, or hand out a one-time set-up link.

@@ -282,16 +282,22 @@ impl Snapshots {
         Ok(())
     }
 
-    /// Builds everything (start-up, or after a lost notification connection).
-    pub async fn load_all(&self, state: &AppState) -> ApiResult<()> {
+    /// Builds everything (start-up, or after a lost notification connection). A workspace that fails to
+    /// build is logged and skipped, so that it does not hold back the others; returns their ids.
+    pub async fn load_all(&self, state: &AppState) -> ApiResult<Vec<String>> {
         let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM workspaces")
             .fetch_all(&state.db.pool)
             .await?;
         let known: Vec<String> = self.current().workspaces.keys().cloned().collect();
+        let mut failed = Vec::new();
         for id in ids.iter().chain(known.iter().filter(|k| !ids.contains(k))) {
-            self.rebuild(state, id).await?;
+            if let Err(error) = self.rebuild(state, id).await {
+                tracing::error!(workspace_id = %id, %error, "could not build the workspace's data-plane config");
+                failed.push(id.clone());
+            }
         }
-        self.reload_namespaces(state).await
+        self.reload_namespaces(state).await?;
+        Ok(failed)
     }
 
     async fn notify(&self, state: &AppState, what: &str) {

@@ -21,11 +21,18 @@ const NONCE_LEN: usize = 12;
 pub enum KeyError {
     #[error("the master key must be base64 of exactly 32 bytes ({0})")]
     BadMasterKey(String),
-    #[error("data key of workspace {workspace_id} is wrapped by master key {wanted}, which is not configured (configured: {have}); finish `wheelhouse keys rotate` or set WHEELHOUSE_PREVIOUS_MASTER_KEY")]
+    #[error("the data key of workspace {workspace_id} is wrapped by master key {wanted}, which is not configured (configured: {have}): set WHEELHOUSE_PREVIOUS_MASTER_KEY to that key (with the key file: put it in <data dir>/master.key.previous), or finish `wheelhouse keys rotate`; until then this workspace's stored credentials cannot be decrypted")]
     UnknownMasterKey {
         workspace_id: String,
         wanted: String,
         have: String,
+    },
+    #[error("{path} holds master key {pending} from an unfinished rotation, not the new key {given}: {advice}; nothing was changed")]
+    UnfinishedRotation {
+        path: PathBuf,
+        pending: String,
+        given: String,
+        advice: String,
     },
     #[error("a ciphertext failed to decrypt: it was altered, moved to another row, or encrypted under another key")]
     Decrypt,
@@ -35,6 +42,17 @@ pub enum KeyError {
     KeyFile { path: PathBuf, message: String },
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+}
+
+impl KeyError {
+    /// The workspace a data-key error is about.
+    pub fn workspace_id(&self) -> Option<&str> {
+        match self {
+            KeyError::UnknownMasterKey { workspace_id, .. }
+            | KeyError::DataKey { workspace_id } => Some(workspace_id),
+            _ => None,
+        }
+    }
 }
 
 /// The key-encryption key. Its id (a fingerprint) is stored beside every data key it wraps.
@@ -123,10 +141,15 @@ pub fn write_key_file(path: &Path, key: &MasterKey) -> Result<(), KeyError> {
         path: path.into(),
         message: e.to_string(),
     };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(err)?;
-    }
-    let tmp = path.with_extension("tmp");
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).map_err(err)?;
+    // Named after the whole file name: `master.key.next` and `master.key.previous` must not share one.
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -139,6 +162,11 @@ pub fn write_key_file(path: &Path, key: &MasterKey) -> Result<(), KeyError> {
     file.write_all(b"\n").map_err(err)?;
     file.sync_all().map_err(err)?;
     std::fs::rename(&tmp, path).map_err(err)?;
+    // The rename itself is durable only once the directory is.
+    #[cfg(unix)]
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(err)?;
     Ok(())
 }
 
@@ -179,11 +207,36 @@ impl Keyring {
         &self.current
     }
 
-    fn master_by_id(&self, id: &str) -> Option<&MasterKey> {
+    fn masters(&self) -> impl Iterator<Item = &MasterKey> {
         std::iter::once(&self.current)
             .chain(self.previous.iter())
             .chain(self.pending.iter())
-            .find(|k| k.id == id)
+    }
+
+    fn master_by_id(&self, id: &str) -> Option<&MasterKey> {
+        self.masters().find(|k| k.id == id)
+    }
+
+    /// Opens every workspace's data key, at start-up. A server that kept running on the old master key
+    /// during `keys rotate` wraps the data keys of new workspaces under it: this moves any such key to the
+    /// current master key now, while the previous one is still configured, rather than whenever it is first
+    /// used. Returns how many opened, and why each of the others did not (one error per workspace), so that
+    /// one unusable workspace does not keep the others from being served.
+    pub async fn open_all(&self) -> Result<(usize, Vec<KeyError>), KeyError> {
+        let workspaces: Vec<String> =
+            sqlx::query_scalar("SELECT workspace_id FROM data_keys ORDER BY workspace_id")
+                .fetch_all(&self.db.pool)
+                .await?;
+        let mut opened = 0;
+        let mut failed = Vec::new();
+        for workspace_id in workspaces {
+            match self.data_key(&workspace_id).await {
+                Ok(_) => opened += 1,
+                Err(error) if error.workspace_id().is_some() => failed.push(error),
+                Err(error) => return Err(error),
+            }
+        }
+        Ok((opened, failed))
     }
 
     /// The workspace's data key, created on first use.
@@ -234,7 +287,11 @@ impl Keyring {
             .ok_or_else(|| KeyError::UnknownMasterKey {
                 workspace_id: workspace_id.into(),
                 wanted: master_id.clone(),
-                have: self.current.id.clone(),
+                have: self
+                    .masters()
+                    .map(|k| k.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
             })?;
         // Told apart from a value that fails to decrypt: without its data key, none of the workspace's
         // secrets can be read, which is an error, not one unusable value.

@@ -2,8 +2,10 @@
 //! data planes; bound to their row; and `wheelhouse keys rotate`.
 
 use serde_json::{json, Value};
+use server::db::Db;
+use server::load_master_keys;
 use server::secrets::keys::write_key_file;
-use server::secrets::rotate::{self, CurrentKey};
+use server::secrets::rotate;
 use server::secrets::MasterKey;
 use wheelhouse_tests::*;
 
@@ -12,7 +14,10 @@ both_backends!(
     a_patch_keeps_replaces_or_clears_secrets,
     a_ciphertext_copied_to_another_row_does_not_decrypt,
     keys_rotate_resumes_after_a_crash,
+    keys_rotate_refuses_a_new_key_when_another_run_left_its_own,
+    keys_rotate_while_a_server_runs,
     keys_rotate_with_the_key_in_the_environment,
+    a_data_key_under_an_unknown_master_key_stops_only_its_workspace,
 );
 
 /// A workspace holding canary secrets in every kind of secret field: a destination's top-level secret
@@ -473,22 +478,56 @@ async fn a_ciphertext_copied_to_another_row_does_not_decrypt(backend: Backend) {
     }
 }
 
+/// A workspace whose Amplitude destination, connected to a website source, holds a canary secret: its id,
+/// one of its data planes, and the secret.
+async fn workspace_with_a_secret(
+    app: &TestApp,
+    owner: &Client,
+    name: &str,
+) -> (String, Client, String) {
+    let ws = app.workspace(owner, name).await;
+    let web = owner.create_source(&ws, "Javascript", "Website").await;
+    let secret = canary();
+    let destination = owner
+        .create_destination(&ws, "AM", "Amplitude", amplitude_config("k", &secret))
+        .await;
+    owner.connect(&ws, &id(&web), &id(&destination)).await;
+    let data_plane = app.data_plane(owner, &ws).await;
+    (ws, data_plane, secret)
+}
+
+async fn serves(data_plane: &Client, secret: &str) -> bool {
+    data_plane
+        .get("/workspaceConfig?fetchAll=true")
+        .await
+        .text
+        .contains(secret)
+}
+
+/// (id, wrapped key, master key id) of every data key.
+async fn data_keys(db: &Db) -> Vec<(String, String, String)> {
+    sqlx::query_as("SELECT id, wrapped_key, master_key_id FROM data_keys ORDER BY id")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap()
+}
+
+fn key_in(app: &TestApp, file: &str) -> MasterKey {
+    MasterKey::read_file(&app.data_dir().join(file)).unwrap()
+}
+
 /// `wheelhouse keys rotate` with the key file: a run that crashed after one data key leaves a mix of
-/// wrappings that a server (reading the pending key) still decrypts; the next run resumes, finishes and
-/// replaces the key file; afterwards the server needs only the new key.
+/// wrappings that a server (reading the pending key) still decrypts; a run given another key is refused; the
+/// next run resumes, finishes, replaces the key file and keeps the old key beside it; once that is deleted,
+/// the server needs only the new key.
 async fn keys_rotate_resumes_after_a_crash(backend: Backend) {
     let mut app = TestApp::start(backend).await;
     let owner = app.user("owner@example.com").await;
     let mut workspaces = Vec::new();
     for i in 0..3 {
-        let ws = app.workspace(&owner, &format!("Workspace {i}")).await;
-        let web = owner.create_source(&ws, "Javascript", "Website").await;
-        let secret = canary();
-        let destination = owner
-            .create_destination(&ws, "AM", "Amplitude", amplitude_config("k", &secret))
-            .await;
-        owner.connect(&ws, &id(&web), &id(&destination)).await;
-        workspaces.push((app.data_plane(&owner, &ws).await, secret));
+        let (_, data_plane, secret) =
+            workspace_with_a_secret(&app, &owner, &format!("Workspace {i}")).await;
+        workspaces.push((data_plane, secret));
     }
     let old = app.master_key();
     app.stop().await;
@@ -505,19 +544,40 @@ async fn keys_rotate_resumes_after_a_crash(backend: Backend) {
     // A server started in between still decrypts everything.
     app.restart().await;
     for (data_plane, secret) in &workspaces {
-        assert!(data_plane
-            .get("/workspaceConfig?fetchAll=true")
-            .await
-            .text
-            .contains(secret.as_str()));
+        assert!(serves(data_plane, secret).await);
     }
     app.stop().await;
+
+    // A run given another new key would strand the row already wrapped by the pending one: refused.
+    let before = data_keys(&db).await;
+    let other = MasterKey::generate();
+    let other_id = other.id.clone();
+    let refused = rotate::run(
+        &db,
+        app.data_dir(),
+        load_master_keys(app.config()).unwrap(),
+        Some(other),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    for expected in [
+        next.id.as_str(),
+        other_id.as_str(),
+        "1 data key(s)",
+        "without a new key",
+    ] {
+        assert!(refused.contains(expected), "{refused}");
+    }
+    assert_eq!(data_keys(&db).await, before, "a refused run changed a row");
+    assert_eq!(app.master_key().id, old.id);
+    assert_eq!(key_in(&app, rotate::NEXT_KEY_FILE).id, next.id);
 
     // The second run resumes and finishes.
     let lines = rotate::run(
         &db,
         app.data_dir(),
-        CurrentKey::File(app.master_key_file()),
+        load_master_keys(app.config()).unwrap(),
         None,
     )
     .await
@@ -529,30 +589,25 @@ async fn keys_rotate_resumes_after_a_crash(backend: Backend) {
         next.id,
         "the key file holds the new key"
     );
-    let wrapped_by: Vec<String> = sqlx::query_scalar("SELECT master_key_id FROM data_keys")
-        .fetch_all(&db.pool)
-        .await
-        .unwrap();
+    assert_eq!(key_in(&app, rotate::PREVIOUS_KEY_FILE).id, old.id);
+    let wrapped_by: Vec<String> = data_keys(&db).await.into_iter().map(|k| k.2).collect();
     assert_eq!(wrapped_by, vec![next.id.clone(); 3]);
     #[cfg(unix)]
-    {
+    for file in [rotate::KEY_FILE, rotate::PREVIOUS_KEY_FILE] {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(app.master_key_file())
+        let mode = std::fs::metadata(app.data_dir().join(file))
             .unwrap()
             .permissions()
             .mode();
-        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(mode & 0o777, 0o600, "{file}");
     }
     db.pool.close().await;
 
-    // Only the new key exists now, and it is enough.
+    // Once every server has restarted, the old key can go: the new one is enough.
+    std::fs::remove_file(app.data_dir().join(rotate::PREVIOUS_KEY_FILE)).unwrap();
     app.restart().await;
     for (data_plane, secret) in &workspaces {
-        assert!(data_plane
-            .get("/workspaceConfig?fetchAll=true")
-            .await
-            .text
-            .contains(secret.as_str()));
+        assert!(serves(data_plane, secret).await);
     }
     let dump = app.database_dump().await;
     for key in [old.to_base64(), next.to_base64()] {
@@ -561,6 +616,112 @@ async fn keys_rotate_resumes_after_a_crash(backend: Backend) {
             "a master key is in the database"
         );
     }
+}
+
+/// A `master.key.next` left by a run that crashed before changing any row, and `--new-master-key` given
+/// another key: refused, saying what to do, with nothing changed (rotating to the given key and then
+/// installing the stale file as the key file would lock every workspace out). Done as told, it works.
+async fn keys_rotate_refuses_a_new_key_when_another_run_left_its_own(backend: Backend) {
+    let mut app = TestApp::start(backend).await;
+    let owner = app.user("owner@example.com").await;
+    let (_, data_plane, secret) = workspace_with_a_secret(&app, &owner, "Acme").await;
+    let old = app.master_key();
+    app.stop().await;
+
+    let db = server::connect_database(app.config()).await.unwrap();
+    let next_path = app.data_dir().join(rotate::NEXT_KEY_FILE);
+    let stale = MasterKey::generate();
+    write_key_file(&next_path, &stale).unwrap();
+    let given = MasterKey::generate();
+    let given_id = given.id.clone();
+    let given_base64 = given.to_base64();
+    let before = data_keys(&db).await;
+    let refused = rotate::run(
+        &db,
+        app.data_dir(),
+        load_master_keys(app.config()).unwrap(),
+        Some(given),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    for expected in [
+        next_path.display().to_string(),
+        stale.id.clone(),
+        given_id.clone(),
+        "no data key is wrapped by it: delete that file".into(),
+    ] {
+        assert!(refused.contains(&expected), "{refused}");
+    }
+    assert_eq!(data_keys(&db).await, before, "a refused run changed a row");
+    assert_eq!(app.master_key().id, old.id);
+    assert_eq!(key_in(&app, rotate::NEXT_KEY_FILE).id, stale.id);
+    assert!(!app.data_dir().join(rotate::PREVIOUS_KEY_FILE).exists());
+
+    std::fs::remove_file(&next_path).unwrap();
+    rotate::run(
+        &db,
+        app.data_dir(),
+        load_master_keys(app.config()).unwrap(),
+        Some(MasterKey::from_base64(&given_base64).unwrap()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        app.master_key().id,
+        given_id,
+        "the key file holds the given key"
+    );
+    assert!(!next_path.exists());
+    db.pool.close().await;
+    app.restart().await;
+    assert!(serves(&data_plane, &secret).await);
+}
+
+/// `wheelhouse keys rotate` with the key file while the server runs: the server, still on the old key, wraps
+/// the data key of a workspace created afterwards under it; restarted, it moves that key to the new master
+/// key at once and decrypts everything.
+async fn keys_rotate_while_a_server_runs(backend: Backend) {
+    let mut app = TestApp::start(backend).await;
+    let owner = app.user("owner@example.com").await;
+    let (_, first_plane, first_secret) = workspace_with_a_secret(&app, &owner, "Before").await;
+    let old = app.master_key();
+
+    let lines = rotate::run(
+        app.db(),
+        app.data_dir(),
+        load_master_keys(app.config()).unwrap(),
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(lines[0].contains("re-wrapped 1 data key"), "{lines:?}");
+    let new = app.master_key();
+    assert_ne!(new.id, old.id);
+
+    assert!(serves(&first_plane, &first_secret).await);
+    let (second, second_plane, second_secret) =
+        workspace_with_a_secret(&app, &owner, "After").await;
+    let wrapped_by: String =
+        sqlx::query_scalar("SELECT master_key_id FROM data_keys WHERE workspace_id = $1")
+            .bind(&second)
+            .fetch_one(&app.db().pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        wrapped_by, old.id,
+        "the running server still wraps under the old key"
+    );
+
+    app.restart().await;
+    let wrapped_by: Vec<String> = data_keys(app.db()).await.into_iter().map(|k| k.2).collect();
+    assert_eq!(
+        wrapped_by,
+        vec![new.id.clone(); 2],
+        "re-wrapped at start-up"
+    );
+    assert!(serves(&first_plane, &first_secret).await);
+    assert!(serves(&second_plane, &second_secret).await);
 }
 
 /// `wheelhouse keys rotate` with `WHEELHOUSE_MASTER_KEY`: after it, the server runs on the new key alone;
@@ -572,31 +733,24 @@ async fn keys_rotate_with_the_key_in_the_environment(backend: Backend) {
         .start()
         .await;
     let owner = app.user("owner@example.com").await;
-    let ws = app.workspace(&owner, "Acme").await;
-    let web = owner.create_source(&ws, "Javascript", "Website").await;
-    let secret = canary();
-    let destination = owner
-        .create_destination(&ws, "AM", "Amplitude", amplitude_config("k", &secret))
-        .await;
-    owner.connect(&ws, &id(&web), &id(&destination)).await;
-    let data_plane = app.data_plane(&owner, &ws).await;
+    let (ws, data_plane, secret) = workspace_with_a_secret(&app, &owner, "Acme").await;
     app.stop().await;
 
     let new = MasterKey::generate();
     let db = server::connect_database(app.config()).await.unwrap();
-    let current = CurrentKey::Env {
-        current: MasterKey::from_base64(&old.to_base64()).unwrap(),
-        previous: None,
-    };
     let lines = rotate::run(
         &db,
         app.data_dir(),
-        current,
+        load_master_keys(app.config()).unwrap(),
         Some(MasterKey::from_base64(&new.to_base64()).unwrap()),
     )
     .await
     .unwrap();
     assert!(lines[0].contains("re-wrapped 1 data key"), "{lines:?}");
+    assert!(
+        !app.data_dir().join(rotate::NEXT_KEY_FILE).exists(),
+        "a key given with WHEELHOUSE_MASTER_KEY set was written to disk"
+    );
     db.pool.close().await;
 
     let mut stale = app.config().clone();
@@ -605,17 +759,44 @@ async fn keys_rotate_with_the_key_in_the_environment(backend: Backend) {
         .await
         .err()
         .expect("the old key alone no longer opens the secrets");
-    assert!(format!("{refused:#}").contains("master key"), "{refused:#}");
+    let refused = format!("{refused:#}");
+    assert!(
+        refused.contains("master key") && refused.contains(&ws),
+        "{refused}"
+    );
 
     app.restart_with(|config| config.master_key = Some(new.to_base64().to_string().into()))
         .await;
-    assert!(data_plane
-        .get("/workspaceConfig?fetchAll=true")
-        .await
-        .text
-        .contains(secret.as_str()));
+    assert!(serves(&data_plane, &secret).await);
     // New secrets are encrypted under it too.
     owner
         .create_destination(&ws, "AM", "Another", amplitude_config("k", "s"))
         .await;
+}
+
+/// One workspace's data key wrapped by a master key that is not configured (lost, say): the server still
+/// starts and serves the other workspaces, and the log names the workspace and what to do. Given its key
+/// back, the workspace works again.
+async fn a_data_key_under_an_unknown_master_key_stops_only_its_workspace(backend: Backend) {
+    let mut app = TestApp::start(backend).await;
+    let owner = app.user("owner@example.com").await;
+    let (_, good_plane, good_secret) = workspace_with_a_secret(&app, &owner, "Good").await;
+    let (lost, lost_plane, lost_secret) = workspace_with_a_secret(&app, &owner, "Lost").await;
+    let set_wrapped_by = "UPDATE data_keys SET master_key_id = $1 WHERE workspace_id = $2";
+    let master = app.master_key();
+    app.execute(set_wrapped_by, &["0123456789abcdef", &lost])
+        .await;
+
+    app.restart().await;
+    assert!(serves(&good_plane, &good_secret).await);
+    let logged = logs::lines_with(&lost);
+    assert!(
+        logged.iter().any(|line| line.contains("0123456789abcdef")
+            && line.contains("WHEELHOUSE_PREVIOUS_MASTER_KEY")),
+        "{logged:?}"
+    );
+
+    app.execute(set_wrapped_by, &[&master.id, &lost]).await;
+    app.restart().await;
+    assert!(serves(&lost_plane, &lost_secret).await);
 }
