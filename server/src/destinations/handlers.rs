@@ -247,10 +247,11 @@ async fn update_destination(
     let based_on = prepared.as_ref().map(|_| revision.as_str());
     if !revisions::advance(&mut tx, Revised::Destinations, &id, based_on).await? {
         revisions::current(&state.db, Revised::Destinations, &id).await?; // 404 if it was deleted meanwhile
-        return Err(AppError::conflict(
-            "config",
-            "this destination was changed by someone else meanwhile; reload it and make your change again",
-        ));
+        return Err(AppError::Conflict {
+            message: "this destination was changed by someone else meanwhile; reload it and make your change again"
+                .into(),
+            field: None,
+        });
     }
     if let Some(name) = &name {
         sqlx::query("UPDATE destinations SET name = $1 WHERE id = $2")

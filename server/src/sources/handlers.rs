@@ -253,10 +253,11 @@ async fn update_source(
     let based_on = prepared.as_ref().map(|_| revision.as_str());
     if !revisions::advance(&mut tx, Revised::Sources, &id, based_on).await? {
         revisions::current(&state.db, Revised::Sources, &id).await?; // 404 if it was deleted meanwhile
-        return Err(AppError::conflict(
-            "config",
-            "this source was changed by someone else meanwhile; reload it and make your change again",
-        ));
+        return Err(AppError::Conflict {
+            message: "this source was changed by someone else meanwhile; reload it and make your change again"
+                .into(),
+            field: None,
+        });
     }
     if let Some(name) = &name {
         sqlx::query("UPDATE sources SET name = $1 WHERE id = $2")
