@@ -130,6 +130,7 @@ impl Server {
 pub async fn start(config: Config) -> anyhow::Result<Server> {
     let db = connect_database(&config).await?;
     let keys = load_master_keys(&config)?;
+    check_master_keys(&db, &keys).await?;
     let catalog = catalog::Catalog::shared().map_err(|e| anyhow::anyhow!(e))?;
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
@@ -152,12 +153,13 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         setup_token: Mutex::new(None),
     });
     let setup_url = bootstrap(&state, &config).await?;
+    let config_listener = jobs::listen_for_config_changes(&state).await;
     state
         .snapshots
         .load_all(&state)
         .await
         .map_err(|e| anyhow::anyhow!("building the config snapshot: {e}"))?;
-    let jobs = jobs::spawn_all(&state);
+    let jobs = jobs::spawn_all(&state, config_listener);
 
     let site = http::Site {
         root: config.site_root.clone(),
@@ -188,6 +190,33 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         serving,
         jobs,
     })
+}
+
+/// Refuses to start when no data key is wrapped by a configured master key: the key is the wrong one, and
+/// every stored secret would be unreadable. A workspace whose data key alone cannot be opened does not stop
+/// the others (`Snapshots::load_all` logs it and keeps retrying).
+async fn check_master_keys(db: &Db, keys: &MasterKeys) -> anyhow::Result<()> {
+    let wrapped: Vec<(String, String)> =
+        sqlx::query_as("SELECT workspace_id, master_key_id FROM data_keys ORDER BY workspace_id")
+            .fetch_all(&db.pool)
+            .await?;
+    let configured = |id: &str| {
+        std::iter::once(&keys.current)
+            .chain(&keys.previous)
+            .chain(&keys.pending)
+            .any(|key| key.id == id)
+    };
+    match wrapped.first() {
+        Some((workspace_id, wanted)) if !wrapped.iter().any(|(_, id)| configured(id)) => {
+            Err(secrets::keys::KeyError::UnknownMasterKey {
+                workspace_id: workspace_id.clone(),
+                wanted: wanted.clone(),
+                have: keys.current.id.clone(),
+            }
+            .into())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// With no user yet: create the configured bootstrap owner, or hand out a one-time set-up link.
