@@ -4,15 +4,16 @@ use std::fmt::Write;
 use std::path::Path;
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog");
-    println!("cargo:rerun-if-changed={}", root.display());
+    // Paths relative to the package: a target directory shared by several checkouts of the repository
+    // (worktrees) then rebuilds from, and embeds, the files of the checkout being built.
+    let root = Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("catalog");
+    println!("cargo:rerun-if-changed=catalog");
     let mut out = String::new();
     for (kind, constant) in [
         ("sources", "SOURCE_FILES"),
         ("destinations", "DESTINATION_FILES"),
     ] {
         let dir = root.join(kind);
-        println!("cargo:rerun-if-changed={}", dir.display());
         let mut files: Vec<_> = std::fs::read_dir(&dir)
             .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
             .map(|entry| entry.expect("catalog entry").path())
@@ -24,8 +25,8 @@ fn main() {
             let name = path.file_name().unwrap().to_string_lossy();
             writeln!(
                 out,
-                "    ({name:?}, include_str!({:?})),",
-                path.display().to_string()
+                "    ({name:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), {:?}))),",
+                format!("/catalog/{kind}/{name}")
             )
             .unwrap();
         }

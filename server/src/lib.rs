@@ -166,8 +166,9 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         setup_token: Mutex::new(None),
     });
     let setup_url = bootstrap(&state, &config).await?;
+    let config_listener = jobs::listen_for_config_changes(&state).await;
     open_data_keys(&state).await?;
-    let jobs = jobs::spawn_all(&state);
+    let jobs = jobs::spawn_all(&state, config_listener);
 
     let site = http::Site {
         root: config.site_root.clone(),
@@ -200,8 +201,9 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     })
 }
 
-/// Opens every data key and builds the config snapshot. A workspace whose data key no configured master key
-/// opens is logged, with what to do, and left out, rather than keeping every other workspace from being
+/// Opens every data key (re-wrapping under the current master key any still under a previous one) and builds
+/// the config snapshot. A workspace whose data key no configured master key opens is logged, with what to do,
+/// and left out (`Snapshots::load_all` keeps retrying it) rather than keeping every other workspace from being
 /// served; when no data key opens at all, the configured master key is wrong and the server does not start.
 async fn open_data_keys(state: &AppState) -> anyhow::Result<()> {
     let (opened, unopened) = state.keyring.open_all().await?;
@@ -214,19 +216,11 @@ async fn open_data_keys(state: &AppState) -> anyhow::Result<()> {
     for error in &unopened {
         tracing::error!(workspace_id = error.workspace_id(), "{error}");
     }
-    let failed = state
+    state
         .snapshots
         .load_all(state)
         .await
-        .map_err(|e| anyhow::anyhow!("building the config snapshot: {e}"))?;
-    if let Some(workspace_id) = failed.iter().find(|w| {
-        !unopened
-            .iter()
-            .any(|e| e.workspace_id() == Some(w.as_str()))
-    }) {
-        bail!("building the config snapshot of workspace {workspace_id} failed (the error is logged above)");
-    }
-    Ok(())
+        .map_err(|e| anyhow::anyhow!("building the config snapshot: {e}"))
 }
 
 /// With no user yet: create the configured bootstrap owner, or hand out a one-time set-up link.

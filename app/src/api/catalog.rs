@@ -22,6 +22,11 @@ pub struct DestinationDefinition {
     pub supported_connection_modes: BTreeMap<String, Vec<String>>,
     #[cfg_attr(feature = "ssr", schema(value_type = Object))]
     pub supported_message_types: Value,
+    /// Source type → `{"messageType": [...]}`: in hybrid mode, the message types rudder-server still delivers
+    /// from the cloud (the device-mode SDK sends the rest). Only for definitions with a hybrid mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<Object>))]
+    pub hybrid_mode_cloud_events_filter: Option<Value>,
     /// Config keys that are secret: write-only through the API, encrypted at rest.
     /// A dotted key (`headers.to`) names a field of every item of an array.
     pub secret_keys: Vec<String>,

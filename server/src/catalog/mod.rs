@@ -79,6 +79,8 @@ impl Catalog {
                 .map_err(|e| format!("catalog/destinations/{file}: {e}"))?;
             let validator = compile(&definition.config_schema)
                 .map_err(|e| format!("catalog/destinations/{file}: {e}"))?;
+            check_hybrid_filter(&definition)
+                .map_err(|e| format!("catalog/destinations/{file}: {e}"))?;
             if catalog
                 .destination_index
                 .insert(definition.name.clone(), catalog.destinations.len())
@@ -335,6 +337,38 @@ fn check_secret_keys(secret_keys: &[String], schema: &Value) -> Result<(), Strin
         if schema.pointer(&format!("/properties/{top}")).is_none() {
             return Err(format!(
                 "secret key {key} is not a property of configSchema"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// rudder-server reads `hybridModeCloudEventsFilter.<sourceType>.messageType` only for a source in hybrid
+/// mode: an entry for a source type without one, or without a list, would be silently ignored.
+fn check_hybrid_filter(definition: &DestinationDefinition) -> Result<(), String> {
+    let Some(filter) = &definition.hybrid_mode_cloud_events_filter else {
+        return Ok(());
+    };
+    let by_type = filter
+        .as_object()
+        .filter(|by_type| !by_type.is_empty())
+        .ok_or("hybridModeCloudEventsFilter must be a non-empty object")?;
+    for (source_type, entry) in by_type {
+        let hybrid = definition
+            .supported_connection_modes
+            .get(source_type)
+            .is_some_and(|modes| modes.iter().any(|m| m == "hybrid"));
+        if !hybrid {
+            return Err(format!(
+                "hybridModeCloudEventsFilter.{source_type}: no hybrid mode for {source_type}"
+            ));
+        }
+        if !entry["messageType"]
+            .as_array()
+            .is_some_and(|types| types.iter().all(Value::is_string))
+        {
+            return Err(format!(
+                "hybridModeCloudEventsFilter.{source_type}.messageType must be a list of message types"
             ));
         }
     }

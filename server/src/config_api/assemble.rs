@@ -14,7 +14,7 @@ use crate::http::error::{ApiResult, AppError};
 use crate::secrets::fields::insert_secrets;
 use crate::secrets::store;
 use crate::state::AppState;
-use crate::time::format_ms;
+use crate::time::{format_ms, now_ms};
 
 /// A response body and its strong ETag.
 pub struct Document {
@@ -36,7 +36,11 @@ impl Document {
 
 pub struct WorkspaceSnapshot {
     pub workspace_id: String,
+    /// The config's `updatedAt`, stamped when the change was committed.
     pub updated_at_ms: i64,
+    /// When this replica began serving this content (`updatedAt` aside, it may be later: see
+    /// `Index::namespace_body`).
+    pub served_since_ms: i64,
     /// The `ConfigT` object `/workspaceConfig` serves.
     pub config: Document,
     /// `sourceConfig` documents by write key (every source, enabled or not).
@@ -265,18 +269,16 @@ pub async fn assemble(
             },
         );
     }
-    let mut connected: HashMap<&str, Vec<&str>> = HashMap::new();
-    let mut connection_map = Map::new();
+    // source id → (connection id, destination id)
+    let mut connected: HashMap<&str, Vec<(&str, &str)>> = HashMap::new();
     for (id, source_id, destination_id) in &connections {
         connected
             .entry(source_id.as_str())
             .or_default()
-            .push(destination_id.as_str());
-        connection_map.insert(
-            id.clone(),
-            json!({"sourceId": source_id, "destinationId": destination_id, "enabled": true, "config": {}, "processorEnabled": true}),
-        );
+            .push((id.as_str(), destination_id.as_str()));
     }
+    // Only the connections whose destination the data plane gets, as it gets it.
+    let mut connection_map = Map::new();
 
     let sdk_source_config =
         json!({"statsCollection": {"errors": {"enabled": false}, "metrics": {"enabled": false}}});
@@ -290,7 +292,7 @@ pub async fn assemble(
         let enabled = *enabled == 1;
         let mut data_plane_destinations = Vec::new();
         let mut browser_destinations = Vec::new();
-        for destination_id in connected.get(id.as_str()).into_iter().flatten() {
+        for (connection_id, destination_id) in connected.get(id.as_str()).into_iter().flatten() {
             let Some(dest) = destinations_by_id.get(destination_id) else {
                 continue;
             };
@@ -302,6 +304,10 @@ pub async fn assemble(
             let definition = view.definition;
             let resolved = view.resolve(&dest.config, &source_definition.source_type);
             if enabled {
+                connection_map.insert(
+                    connection_id.to_string(),
+                    json!({"sourceId": id, "destinationId": dest_id, "enabled": true, "config": {}, "processorEnabled": resolved.is_processor_enabled()}),
+                );
                 browser_destinations.push(SdkDestination {
                     id: dest_id,
                     name: dest_name,
@@ -411,6 +417,7 @@ pub async fn assemble(
     Ok(Some(WorkspaceSnapshot {
         workspace_id: workspace_id.to_string(),
         updated_at_ms,
+        served_since_ms: now_ms(),
         config: Document::new(serde_json::to_vec(&config).map_err(AppError::internal)?),
         source_configs,
         tokens,

@@ -77,16 +77,47 @@ fn data_plane_token(state: &AppState, headers: &HeaderMap) -> ApiResult<Arc<Toke
     Ok(entry)
 }
 
+/// Whether `If-None-Match` matches (RFC 9110 §13.1.2, for GET): `*`, or any entity tag of its lists under
+/// weak comparison, `W/"x"` matching `"x"`.
 fn if_none_match(headers: &HeaderMap, etag: &HeaderValue) -> bool {
+    let ours = opaque_tag(etag.as_bytes());
     headers
         .get_all(IF_NONE_MATCH)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|list| {
-            list.split(',')
-                .map(str::trim)
-                .any(|tag| tag == "*" || tag.as_bytes() == etag.as_bytes())
-        })
+        .any(|list| entity_tags(list.as_bytes()).any(|tag| tag == b"*" || tag == ours))
+}
+
+/// An entity tag without its weakness indicator: `"x"` for `W/"x"`.
+fn opaque_tag(tag: &[u8]) -> &[u8] {
+    tag.strip_prefix(b"W/").unwrap_or(tag)
+}
+
+/// The members of an `If-None-Match` list: `*` or opaque tags (quotes kept). A quoted tag may itself hold a
+/// comma, so the list is scanned rather than split; a malformed member is skipped up to the next comma.
+fn entity_tags(list: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = list;
+    std::iter::from_fn(move || loop {
+        rest = rest.trim_ascii_start();
+        while let Some(after) = rest.strip_prefix(b",") {
+            rest = after.trim_ascii_start();
+        }
+        if rest.is_empty() {
+            return None;
+        }
+        let member = opaque_tag(rest);
+        if member.starts_with(b"*") {
+            rest = &member[1..];
+            return Some(&b"*"[..]);
+        }
+        if let Some(quoted) = member.strip_prefix(b"\"") {
+            if let Some(end) = quoted.iter().position(|&b| b == b'"') {
+                rest = &quoted[end + 1..];
+                return Some(&member[..end + 2]);
+            }
+        }
+        let skip = rest.iter().position(|&b| b == b',').unwrap_or(rest.len());
+        rest = &rest[skip..];
+    })
 }
 
 /// 200 with the body and its ETag, or 304 when the client already has it.
@@ -249,4 +280,33 @@ fn with_cors(mut response: Response) -> Response {
     );
     h.insert("access-control-max-age", HeaderValue::from_static("600"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matches(header: &str) -> bool {
+        let mut headers = HeaderMap::new();
+        headers.insert(IF_NONE_MATCH, HeaderValue::from_str(header).unwrap());
+        if_none_match(&headers, &HeaderValue::from_static("\"abc\""))
+    }
+
+    #[test]
+    fn if_none_match_follows_rfc_9110() {
+        assert!(matches("\"abc\""));
+        assert!(matches("W/\"abc\""));
+        assert!(matches("\"x\", W/\"abc\""));
+        assert!(matches("\"a,b\",\"abc\""));
+        assert!(matches("*"));
+        assert!(matches("junk, \"abc\""));
+        assert!(!matches("\"abcd\""));
+        assert!(!matches("abc"));
+        assert!(
+            !matches("\"a,\"abc\"\""),
+            "a comma inside a tag does not split it"
+        );
+        assert!(!matches(""));
+        assert!(!matches("W/"));
+    }
 }

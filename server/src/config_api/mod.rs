@@ -4,16 +4,18 @@
 //!
 //! Every write that changes what a data plane sees ends with `commit_change`: the workspace's `updatedAt`
 //! moves, the snapshot is rebuilt, and with PostgreSQL a NOTIFY tells the other replicas to rebuild too
-//! (`jobs::config_listener`).
+//! (`jobs::config_listener`). A build that fails does not undo or fail the change: the workspace keeps its
+//! previous snapshot and `retry_failed_builds` tries again until it succeeds.
 
 mod assemble;
 mod handlers;
 mod namespaces;
 pub mod resolve;
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use bytes::{BufMut, Bytes, BytesMut};
@@ -31,9 +33,17 @@ use crate::time::now_ms;
 /// The PostgreSQL channel that carries "this changed" between replicas.
 pub const NOTIFY_CHANNEL: &str = "wheelhouse_config";
 
+/// How long before a data plane's `updatedAfter` cursor a workspace must have been served for it to come
+/// back as `null`: see `Index::namespace_body`.
+const UPDATED_AFTER_GRACE_MS: i64 = 30_000;
+
+/// The wait before retrying failed builds, doubled after each round that still fails, up to the longest.
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+const RETRY_LONGEST: Duration = Duration::from_secs(60);
+
 /// Finishes a change to what data planes see, inside its transaction: the workspace's config `updatedAt`
 /// moves, the change is audited, the transaction commits, and the snapshot is rebuilt (so the next poll, on
-/// any replica, gets it).
+/// any replica, gets it). Once committed, the change stands: a failed rebuild is retried, not reported.
 pub async fn commit_change(
     state: &AppState,
     mut tx: sqlx::Transaction<'_, sqlx::Any>,
@@ -153,7 +163,15 @@ impl Index {
         );
     }
 
-    /// `{"<workspaceId>": ConfigT, …}`, with `null` for workspaces not updated after `updated_after_ms`.
+    /// `{"<workspaceId>": ConfigT, …}`, with `null` for workspaces the data plane polling with
+    /// `updatedAfter = updated_after_ms` already has.
+    ///
+    /// Its cursor is the newest `updatedAt` it received, but `updatedAt` is stamped inside the change's
+    /// transaction, before the snapshot is built and served (on each replica in turn; later still after a
+    /// failed build). A workspace stamped before another yet served after it would be older than the cursor
+    /// although the data plane never got it. So `null` only for a snapshot this replica has served since well
+    /// before the cursor; the grace covers the replicas' clocks and the time a change takes to reach them
+    /// all. Sending a workspace again costs bytes only: rudder-server compares what it gets with what it has.
     pub fn namespace_body(&self, workspace_ids: &[String], updated_after_ms: Option<i64>) -> Bytes {
         let mut out = BytesMut::with_capacity(
             workspace_ids
@@ -180,7 +198,12 @@ impl Index {
             );
             out.put_u8(b':');
             match updated_after_ms {
-                Some(after) if snapshot.updated_at_ms <= after => out.put_slice(b"null"),
+                Some(after)
+                    if snapshot.updated_at_ms.max(snapshot.served_since_ms)
+                        < after - UPDATED_AFTER_GRACE_MS =>
+                {
+                    out.put_slice(b"null")
+                }
                 _ => out.put_slice(&snapshot.config.body),
             }
         }
@@ -196,6 +219,12 @@ pub struct Snapshots {
     generations: Mutex<HashMap<String, Arc<tokio::sync::Mutex<u64>>>>,
     /// Per workspace: refresh requests so far.
     requested: Mutex<HashMap<String, u64>>,
+    /// Workspaces whose last build failed (they serve their previous snapshot meanwhile).
+    failed: Mutex<HashSet<String>>,
+    /// Whether the last load of the namespace definitions failed.
+    namespaces_failed: AtomicBool,
+    /// Wakes `retry_failed_builds`.
+    retry: tokio::sync::Notify,
     /// Tells the replica's own notifications apart from others'.
     pub instance_id: String,
 }
@@ -206,6 +235,9 @@ impl Default for Snapshots {
             index: ArcSwap::from_pointee(Index::default()),
             generations: Mutex::new(HashMap::new()),
             requested: Mutex::new(HashMap::new()),
+            failed: Mutex::new(HashSet::new()),
+            namespaces_failed: AtomicBool::new(false),
+            retry: tokio::sync::Notify::new(),
             instance_id: crate::ids::new_id(),
         }
     }
@@ -216,15 +248,21 @@ impl Snapshots {
         self.index.load_full()
     }
 
-    /// Rebuilds one workspace after a change and tells the other replicas.
+    /// Rebuilds one workspace after a committed change and tells the other replicas. It always succeeds: the
+    /// change is stored, so a failed build is logged and retried in the background. (It returns a `Result` so
+    /// that handlers keep calling it with `?`.)
     pub async fn refresh(&self, state: &AppState, workspace_id: &str) -> ApiResult<()> {
-        self.rebuild(state, workspace_id).await?;
+        if let Err(error) = self.rebuild(state, workspace_id).await {
+            tracing::error!(workspace_id, %error, "could not rebuild the config snapshot after a change; retrying in the background");
+        }
+        // Even after a failure here: another replica may build it, and the change is stored either way.
         self.notify(state, &format!("ws:{workspace_id}")).await;
         Ok(())
     }
 
     /// Rebuilds one workspace. Concurrent requests for the same workspace coalesce: a build that started
-    /// after a request's change was committed satisfies that request.
+    /// after a request's change was committed satisfies that request. A failure leaves the previous
+    /// snapshot in place and the workspace to `retry_failed_builds`.
     pub async fn rebuild(&self, state: &AppState, workspace_id: &str) -> ApiResult<()> {
         let ticket = {
             let mut requested = self.requested.lock().expect("requested");
@@ -250,7 +288,26 @@ impl Snapshots {
             .get(workspace_id)
             .unwrap_or(&ticket);
         let started = std::time::Instant::now();
-        let snapshot = assemble::assemble(state, workspace_id).await?.map(Arc::new);
+        let mut snapshot = match assemble::assemble(state, workspace_id).await {
+            Ok(snapshot) => snapshot,
+            Err(error) => {
+                self.failed
+                    .lock()
+                    .expect("failed")
+                    .insert(workspace_id.to_string());
+                self.retry.notify_one();
+                return Err(error);
+            }
+        };
+        if let (Some(new), Some(old)) = (&mut snapshot, self.current().workspaces.get(workspace_id))
+        {
+            // The same content: still served since then, so that a rebuild without a change (a notification,
+            // a reload) does not send it to incremental polls again.
+            if new.config.etag == old.config.etag {
+                new.served_since_ms = old.served_since_ms;
+            }
+        }
+        let snapshot = snapshot.map(Arc::new);
         tracing::debug!(
             workspace_id,
             elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
@@ -262,42 +319,82 @@ impl Snapshots {
             next
         });
         *built = covers;
+        self.failed.lock().expect("failed").remove(workspace_id);
         Ok(())
     }
 
-    /// Reloads namespace definitions (after an admin changed one) and tells the other replicas.
-    pub async fn refresh_namespaces(&self, state: &AppState) -> ApiResult<()> {
-        self.reload_namespaces(state).await?;
+    /// Reloads namespace definitions after an admin's committed change and tells the other replicas; a
+    /// failure is logged and retried in the background, like a workspace's.
+    pub async fn refresh_namespaces(&self, state: &AppState) {
+        if let Err(error) = self.reload_namespaces(state).await {
+            tracing::error!(%error, "could not reload the namespaces after a change; retrying in the background");
+        }
         self.notify(state, "ns").await;
-        Ok(())
     }
 
     pub async fn reload_namespaces(&self, state: &AppState) -> ApiResult<()> {
-        let defs = namespaces::load_definitions(state).await?;
+        let defs = match namespaces::load_definitions(state).await {
+            Ok(defs) => defs,
+            Err(error) => {
+                self.namespaces_failed.store(true, Ordering::SeqCst);
+                self.retry.notify_one();
+                return Err(error);
+            }
+        };
         self.index.rcu(|index| {
             let mut next = Index::clone(index);
             next.set_namespaces(defs.clone());
             next
         });
+        self.namespaces_failed.store(false, Ordering::SeqCst);
         Ok(())
     }
 
-    /// Builds everything (start-up, or after a lost notification connection). A workspace that fails to
-    /// build is logged and skipped, so that it does not hold back the others; returns their ids.
-    pub async fn load_all(&self, state: &AppState) -> ApiResult<Vec<String>> {
+    /// Builds everything (start-up, or after a lost notification connection). Each workspace on its own: one
+    /// that fails is logged and retried in the background, and the others are served.
+    pub async fn load_all(&self, state: &AppState) -> ApiResult<()> {
         let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM workspaces")
             .fetch_all(&state.db.pool)
             .await?;
         let known: Vec<String> = self.current().workspaces.keys().cloned().collect();
-        let mut failed = Vec::new();
         for id in ids.iter().chain(known.iter().filter(|k| !ids.contains(k))) {
             if let Err(error) = self.rebuild(state, id).await {
-                tracing::error!(workspace_id = %id, %error, "could not build the workspace's data-plane config");
-                failed.push(id.clone());
+                tracing::error!(workspace_id = %id, %error, "could not build a workspace's config snapshot; retrying in the background");
             }
         }
-        self.reload_namespaces(state).await?;
-        Ok(failed)
+        if let Err(error) = self.reload_namespaces(state).await {
+            tracing::error!(%error, "could not load the namespaces; retrying in the background");
+        }
+        Ok(())
+    }
+
+    /// One retry of everything whose last build failed; whether anything still fails.
+    async fn retry_failed(&self, state: &AppState) -> bool {
+        let failed: Vec<String> = self
+            .failed
+            .lock()
+            .expect("failed")
+            .iter()
+            .cloned()
+            .collect();
+        for workspace_id in failed {
+            match self.rebuild(state, &workspace_id).await {
+                Ok(()) => tracing::info!(
+                    workspace_id,
+                    "config snapshot rebuilt after an earlier failure"
+                ),
+                Err(error) => {
+                    tracing::warn!(workspace_id, %error, "config snapshot still cannot be built; will retry")
+                }
+            }
+        }
+        if self.namespaces_failed.load(Ordering::SeqCst) {
+            if let Err(error) = self.reload_namespaces(state).await {
+                tracing::warn!(%error, "namespaces still cannot be loaded; will retry");
+            }
+        }
+        !self.failed.lock().expect("failed").is_empty()
+            || self.namespaces_failed.load(Ordering::SeqCst)
     }
 
     async fn notify(&self, state: &AppState, what: &str) {
@@ -336,5 +433,72 @@ impl Snapshots {
                 .execute(&db.pool)
                 .await;
         });
+    }
+}
+
+/// The background job that retries failed builds, with a growing delay, until they succeed: a change is
+/// stored before its snapshot is built, so giving up would leave data planes on the old config for good.
+pub async fn retry_failed_builds(state: AppState) {
+    loop {
+        state.snapshots.retry.notified().await;
+        let mut delay = RETRY_FIRST;
+        loop {
+            tokio::time::sleep(delay).await;
+            if !state.snapshots.retry_failed(&state).await {
+                break;
+            }
+            delay = (delay * 2).min(RETRY_LONGEST);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot(
+        workspace_id: &str,
+        updated_at_ms: i64,
+        served_since_ms: i64,
+    ) -> Arc<WorkspaceSnapshot> {
+        Arc::new(WorkspaceSnapshot {
+            workspace_id: workspace_id.into(),
+            updated_at_ms,
+            served_since_ms,
+            config: Document::new(format!(r#"{{"workspaceId":"{workspace_id}"}}"#).into_bytes()),
+            source_configs: HashMap::new(),
+            tokens: Vec::new(),
+        })
+    }
+
+    #[test]
+    fn updated_after_is_null_only_for_what_was_served_well_before_the_cursor() {
+        let cursor = 10_000_000;
+        let mut index = Index::default();
+        index.install("old", Some(snapshot("old", 1_000, 2_000)));
+        // Stamped long before the cursor, served only after it (a slow or retried build, a late replica).
+        index.install("late", Some(snapshot("late", 1_000, cursor + 5)));
+        index.install("recent", Some(snapshot("recent", cursor - 10, cursor - 9)));
+        index.install(
+            "edge",
+            Some(snapshot("edge", 1_000, cursor - UPDATED_AFTER_GRACE_MS)),
+        );
+        let ids: Vec<String> = ["old", "late", "recent", "edge", "gone"]
+            .map(String::from)
+            .to_vec();
+        let body: serde_json::Value =
+            serde_json::from_slice(&index.namespace_body(&ids, Some(cursor))).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "old": null,
+                "late": {"workspaceId": "late"},
+                "recent": {"workspaceId": "recent"},
+                "edge": {"workspaceId": "edge"},
+            })
+        );
+        let full: serde_json::Value =
+            serde_json::from_slice(&index.namespace_body(&ids, None)).unwrap();
+        assert_eq!(full["old"], serde_json::json!({"workspaceId": "old"}));
     }
 }

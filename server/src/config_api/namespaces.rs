@@ -97,11 +97,13 @@ fn parse_namespace_name(raw: &str) -> ApiResult<String> {
     Ok(name.to_string())
 }
 
+/// Sets the namespace's workspaces; returns those that joined or left it, their config `updatedAt` moved.
 async fn set_members(
     conn: &mut AnyConnection,
     namespace_id: &str,
     workspace_ids: &[String],
-) -> ApiResult<()> {
+) -> ApiResult<Vec<String>> {
+    let before = members(conn, namespace_id).await?;
     sqlx::query("DELETE FROM namespace_workspaces WHERE namespace_id = $1")
         .bind(namespace_id)
         .execute(&mut *conn)
@@ -134,7 +136,39 @@ async fn set_members(
             other => other?,
         };
     }
+    let changed: Vec<String> = before
+        .iter()
+        .filter(|w| !workspace_ids.contains(w))
+        .chain(workspace_ids.iter().filter(|w| !before.contains(w)))
+        .cloned()
+        .collect();
+    touch_all(conn, &changed).await?;
+    Ok(changed)
+}
+
+async fn members(conn: &mut AnyConnection, namespace_id: &str) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar("SELECT workspace_id FROM namespace_workspaces WHERE namespace_id = $1")
+        .bind(namespace_id)
+        .fetch_all(&mut *conn)
+        .await
+}
+
+/// A workspace joining a namespace is new to its data planes, and one leaving may join another: either
+/// way its `updatedAt` moves, so that an incremental poll (`updatedAfter`) sends it in full, not as `null`.
+async fn touch_all(conn: &mut AnyConnection, workspace_ids: &[String]) -> sqlx::Result<()> {
+    for workspace_id in workspace_ids {
+        super::touch(conn, workspace_id).await?;
+    }
     Ok(())
+}
+
+/// After the commit: the moved workspaces' snapshots first, so that a namespace never lists a new member
+/// with its snapshot from before the move.
+async fn refresh(state: &AppState, changed: &[String]) {
+    for workspace_id in changed {
+        let _ = state.snapshots.refresh(state, workspace_id).await;
+    }
+    state.snapshots.refresh_namespaces(state).await;
 }
 
 #[utoipa::path(get, path = "/api/v1/namespaces", tag = "data planes",
@@ -187,7 +221,7 @@ async fn create_namespace(
         }
         other => other?,
     };
-    set_members(&mut tx, &id, &body.workspace_ids).await?;
+    let changed = set_members(&mut tx, &id, &body.workspace_ids).await?;
     audit::record(
         &mut tx,
         Event {
@@ -201,7 +235,7 @@ async fn create_namespace(
     )
     .await?;
     tx.commit().await?;
-    state.snapshots.refresh_namespaces(&state).await?;
+    refresh(&state, &changed).await;
     Ok(created(NamespaceWithSecret {
         namespace: load_one(&state, &id).await?,
         secret,
@@ -222,7 +256,7 @@ async fn update_namespace(
     load_one(&state, &id).await?;
     if let Some(workspace_ids) = &body.workspace_ids {
         let mut tx = state.db.pool.begin().await?;
-        set_members(&mut tx, &id, workspace_ids).await?;
+        let changed = set_members(&mut tx, &id, workspace_ids).await?;
         sqlx::query("UPDATE namespaces SET updated_at = $1 WHERE id = $2")
             .bind(now_ms())
             .bind(&id)
@@ -241,7 +275,7 @@ async fn update_namespace(
         )
         .await?;
         tx.commit().await?;
-        state.snapshots.refresh_namespaces(&state).await?;
+        refresh(&state, &changed).await;
     }
     Ok(Json(load_one(&state, &id).await?))
 }
@@ -255,6 +289,8 @@ async fn delete_namespace(
 ) -> ApiResult<StatusCode> {
     principal.require_instance_admin(&state).await?;
     let mut tx = state.db.pool.begin().await?;
+    let left = members(&mut tx, &id).await?;
+    touch_all(&mut tx, &left).await?;
     let deleted = sqlx::query("DELETE FROM namespaces WHERE id = $1")
         .bind(&id)
         .execute(&mut *tx)
@@ -276,7 +312,7 @@ async fn delete_namespace(
     )
     .await?;
     tx.commit().await?;
-    state.snapshots.refresh_namespaces(&state).await?;
+    refresh(&state, &left).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -317,7 +353,7 @@ async fn rotate_namespace_secret(
     )
     .await?;
     tx.commit().await?;
-    state.snapshots.refresh_namespaces(&state).await?;
+    state.snapshots.refresh_namespaces(&state).await;
     Ok(Json(NamespaceWithSecret {
         namespace: load_one(&state, &id).await?,
         secret,

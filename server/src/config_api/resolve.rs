@@ -128,7 +128,8 @@ impl<'a> DefinitionView<'a> {
     }
 }
 
-/// What rudder-server reads from `destinationDefinition.config`: the cloud message types as a flat list.
+/// What rudder-server reads from `destinationDefinition.config`: the cloud message types as a flat list, and
+/// for hybrid mode which of them it delivers from the cloud.
 fn data_plane_config(definition: &DestinationDefinition) -> Value {
     let mut config = Map::new();
     if let Some(transform_at) = &definition.transform_at_v1 {
@@ -154,6 +155,9 @@ fn data_plane_config(definition: &DestinationDefinition) -> Value {
     };
     if let Some(types) = message_types {
         config.insert("supportedMessageTypes".into(), types);
+    }
+    if let Some(filter) = &definition.hybrid_mode_cloud_events_filter {
+        config.insert("hybridModeCloudEventsFilter".into(), filter.clone());
     }
     Value::Object(config)
 }
@@ -184,6 +188,21 @@ mod tests {
         assert!(android.config.get("useNativeSDK").is_none());
         // Unset for this type: cloud when the definition allows it.
         assert_eq!(view.resolve(&config, "cloud").connection_mode, "cloud");
+    }
+
+    #[test]
+    fn hybrid_mode_filters_reach_the_data_plane() {
+        let catalog = Catalog::load().unwrap();
+        let config = |name: &str| data_plane_config(&catalog.destination(name).unwrap().definition);
+        assert_eq!(
+            config("GA4")["hybridModeCloudEventsFilter"],
+            json!({"web": {"messageType": ["track", "group"]}})
+        );
+        assert_eq!(
+            config("BRAZE")["hybridModeCloudEventsFilter"],
+            json!({"web": {"messageType": ["identify", "track", "page"]}})
+        );
+        assert!(config("AM").get("hybridModeCloudEventsFilter").is_none());
     }
 
     #[test]

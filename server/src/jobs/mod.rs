@@ -1,5 +1,6 @@
-//! Background tasks: cleanup of expired sessions and sign-in throttles, and (on PostgreSQL) the listener that keeps this replica's
-//! config snapshot current when another replica changes something.
+//! Background tasks: cleanup of expired sessions and sign-in throttles, retries of config snapshot builds
+//! that failed, and (on PostgreSQL) the listener that keeps this replica's config snapshot current when
+//! another replica changes something.
 
 use std::time::Duration;
 
@@ -8,16 +9,42 @@ use tokio::task::JoinHandle;
 
 use crate::accounts::sessions::DbSessionStore;
 use crate::accounts::throttle;
-use crate::config_api::NOTIFY_CHANNEL;
+use crate::config_api::{self, NOTIFY_CHANNEL};
 use crate::db::Backend;
 use crate::state::AppState;
 
-pub fn spawn_all(state: &AppState) -> Vec<JoinHandle<()>> {
-    let mut jobs = vec![tokio::spawn(delete_expired_sessions(state.clone()))];
+/// `listener`: from `listen_for_config_changes`, called before the snapshot was first built.
+pub fn spawn_all(state: &AppState, listener: Option<PgListener>) -> Vec<JoinHandle<()>> {
+    let mut jobs = vec![
+        tokio::spawn(delete_expired_sessions(state.clone())),
+        tokio::spawn(config_api::retry_failed_builds(state.clone())),
+    ];
     if state.db.backend == Backend::Postgres {
-        jobs.push(tokio::spawn(config_listener(state.clone())));
+        jobs.push(tokio::spawn(config_listener(state.clone(), listener)));
     }
     jobs
+}
+
+/// On PostgreSQL, LISTENs for other replicas' config changes. Called before the first build of the snapshot,
+/// so that a change committed while it is being built is heard rather than lost. `None` on SQLite, or when
+/// the database refuses (the listener job then connects by itself, and rebuilds everything once it has).
+pub async fn listen_for_config_changes(state: &AppState) -> Option<PgListener> {
+    if state.db.backend != Backend::Postgres {
+        return None;
+    }
+    match listen(state).await {
+        Ok(listener) => Some(listener),
+        Err(error) => {
+            tracing::warn!(%error, "config listener cannot LISTEN yet; retrying in the background");
+            None
+        }
+    }
+}
+
+async fn listen(state: &AppState) -> sqlx::Result<PgListener> {
+    let mut listener = PgListener::connect(&state.db.url).await?;
+    listener.listen(NOTIFY_CHANNEL).await?;
+    Ok(listener)
 }
 
 async fn delete_expired_sessions(state: AppState) {
@@ -36,28 +63,25 @@ async fn delete_expired_sessions(state: AppState) {
     }
 }
 
-/// LISTENs for config changes made by other replicas. After a (re)connection it rebuilds everything, since
-/// notifications sent while it was away are lost.
-async fn config_listener(state: AppState) {
-    let mut first = true;
+/// Applies config changes made by other replicas. A listener it connects itself (not the one from start-up,
+/// which predates the first build) is followed by a full rebuild: notifications sent while nobody listened
+/// are lost.
+async fn config_listener(state: AppState, mut listening_since_start: Option<PgListener>) {
     loop {
-        let mut listener = match PgListener::connect(&state.db.url).await {
-            Ok(listener) => listener,
-            Err(error) => {
-                tracing::warn!(%error, "config listener cannot connect; retrying");
-                tokio::time::sleep(Duration::from_secs(5)).await;
-                continue;
-            }
+        let mut listener = match listening_since_start.take() {
+            Some(listener) => listener,
+            None => match listen(&state).await {
+                Ok(listener) => {
+                    reload_all(&state).await;
+                    listener
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "config listener cannot LISTEN; retrying");
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    continue;
+                }
+            },
         };
-        if let Err(error) = listener.listen(NOTIFY_CHANNEL).await {
-            tracing::warn!(%error, "config listener cannot LISTEN; retrying");
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            continue;
-        }
-        if !first {
-            reload_all(&state).await;
-        }
-        first = false;
         loop {
             match listener.try_recv().await {
                 Ok(Some(notification)) => apply(&state, notification.payload()).await,

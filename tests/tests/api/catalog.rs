@@ -89,8 +89,8 @@ const SOURCES_THE_ISSUE_NAMES: [(&str, &str); 18] = [
 ];
 
 /// Destinations: exactly RudderStack's names, display names, transformAt, source types, connection modes,
-/// secret/include/exclude keys and per-source-type keys; its required keys are the schema's; every
-/// property it knows is in the schema with the same JSON type.
+/// message types, secret/include/exclude keys and per-source-type keys; its required keys are the schema's;
+/// every property it knows is in the schema with the same JSON type.
 async fn destinations_agree_with_rudderstack(backend: Backend) {
     let app = TestApp::start(backend).await;
     let reader = app.user("reader@example.com").await;
@@ -111,6 +111,7 @@ async fn destinations_agree_with_rudderstack(backend: Backend) {
             "transformAtV1",
             "supportedSourceTypes",
             "supportedConnectionModes",
+            "supportedMessageTypes",
             "includeKeys",
             "excludeKeys",
         ] {

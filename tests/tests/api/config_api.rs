@@ -2,8 +2,11 @@
 //! JavaScript SDK (`/sourceConfig`) pull, field for field as `../shared/reference/rudderstack-protocol.md`
 //! describes the real clients (§1 and §5).
 
+use std::time::Duration;
+
 use reqwest::Method;
 use serde_json::{json, Value};
+use server::time::{format_ms, parse_rfc3339_ms};
 use wheelhouse_tests::*;
 
 both_backends!(
@@ -15,6 +18,11 @@ both_backends!(
     changes_are_visible_in_the_next_poll,
     namespace_config_for_multi_tenant_data_planes,
     data_plane_settings_answer_204,
+    connections_list_only_what_the_data_plane_gets,
+    hybrid_mode_tells_the_data_plane_what_to_deliver_from_the_cloud,
+    incremental_polls_never_miss_a_workspace,
+    a_failed_rebuild_keeps_the_change_and_is_retried,
+    a_workspace_that_cannot_be_built_does_not_stop_the_others,
 );
 
 /// The JSON types rudder-server's Go structs decode (a mismatch fails its whole config poll).
@@ -495,8 +503,8 @@ async fn source_config_has_the_javascript_sdk_shape(backend: Backend) {
     assert_eq!(disabled_source["source"]["destinations"], json!([]));
 }
 
-/// Strong ETags: `If-None-Match` with the current one is a 304; rudder-server, which never sends it,
-/// always gets a 200; a change gives a new ETag.
+/// Strong ETags: `If-None-Match` with the current one (alone, in a list, weak, or `*`) is a 304;
+/// rudder-server, which never sends it, always gets a 200; a change gives a new ETag.
 async fn etags_and_not_modified(backend: Backend) {
     let app = TestApp::start(backend).await;
     let ada = app.user("ada@example.com").await;
@@ -536,6 +544,20 @@ async fn etags_and_not_modified(backend: Backend) {
             .send()
             .await;
         assert_eq!(other.status, 200);
+        // RFC 9110: a list, `*`, and weak comparison (a proxy may have weakened the tag).
+        for header in [
+            format!("W/{etag}"),
+            format!("\"something-else\", {etag}"),
+            "*".to_string(),
+        ] {
+            let status = client
+                .request(Method::GET, path)
+                .header("if-none-match", &header)
+                .send()
+                .await
+                .status;
+            assert_eq!(status, 304, "If-None-Match: {header}");
+        }
     }
 
     let before = data_plane.get("/workspaceConfig?fetchAll=true").await;
@@ -664,7 +686,7 @@ async fn changes_are_visible_in_the_next_poll(backend: Backend) {
 }
 
 /// Namespaces (instance admins) group workspaces for a multi-tenant rudder-server: a map of workspace id
-/// → ConfigT; with `updatedAfter`, every workspace is listed and the unchanged ones are `null`.
+/// → ConfigT; with `updatedAfter`, every workspace is listed and those served well before it are `null`.
 async fn namespace_config_for_multi_tenant_data_planes(backend: Backend) {
     let app = TestApp::start(backend).await;
     let admin = app.instance_admin("root@example.com").await;
@@ -769,8 +791,16 @@ async fn namespace_config_for_multi_tenant_data_planes(backend: Backend) {
     .into_iter()
     .max()
     .unwrap();
-    let unchanged = data_plane
+    // Served moments ago, so sent again: a cursor this recent may come from a change stamped after theirs
+    // but served before them. A minute later, they are `null`.
+    let recent = data_plane
         .get(&format!("{path}?updatedAfter={cursor}"))
+        .await
+        .expect(200);
+    assert_eq!(recent, full);
+    let a_minute_later = format_ms(parse_rfc3339_ms(&cursor).unwrap() + 60_000);
+    let unchanged = data_plane
+        .get(&format!("{path}?updatedAfter={a_minute_later}"))
         .await
         .expect(200);
     assert_eq!(unchanged, json!({acme.clone(): null, beta.clone(): null}));
@@ -784,7 +814,6 @@ async fn namespace_config_for_multi_tenant_data_planes(backend: Backend) {
         .get(&format!("{path}?updatedAfter={cursor}"))
         .await
         .expect(200);
-    assert!(changed[&beta].is_null());
     assert_eq!(changed[&acme]["sources"][0]["name"], "Renamed");
     assert_eq!(
         changed.as_object().unwrap().len(),
@@ -902,6 +931,280 @@ async fn data_plane_settings_answer_204(backend: Backend) {
         .expect_error(401, "unauthorized", None);
 }
 
+/// The `connections` map lists what the data plane gets: a connection whose source or destination is
+/// disabled is left out, and `processorEnabled` is the destination's `isProcessorEnabled` (false in device
+/// mode).
+async fn connections_list_only_what_the_data_plane_gets(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let ada = app.user("ada@example.com").await;
+    let ws = app.workspace(&ada, "Acme").await;
+    let web = ada.create_source(&ws, "Javascript", "Website").await;
+    let old_site = ada.create_source(&ws, "Javascript", "Old site").await;
+    let hook = ada
+        .create_destination(
+            &ws,
+            "WEBHOOK",
+            "Hook",
+            webhook_config("https://example.com/a", &[]),
+        )
+        .await;
+    let mut device_config = amplitude_config("am-key", "am-secret");
+    device_config["connectionMode"] = json!({"web": "device"});
+    let device = ada
+        .create_destination(&ws, "AM", "Amplitude", device_config)
+        .await;
+    let paused = ada
+        .create_destination(
+            &ws,
+            "WEBHOOK",
+            "Paused",
+            webhook_config("https://example.com/b", &[]),
+        )
+        .await;
+    let to_hook = ada.connect(&ws, &id(&web), &id(&hook)).await;
+    let to_device = ada.connect(&ws, &id(&web), &id(&device)).await;
+    ada.connect(&ws, &id(&web), &id(&paused)).await;
+    ada.connect(&ws, &id(&old_site), &id(&hook)).await;
+    for path in [
+        format!("{}/{}", sources_path(&ws), id(&old_site)),
+        format!("{}/{}", destinations_path(&ws), id(&paused)),
+    ] {
+        ada.patch(&path, json!({"enabled": false}))
+            .await
+            .expect(200);
+    }
+
+    let config = workspace_config(&app.data_plane(&ada, &ws).await).await;
+    let entry = |destination: &Value, processor_enabled: bool| {
+        json!({"sourceId": id(&web), "destinationId": id(destination), "enabled": true, "config": {},
+               "processorEnabled": processor_enabled})
+    };
+    assert_eq!(
+        config["connections"],
+        json!({id(&to_hook): entry(&hook, true), id(&to_device): entry(&device, false)})
+    );
+    assert_eq!(
+        config_destination(&config, &id(&web), &id(&device)).unwrap()["isProcessorEnabled"],
+        false
+    );
+}
+
+/// Hybrid mode (GA4 on a web source): rudder-server processes the destination, and
+/// `destinationDefinition.config.hybridModeCloudEventsFilter` (RudderStack's value) tells it which message
+/// types it still delivers from the cloud; the browser SDK sends the rest.
+async fn hybrid_mode_tells_the_data_plane_what_to_deliver_from_the_cloud(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let ada = app.user("ada@example.com").await;
+    let ws = app.workspace(&ada, "Acme").await;
+    let web = ada.create_source(&ws, "Javascript", "Website").await;
+    let ga4 = ada
+        .create_destination(
+            &ws,
+            "GA4",
+            "GA4",
+            json!({"typesOfClient": "gtag", "apiSecret": "ga4-secret", "measurementId": "G-TEST",
+                   "connectionMode": {"web": "hybrid"}}),
+        )
+        .await;
+    ada.connect(&ws, &id(&web), &id(&ga4)).await;
+
+    let config = workspace_config(&app.data_plane(&ada, &ws).await).await;
+    let destination = config_destination(&config, &id(&web), &id(&ga4)).unwrap();
+    assert_eq!(destination["config"]["connectionMode"], "hybrid");
+    assert_eq!(destination["isProcessorEnabled"], true);
+    assert_eq!(
+        destination["destinationDefinition"]["config"]["hybridModeCloudEventsFilter"],
+        json!({"web": {"messageType": ["track", "group"]}})
+    );
+    let sdk = app
+        .basic(&str_of(&web, "writeKey"))
+        .get("/sourceConfig/")
+        .await
+        .expect(200);
+    assert_eq!(
+        sdk["source"]["destinations"][0]["config"]["connectionMode"],
+        "hybrid"
+    );
+}
+
+/// `updatedAfter` never hides a workspace the data plane lacks: not one whose change was stamped before the
+/// cursor but served after it (a slow or retried build, a replica that heard late), not one that just
+/// joined the namespace. Joining or leaving a namespace moves a workspace's `updatedAt`.
+async fn incremental_polls_never_miss_a_workspace(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let admin = app.instance_admin("root@example.com").await;
+    let ada = app.user("ada@example.com").await;
+    let acme = app.workspace(&ada, "Acme").await;
+    let beta = app.workspace(&ada, "Beta").await;
+    let spare = app.workspace(&ada, "Spare").await;
+    let created = admin
+        .post(
+            "/api/v1/namespaces",
+            json!({"name": "eu", "workspaceIds": [acme, beta]}),
+        )
+        .await
+        .expect(201);
+    let namespace_path = format!("/api/v1/namespaces/{}", id(&created["namespace"]));
+    let data_plane = app.basic(&str_of(&created, "secret"));
+    let path = "/data-plane/v1/namespaces/eu/config";
+
+    // Acme's change was stamped an hour ago, and its snapshot is only being served now.
+    app.execute(
+        "UPDATE workspaces SET config_updated_at = config_updated_at - 3600000 WHERE id = $1",
+        &[&acme],
+    )
+    .await;
+    let state = &app.server().state;
+    state.snapshots.rebuild(state, &acme).await.unwrap();
+    let full = data_plane.get(path).await.expect(200);
+    let cursor = str_of(&full[&beta], "updatedAt");
+    assert!(str_of(&full[&acme], "updatedAt") < cursor);
+    let incremental = data_plane
+        .get(&format!("{path}?updatedAfter={cursor}"))
+        .await
+        .expect(200);
+    assert_eq!(incremental[&acme], full[&acme]);
+
+    let spare_before = str_of(
+        &workspace_config(&app.data_plane(&ada, &spare).await).await,
+        "updatedAt",
+    );
+    let beta_data_plane = app.data_plane(&ada, &beta).await;
+    let beta_before = str_of(&workspace_config(&beta_data_plane).await, "updatedAt");
+    admin
+        .patch(&namespace_path, json!({"workspaceIds": [acme, spare]}))
+        .await
+        .expect(200);
+    let joined = data_plane
+        .get(&format!("{path}?updatedAfter={cursor}"))
+        .await
+        .expect(200);
+    assert_eq!(
+        joined.as_object().unwrap().len(),
+        2,
+        "Beta left the namespace: {joined}"
+    );
+    assert_config_t(&joined[&spare]);
+    assert!(str_of(&joined[&spare], "updatedAt") > spare_before);
+    assert!(str_of(&workspace_config(&beta_data_plane).await, "updatedAt") > beta_before);
+}
+
+/// Makes the workspace's data key unusable (its master key unknown), and so every build of its config.
+async fn break_data_key(app: &TestApp, ws: &str) {
+    let broken = app
+        .execute(
+            "UPDATE data_keys SET master_key_id = 'gone-' || master_key_id WHERE workspace_id = $1",
+            &[ws],
+        )
+        .await;
+    assert_eq!(broken, 1);
+    app.server().state.keyring.forget(ws);
+}
+
+async fn repair_data_key(app: &TestApp, ws: &str) {
+    app.execute(
+        "UPDATE data_keys SET master_key_id = SUBSTR(master_key_id, 6) WHERE workspace_id = $1",
+        &[ws],
+    )
+    .await;
+}
+
+/// A workspace with a source and a destination holding a secret (so that building its config needs its
+/// data key); returns the workspace id and the source.
+async fn workspace_with_a_secret(
+    app: &TestApp,
+    owner: &Client,
+    name: &str,
+    secret: &str,
+) -> (String, Value) {
+    let ws = app.workspace(owner, name).await;
+    let web = owner.create_source(&ws, "Javascript", "Website").await;
+    let hook = owner
+        .create_destination(
+            &ws,
+            "WEBHOOK",
+            "Hook",
+            webhook_config("https://example.com", &[("Authorization", secret)]),
+        )
+        .await;
+    owner.connect(&ws, &id(&web), &id(&hook)).await;
+    (ws, web)
+}
+
+/// A change is stored even when the config snapshot cannot be rebuilt right after: the call succeeds, data
+/// planes keep the previous config, the failure is logged (never a secret), and a background retry serves
+/// the change once building works again.
+async fn a_failed_rebuild_keeps_the_change_and_is_retried(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let ada = app.user("ada@example.com").await;
+    let secret = canary();
+    let (ws, web) = workspace_with_a_secret(&app, &ada, "Acme", &secret).await;
+    let data_plane = app.data_plane(&ada, &ws).await;
+    let source_name = |config: &Value| config["sources"][0]["name"].clone();
+    assert_eq!(source_name(&workspace_config(&data_plane).await), "Website");
+    let source_path = format!("{}/{}", sources_path(&ws), id(&web));
+
+    break_data_key(&app, &ws).await;
+    ada.patch(&source_path, json!({"name": "Renamed"}))
+        .await
+        .expect(200);
+    assert_eq!(ada.get(&source_path).await.expect(200)["name"], "Renamed");
+    assert_eq!(source_name(&workspace_config(&data_plane).await), "Website");
+    assert!(
+        logs::lines_with(&ws)
+            .iter()
+            .any(|line| line.contains("could not rebuild the config snapshot")),
+        "the failure is logged"
+    );
+
+    repair_data_key(&app, &ws).await;
+    eventually(
+        "the change, served after a retry",
+        Duration::from_secs(15),
+        || async { (source_name(&workspace_config(&data_plane).await) == "Renamed").then_some(()) },
+    )
+    .await;
+    logs::assert_never_logged(&secret, "a secret");
+}
+
+/// At start-up each workspace's config is built on its own: one that cannot be built (logged) does not keep
+/// the server from starting nor the others from being served, and is served once a retry succeeds.
+async fn a_workspace_that_cannot_be_built_does_not_stop_the_others(backend: Backend) {
+    let mut app = TestApp::start(backend).await;
+    let ada = app.user("ada@example.com").await;
+    let secret = canary();
+    let (broken, _) = workspace_with_a_secret(&app, &ada, "Broken", &secret).await;
+    let (fine, _) = workspace_with_a_secret(&app, &ada, "Fine", &canary()).await;
+    let broken_plane = app.data_plane(&ada, &broken).await;
+    let fine_plane = app.data_plane(&ada, &fine).await;
+
+    break_data_key(&app, &broken).await;
+    app.restart().await;
+    workspace_config(&fine_plane).await;
+    broken_plane
+        .get("/workspaceConfig?fetchAll=true")
+        .await
+        .expect_error(401, "unauthorized", None);
+    assert!(
+        logs::lines_with(&broken)
+            .iter()
+            .any(|line| line.contains("could not build a workspace's config snapshot")),
+        "the failure is logged"
+    );
+
+    repair_data_key(&app, &broken).await;
+    eventually(
+        "the workspace, served after a retry",
+        Duration::from_secs(15),
+        || async {
+            let response = broken_plane.get("/workspaceConfig?fetchAll=true").await;
+            (response.status == 200).then_some(())
+        },
+    )
+    .await;
+    logs::assert_never_logged(&secret, "a secret");
+}
+
 /// The raw value of a fresh API token (to present it the wrong way).
 async fn api_token_value(_app: &TestApp, creator: &Client, ws: &str) -> String {
     let created = creator
@@ -925,6 +1228,15 @@ async fn a_change_through_one_replica_reaches_the_other_postgres() {
     let replica = server::start(app.config().clone())
         .await
         .expect("a second replica");
+    // Both listen as soon as `start` returns: a replica that began listening after its first build missed
+    // what changed in between.
+    let listening: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    )
+    .fetch_one(&app.db().pool)
+    .await
+    .unwrap();
+    assert_eq!(listening, 2);
     let poll_replica = |token: String| {
         let url = format!("{}/workspaceConfig?fetchAll=true", replica.url());
         async move {
