@@ -22,6 +22,13 @@ impl Revised {
             Revised::Destinations => "destinations",
         }
     }
+
+    fn singular(self) -> &'static str {
+        match self {
+            Revised::Sources => "source",
+            Revised::Destinations => "destination",
+        }
+    }
 }
 
 /// The row's revision now; 404 when it is gone.
@@ -33,27 +40,39 @@ pub async fn current(db: &Db, table: Revised, id: &str) -> Result<String, AppErr
     .bind(id)
     .fetch_optional(&db.pool)
     .await?
-    .ok_or_else(|| AppError::not_found(table.table().trim_end_matches('s')))
+    .ok_or_else(|| AppError::not_found(table.singular()))
 }
 
 /// Gives the row a new revision (and `updated_at`) inside the change's transaction. With `based_on`, only if
-/// the stored revision is still that one: false means someone else changed the row meanwhile.
+/// the stored revision is still that one: otherwise someone else changed the row meanwhile, a 409 (or a 404
+/// when they deleted it).
 pub async fn advance(
     conn: &mut AnyConnection,
+    db: &Db,
     table: Revised,
     id: &str,
     based_on: Option<&str>,
-) -> Result<bool, AppError> {
-    let table = table.table();
+) -> Result<(), AppError> {
+    let name = table.table();
     let query = match based_on {
         Some(_) => format!(
-            "UPDATE {table} SET revision_id = $1, updated_at = $2 WHERE id = $3 AND revision_id = $4"
+            "UPDATE {name} SET revision_id = $1, updated_at = $2 WHERE id = $3 AND revision_id = $4"
         ),
-        None => format!("UPDATE {table} SET revision_id = $1, updated_at = $2 WHERE id = $3"),
+        None => format!("UPDATE {name} SET revision_id = $1, updated_at = $2 WHERE id = $3"),
     };
     let mut update = sqlx::query(&query).bind(new_id()).bind(now_ms()).bind(id);
     if let Some(revision) = based_on {
         update = update.bind(revision);
     }
-    Ok(update.execute(conn).await?.rows_affected() == 1)
+    if update.execute(conn).await?.rows_affected() == 1 {
+        return Ok(());
+    }
+    current(db, table, id).await?;
+    Err(AppError::Conflict {
+        message: format!(
+            "this {} was changed by someone else meanwhile; reload it and make your change again",
+            table.singular()
+        ),
+        field: None,
+    })
 }

@@ -251,14 +251,7 @@ async fn update_source(
     // A config change merged onto what was read above (stored secrets kept): it must not undo a change
     // that committed in between, nor bring back a secret that one cleared.
     let based_on = prepared.as_ref().map(|_| revision.as_str());
-    if !revisions::advance(&mut tx, Revised::Sources, &id, based_on).await? {
-        revisions::current(&state.db, Revised::Sources, &id).await?; // 404 if it was deleted meanwhile
-        return Err(AppError::Conflict {
-            message: "this source was changed by someone else meanwhile; reload it and make your change again"
-                .into(),
-            field: None,
-        });
-    }
+    revisions::advance(&mut tx, &state.db, Revised::Sources, &id, based_on).await?;
     if let Some(name) = &name {
         sqlx::query("UPDATE sources SET name = $1 WHERE id = $2")
             .bind(name)

@@ -372,12 +372,15 @@ async fn a_change_based_on_a_stale_revision_is_not_stored(backend: Backend) {
         let id = id(&created);
         let read = revisions::current(app.db(), table, &id).await.unwrap();
         let mut conn = app.db().pool.acquire().await.unwrap();
-        assert!(revisions::advance(&mut conn, table, &id, Some(&read)).await.unwrap());
+        revisions::advance(&mut conn, app.db(), table, &id, Some(&read))
+            .await
+            .unwrap();
         let now = revisions::current(app.db(), table, &id).await.unwrap();
         assert_ne!(now, read, "{table:?}: a change must advance the revision");
+        let stale = revisions::advance(&mut conn, app.db(), table, &id, Some(&read)).await;
         assert!(
-            !revisions::advance(&mut conn, table, &id, Some(&read)).await.unwrap(),
-            "{table:?}: a change based on a replaced revision was stored"
+            matches!(stale, Err(server::http::error::AppError::Conflict { .. })),
+            "{table:?}: a change based on a replaced revision was stored: {stale:?}"
         );
         assert_eq!(revisions::current(app.db(), table, &id).await.unwrap(), now);
     }
