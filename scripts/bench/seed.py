@@ -1,14 +1,22 @@
 #!/usr/bin/env python3
 """Seeds a Wheelhouse workspace through the REST API for the benchmarks: N sources, each connected to M
-destinations of its own (with secrets), and a data-plane token. Prints JSON for scripts/bench/run."""
+destinations of its own (with secrets), a data-plane token, and SIGN_IN_ACCOUNTS members who joined by invite
+(signin0@example.com…, password as the owner's; the invite mails are read from the server's outbox folder).
+Prints JSON for scripts/bench/run."""
 
+import email as mail_parser
+import glob
 import json
+import os
+import re
 import sys
+import time
 import urllib.request
 
-base, email, password = sys.argv[1], sys.argv[2], sys.argv[3]
-n_sources = int(sys.argv[4]) if len(sys.argv) > 4 else 100
-per_source = int(sys.argv[5]) if len(sys.argv) > 5 else 5
+base, email, password, outbox = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+n_sources = int(sys.argv[5]) if len(sys.argv) > 5 else 100
+per_source = int(sys.argv[6]) if len(sys.argv) > 6 else 5
+SIGN_IN_ACCOUNTS = 20
 
 
 def call(method, path, body=None, token=None, cookie=None):
@@ -50,6 +58,24 @@ for s in range(n_sources):
                     {"name": f"{kind} {i}", "type": kind, "config": config(i)}, token=api_token)[0]
         call("POST", f"/api/v1/workspaces/{ws}/connections",
              {"sourceId": source["id"], "destinationId": dest["id"]}, token=api_token)
+
+# People to sign in concurrently: one account each, as 20 people signing in at once would be.
+for n in range(SIGN_IN_ACCOUNTS):
+    call("POST", f"/api/v1/workspaces/{ws}/invites", {"email": f"signin{n}@example.com", "role": "viewer"}, token=api_token)
+tokens = {}
+for _ in range(100):
+    for path in glob.glob(os.path.join(outbox, "*.eml")):
+        with open(path, "rb") as f:
+            message = mail_parser.message_from_bytes(f.read())
+        body = message.get_payload(decode=True).decode()
+        link = re.search(r"/invite\?token=([\w.-]+)", body)
+        if link and message["To"].startswith("signin"):
+            tokens[message["To"]] = link.group(1)
+    if len(tokens) == SIGN_IN_ACCOUNTS:
+        break
+    time.sleep(0.1)
+for to, token in tokens.items():
+    call("POST", "/api/v1/invites/accept", {"token": token, "name": to.split("@")[0], "password": password})
 
 dp_token = call("POST", f"/api/v1/workspaces/{ws}/data-plane-tokens", {"name": "bench"}, token=api_token)[0]["token"]
 print(json.dumps({"workspaceId": ws, "apiToken": api_token, "dataPlaneToken": dp_token, "destinationId": dest["id"]}))

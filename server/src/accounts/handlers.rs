@@ -53,6 +53,7 @@ async fn login(
     )
     .await?;
     let Some(user) = user.as_ref().filter(|_| ok) else {
+        attempt.failed().await?;
         // Not the typed email: people sometimes type their password into it.
         tracing::info!(
             user_id = user.as_ref().map(|u| u.id.as_str()),
@@ -62,7 +63,7 @@ async fn login(
             "the email or the password is wrong".into(),
         ));
     };
-    attempt.succeeded(&state.db).await?;
+    attempt.succeeded().await?;
     start_session(&session, &user.id, user.session_epoch).await?;
     tracing::info!(user_id = %user.id, "signed in");
     Ok(Json(me_for(&state, &user.id, None).await?))
@@ -167,12 +168,13 @@ async fn change_password(
     )
     .await?
     {
+        attempt.failed().await?;
         return Err(AppError::validation(
             "currentPassword",
             "currentPassword is not your current password",
         ));
     }
-    attempt.succeeded(&state.db).await?;
+    attempt.succeeded().await?;
     password::check_policy("newPassword", &body.new_password)?;
     let epoch =
         super::set_password(&state.db, &user.id, SecretString::from(body.new_password)).await?;

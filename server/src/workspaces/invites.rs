@@ -324,12 +324,13 @@ async fn accept_invite(
             )
             .await?
             {
+                attempt.failed().await?;
                 return Err(AppError::validation(
                     "password",
                     "password is not the password of this account",
                 ));
             }
-            attempt.succeeded(&state.db).await?;
+            attempt.succeeded().await?;
             Some(user.id.clone())
         }
         (None, None) => {
