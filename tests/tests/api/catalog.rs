@@ -38,6 +38,29 @@ fn set(value: &Value) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
+/// Where a definition of ours differs from RudderStack's facts: the `same` keys must be equal, and our secret
+/// keys must include theirs. (RudderStack's lists leave some credentials out, such as Mixpanel's
+/// service-account secret and PostgreSQL's client key, so ours may add to them.)
+fn agreement(name: &str, ours: &Value, facts: &Value, same: &[&str]) -> Vec<String> {
+    let mut problems: Vec<String> = same
+        .iter()
+        .filter(|key| ours[**key] != facts[**key])
+        .map(|key| {
+            format!(
+                "{name}.{key}: ours {} ≠ RudderStack's {}",
+                ours[*key], facts[*key]
+            )
+        })
+        .collect();
+    if !set(&facts["secretKeys"]).is_subset(&set(&ours["secretKeys"])) {
+        problems.push(format!(
+            "{name}: secretKeys {} ⊉ {}",
+            ours["secretKeys"], facts["secretKeys"]
+        ));
+    }
+    problems
+}
+
 const DESTINATIONS_THE_ISSUE_NAMES: [&str; 25] = [
     "WEBHOOK",
     "GA4",
@@ -106,30 +129,20 @@ async fn destinations_agree_with_rudderstack(backend: Backend) {
             problems.push(format!("{name}: missing"));
             continue;
         };
-        for key in [
-            "displayName",
-            "transformAtV1",
-            "supportedSourceTypes",
-            "supportedConnectionModes",
-            "supportedMessageTypes",
-            "includeKeys",
-            "excludeKeys",
-        ] {
-            if ours[key] != facts[key] {
-                problems.push(format!(
-                    "{name}.{key}: ours {} ≠ RudderStack's {}",
-                    ours[key], facts[key]
-                ));
-            }
-        }
-        // RudderStack leaves some credentials out of its list (Mixpanel's service-account secret,
-        // PostgreSQL's client key); ours may only add to it.
-        if !set(&facts["secretKeys"]).is_subset(&set(&ours["secretKeys"])) {
-            problems.push(format!(
-                "{name}: secretKeys {} ⊉ {}",
-                ours["secretKeys"], facts["secretKeys"]
-            ));
-        }
+        problems.extend(agreement(
+            &name,
+            ours,
+            &facts,
+            &[
+                "displayName",
+                "transformAtV1",
+                "supportedSourceTypes",
+                "supportedConnectionModes",
+                "supportedMessageTypes",
+                "includeKeys",
+                "excludeKeys",
+            ],
+        ));
         if ours["destConfig"] != facts["perSourceTypeKeys"] {
             problems.push(format!("{name}.destConfig ≠ perSourceTypeKeys"));
         }
@@ -214,20 +227,12 @@ async fn sources_agree_with_rudderstack(backend: Backend) {
             problems.push(format!("{name}: missing"));
             continue;
         };
-        for key in ["displayName", "category", "type"] {
-            if ours[key] != facts[key] {
-                problems.push(format!(
-                    "{name}.{key}: ours {} ≠ RudderStack's {}",
-                    ours[key], facts[key]
-                ));
-            }
-        }
-        if !set(&facts["secretKeys"]).is_subset(&set(&ours["secretKeys"])) {
-            problems.push(format!(
-                "{name}: secretKeys {} ⊉ {}",
-                ours["secretKeys"], facts["secretKeys"]
-            ));
-        }
+        problems.extend(agreement(
+            &name,
+            ours,
+            &facts,
+            &["displayName", "category", "type"],
+        ));
         if ours.get("definitionName").is_some() {
             problems.push(format!(
                 "{name}: a RudderStack definition needs no definitionName"
