@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use app::api::workspaces::Role;
 use secrecy::SecretString;
-use serde_json::json;
+use serde_json::{json, Value};
 use server::config::Config;
 use server::db::Db;
 use server::secrets::MasterKey;
@@ -209,6 +209,16 @@ impl TestApp {
     /// A data plane or SDK: `Authorization: Basic base64(<username>:)`.
     pub fn basic(&self, username: &str) -> Client {
         Client::new(self.shared.clone(), Auth::Basic(username.into()))
+    }
+
+    /// What the JavaScript SDK loads for `source` (a source as the API returns it): `/sourceConfig/` with its
+    /// write key, which must answer 200.
+    pub async fn sdk_config(&self, source: &Value) -> Value {
+        let write_key = source["writeKey"].as_str().expect("the source's writeKey");
+        self.basic(write_key)
+            .get("/sourceConfig/")
+            .await
+            .expect(200)
     }
 
     /// The password of every user `user()` creates.

@@ -309,11 +309,7 @@ async fn config_is_resolved_per_source_type(backend: Backend) {
         "{for_android}"
     );
 
-    let sdk = app
-        .basic(&str_of(&web, "writeKey"))
-        .get("/sourceConfig/")
-        .await
-        .expect(200);
+    let sdk = app.sdk_config(&web).await;
     assert_eq!(
         sdk["source"]["destinations"][0]["config"]["connectionMode"],
         "device"
@@ -1016,11 +1012,7 @@ async fn hybrid_mode_tells_the_data_plane_what_to_deliver_from_the_cloud(backend
         destination["destinationDefinition"]["config"]["hybridModeCloudEventsFilter"],
         json!({"web": {"messageType": ["track", "group"]}})
     );
-    let sdk = app
-        .basic(&str_of(&web, "writeKey"))
-        .get("/sourceConfig/")
-        .await
-        .expect(200);
+    let sdk = app.sdk_config(&web).await;
     assert_eq!(
         sdk["source"]["destinations"][0]["config"]["connectionMode"],
         "hybrid"

@@ -186,11 +186,7 @@ async fn a_canary_secret_reaches_only_the_data_plane(backend: Backend) {
     );
 
     // The browser SDK's config.
-    let sdk = app
-        .basic(&str_of(&c.web, "writeKey"))
-        .get("/sourceConfig/")
-        .await
-        .expect(200);
+    let sdk = app.sdk_config(&c.web).await;
     assert_eq!(sdk["source"]["destinations"].as_array().unwrap().len(), 2);
 
     // The data plane gets every secret.
