@@ -8,11 +8,12 @@
 //!
 //! Every exchange is recorded in the app's transcript ([`Exchange`]).
 
+use std::io::Read;
 use std::sync::{Arc, Mutex, RwLock};
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_TYPE, ORIGIN};
+use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, ORIGIN};
 use reqwest::Method;
 use serde_json::Value;
 
@@ -217,6 +218,21 @@ impl Req<'_> {
             .bytes()
             .await
             .unwrap_or_else(|e| panic!("{what}: reading the answer: {e}"));
+        let raw = bytes.to_vec();
+        // reqwest here does not decode on its own: a test that asks for gzip checks the wire bytes (`raw`)
+        // and still reads, and records for the canary checks, what they decode to.
+        let gzipped = headers
+            .get(CONTENT_ENCODING)
+            .is_some_and(|encoding| encoding == "gzip");
+        let bytes = if gzipped {
+            let mut decoded = Vec::new();
+            flate2::read::GzDecoder::new(&raw[..])
+                .read_to_end(&mut decoded)
+                .unwrap_or_else(|e| panic!("{what}: the gzip body does not decode: {e}"));
+            decoded
+        } else {
+            raw.clone()
+        };
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         let (path, query) = match self.path.split_once('?') {
@@ -246,6 +262,7 @@ impl Req<'_> {
             headers,
             text,
             json,
+            raw,
         }
     }
 }
@@ -271,6 +288,8 @@ pub struct Resp {
     pub text: String,
     /// The body as JSON (`Null` when it is not JSON).
     pub json: Value,
+    /// The body as it came over the wire (`text` and `json` are what a gzip body decodes to).
+    pub raw: Vec<u8>,
 }
 
 impl Resp {

@@ -3,36 +3,17 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use bytes::Bytes;
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
 
 use serde::Serialize;
 
+use super::document::Document;
 use super::resolve::DefinitionView;
 use crate::http::error::{ApiResult, AppError};
 use crate::secrets::fields::insert_secrets;
 use crate::secrets::store;
 use crate::state::AppState;
 use crate::time::{format_ms, now_ms};
-
-/// A response body and its strong ETag.
-pub struct Document {
-    pub body: Bytes,
-    pub etag: http::HeaderValue,
-}
-
-impl Document {
-    pub fn new(body: Vec<u8>) -> Document {
-        let digest = Sha256::digest(&body);
-        let etag = http::HeaderValue::from_str(&format!("\"{}\"", hex::encode(&digest[..16])))
-            .expect("hex is a header value");
-        Document {
-            body: Bytes::from(body),
-            etag,
-        }
-    }
-}
 
 pub struct WorkspaceSnapshot {
     pub workspace_id: String,

@@ -4,14 +4,13 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use bytes::Bytes;
 
 use super::{Document, TokenEntry};
 use crate::http::error::{ApiResult, AppError};
@@ -77,70 +76,6 @@ fn data_plane_token(state: &AppState, headers: &HeaderMap) -> ApiResult<Arc<Toke
     Ok(entry)
 }
 
-/// Whether `If-None-Match` matches (RFC 9110 §13.1.2, for GET): `*`, or any entity tag of its lists under
-/// weak comparison, `W/"x"` matching `"x"`.
-fn if_none_match(headers: &HeaderMap, etag: &HeaderValue) -> bool {
-    let ours = opaque_tag(etag.as_bytes());
-    headers
-        .get_all(IF_NONE_MATCH)
-        .iter()
-        .any(|list| entity_tags(list.as_bytes()).any(|tag| tag == b"*" || tag == ours))
-}
-
-/// An entity tag without its weakness indicator: `"x"` for `W/"x"`.
-fn opaque_tag(tag: &[u8]) -> &[u8] {
-    tag.strip_prefix(b"W/").unwrap_or(tag)
-}
-
-/// The members of an `If-None-Match` list: `*` or opaque tags (quotes kept). A quoted tag may itself hold a
-/// comma, so the list is scanned rather than split; a malformed member is skipped up to the next comma.
-fn entity_tags(list: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut rest = list;
-    std::iter::from_fn(move || loop {
-        rest = rest.trim_ascii_start();
-        while let Some(after) = rest.strip_prefix(b",") {
-            rest = after.trim_ascii_start();
-        }
-        if rest.is_empty() {
-            return None;
-        }
-        let member = opaque_tag(rest);
-        if member.starts_with(b"*") {
-            rest = &member[1..];
-            return Some(&b"*"[..]);
-        }
-        if let Some(quoted) = member.strip_prefix(b"\"") {
-            if let Some(end) = quoted.iter().position(|&b| b == b'"') {
-                rest = &quoted[end + 1..];
-                return Some(&member[..end + 2]);
-            }
-        }
-        let skip = rest.iter().position(|&b| b == b',').unwrap_or(rest.len());
-        rest = &rest[skip..];
-    })
-}
-
-/// 200 with the body and its ETag, or 304 when the client already has it.
-fn serve(headers: &HeaderMap, body: Bytes, etag: &HeaderValue) -> Response {
-    let mut response = if if_none_match(headers, etag) {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        let mut response = body.into_response();
-        response
-            .headers_mut()
-            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        response
-    };
-    let h = response.headers_mut();
-    h.insert(ETAG, etag.clone());
-    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
-}
-
-fn serve_document(headers: &HeaderMap, document: &Document) -> Response {
-    serve(headers, document.body.clone(), &document.etag)
-}
-
 /// rudder-server's single-tenant config poll (`DEPLOYMENT_TYPE=DEDICATED`, `WORKSPACE_TOKEN`).
 async fn workspace_config(
     State(state): State<AppState>,
@@ -152,7 +87,7 @@ async fn workspace_config(
         .workspaces
         .get(&entry.workspace_id)
         .ok_or_else(|| AppError::not_found("workspace"))?;
-    Ok(serve_document(&headers, &snapshot.config))
+    Ok(snapshot.config.serve(&headers))
 }
 
 /// The first value of a query parameter. Data planes and SDKs get no error for an odd query string: a
@@ -181,7 +116,7 @@ async fn namespace_config(
         })
         .ok_or_else(|| AppError::Unauthorized("unknown namespace, or wrong secret".into()))?;
     match query_param(&query, "updatedAfter") {
-        None => Ok(serve_document(&headers, &ns.full)),
+        None => Ok(ns.full.serve(&headers)),
         Some(after) => {
             let after_ms =
                 crate::time::parse_rfc3339_ms(&after).ok_or_else(|| AppError::BadRequest {
@@ -190,12 +125,12 @@ async fn namespace_config(
                             .into(),
                     field: Some("updatedAfter".into()),
                 })?;
-            let document = Document::new(
+            let document = Document::uncompressed(
                 index
                     .namespace_body(&ns.workspace_ids, Some(after_ms))
                     .to_vec(),
             );
-            Ok(serve_document(&headers, &document))
+            Ok(document.serve(&headers))
         }
     }
 }
@@ -254,7 +189,7 @@ async fn source_config(
             .source_configs
             .get(&write_key)
             .ok_or_else(|| AppError::not_found("source"))?;
-        Ok::<_, AppError>(serve_document(&headers, document))
+        Ok::<_, AppError>(document.serve(&headers))
     })();
     with_cors(result.unwrap_or_else(IntoResponse::into_response))
 }
@@ -280,33 +215,4 @@ fn with_cors(mut response: Response) -> Response {
     );
     h.insert("access-control-max-age", HeaderValue::from_static("600"));
     response
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn matches(header: &str) -> bool {
-        let mut headers = HeaderMap::new();
-        headers.insert(IF_NONE_MATCH, HeaderValue::from_str(header).unwrap());
-        if_none_match(&headers, &HeaderValue::from_static("\"abc\""))
-    }
-
-    #[test]
-    fn if_none_match_follows_rfc_9110() {
-        assert!(matches("\"abc\""));
-        assert!(matches("W/\"abc\""));
-        assert!(matches("\"x\", W/\"abc\""));
-        assert!(matches("\"a,b\",\"abc\""));
-        assert!(matches("*"));
-        assert!(matches("junk, \"abc\""));
-        assert!(!matches("\"abcd\""));
-        assert!(!matches("abc"));
-        assert!(
-            !matches("\"a,\"abc\"\""),
-            "a comma inside a tag does not split it"
-        );
-        assert!(!matches(""));
-        assert!(!matches("W/"));
-    }
 }

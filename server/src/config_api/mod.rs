@@ -8,6 +8,7 @@
 //! previous snapshot and `retry_failed_builds` tries again until it succeeds.
 
 mod assemble;
+mod document;
 mod handlers;
 mod namespaces;
 pub mod resolve;
@@ -21,7 +22,8 @@ use arc_swap::ArcSwap;
 use bytes::{BufMut, Bytes, BytesMut};
 use sqlx::AnyConnection;
 
-pub use assemble::{Document, WorkspaceSnapshot};
+pub use assemble::WorkspaceSnapshot;
+pub use document::Document;
 pub use handlers::data_plane_routes;
 pub use namespaces::routes as namespace_routes;
 
@@ -177,7 +179,7 @@ impl Index {
             workspace_ids
                 .iter()
                 .filter_map(|w| self.workspaces.get(w))
-                .map(|s| s.config.body.len() + 32)
+                .map(|s| s.config.identity.body.len() + 32)
                 .sum::<usize>()
                 + 2,
         );
@@ -204,7 +206,7 @@ impl Index {
                 {
                     out.put_slice(b"null")
                 }
-                _ => out.put_slice(&snapshot.config.body),
+                _ => out.put_slice(&snapshot.config.identity.body),
             }
         }
         out.put_u8(b'}');
@@ -303,7 +305,7 @@ impl Snapshots {
         {
             // The same content: still served since then, so that a rebuild without a change (a notification,
             // a reload) does not send it to incremental polls again.
-            if new.config.etag == old.config.etag {
+            if new.config.identity.etag == old.config.identity.etag {
                 new.served_since_ms = old.served_since_ms;
             }
         }

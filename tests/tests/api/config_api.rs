@@ -14,6 +14,7 @@ both_backends!(
     config_is_resolved_per_source_type,
     source_config_has_the_javascript_sdk_shape,
     etags_and_not_modified,
+    gzip_for_clients_that_accept_it,
     data_plane_endpoints_need_a_data_plane_token,
     changes_are_visible_in_the_next_poll,
     namespace_config_for_multi_tenant_data_planes,
@@ -572,6 +573,107 @@ async fn etags_and_not_modified(backend: Backend) {
     assert_eq!(after.status, 200);
     assert_ne!(after.header("etag"), Some(old_etag.as_str()));
     assert_eq!(after.json["sources"][0]["name"], "Renamed");
+}
+
+/// Clients that accept gzip (rudder-server's Go client and browsers ask for it on their own) get the
+/// document compressed, as a representation of its own: its own strong ETag, and a 304 only for the
+/// representation they would get. The others get it as it is; `Vary` tells caches which is which.
+async fn gzip_for_clients_that_accept_it(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let ada = app.user("ada@example.com").await;
+    let ws = app.workspace(&ada, "Acme").await;
+    let web = ada.create_source(&ws, "Javascript", "Website").await;
+    let amplitude = ada
+        .create_destination(
+            &ws,
+            "AM",
+            "Amplitude",
+            amplitude_config("am-key", "am-secret"),
+        )
+        .await;
+    let hook = ada
+        .create_destination(
+            &ws,
+            "WEBHOOK",
+            "Hook",
+            webhook_config("https://example.com", &[]),
+        )
+        .await;
+    ada.connect(&ws, &id(&web), &id(&amplitude)).await;
+    ada.connect(&ws, &id(&web), &id(&hook)).await;
+    let data_plane = app.data_plane(&ada, &ws).await;
+    let sdk = app.basic(&str_of(&web, "writeKey"));
+
+    for (client, path) in [
+        (&data_plane, "/workspaceConfig?fetchAll=true"),
+        (&sdk, "/sourceConfig/"),
+    ] {
+        let get = |accept_encoding: &'static str, if_none_match: Option<String>| async move {
+            let mut request = client.request(Method::GET, path);
+            if !accept_encoding.is_empty() {
+                request = request.header("accept-encoding", accept_encoding);
+            }
+            if let Some(etag) = if_none_match {
+                request = request.header("if-none-match", &etag);
+            }
+            request.send().await
+        };
+        let plain = get("", None).await;
+        assert_eq!(plain.status, 200);
+        assert_eq!(plain.header("content-encoding"), None, "{path}");
+        assert_eq!(plain.header("vary"), Some("Accept-Encoding"));
+        let plain_etag = plain.header("etag").unwrap().to_string();
+
+        let gzipped = get("gzip, deflate, br, zstd", None).await;
+        assert_eq!(gzipped.status, 200);
+        assert_eq!(gzipped.header("content-encoding"), Some("gzip"), "{path}");
+        assert_eq!(gzipped.header("vary"), Some("Accept-Encoding"));
+        assert_eq!(
+            gzipped.text, plain.text,
+            "{path}: decoded, the same document"
+        );
+        assert!(
+            gzipped.raw.len() < plain.raw.len(),
+            "{path}: {} bytes gzipped, {} plain",
+            gzipped.raw.len(),
+            plain.raw.len()
+        );
+        let gzip_etag = gzipped.header("etag").unwrap().to_string();
+        assert_ne!(
+            gzip_etag, plain_etag,
+            "{path}: one strong ETag per representation"
+        );
+
+        let cached = get("gzip", Some(gzip_etag.clone())).await;
+        assert_eq!(
+            (cached.status, cached.header("etag")),
+            (304, Some(gzip_etag.as_str())),
+            "{path}"
+        );
+        let cached = get("", Some(plain_etag.clone())).await;
+        assert_eq!(
+            (cached.status, cached.header("etag")),
+            (304, Some(plain_etag.as_str()))
+        );
+        // The tag of the other representation: the client does not have what it would get.
+        let other = get("", Some(gzip_etag.clone())).await;
+        assert_eq!(
+            (other.status, other.header("content-encoding")),
+            (200, None)
+        );
+        let other = get("gzip", Some(plain_etag.clone())).await;
+        assert_eq!(
+            (other.status, other.header("content-encoding")),
+            (200, Some("gzip"))
+        );
+        // gzip refused by weight: as it is.
+        let refused = get("gzip;q=0, identity", None).await;
+        assert_eq!(
+            (refused.status, refused.header("content-encoding")),
+            (200, None)
+        );
+        assert_eq!(refused.header("etag"), Some(plain_etag.as_str()));
+    }
 }
 
 /// Wrong or missing credentials are a 401: not a data-plane token, an API token, another kind of auth.
