@@ -141,7 +141,11 @@ async function openSdkPage(t, writeKey) {
   });
   page.on('response', async (response) => {
     if (response.url().startsWith(`${server.url}/sourceConfig`)) {
-      sourceConfig.responses.push({ status: response.status(), text: await response.text().catch(() => '') });
+      sourceConfig.responses.push({
+        status: response.status(),
+        headers: await response.allHeaders(),
+        text: await response.text().catch(() => ''),
+      });
     }
   });
   await page.goto(`${site.url}/?writeKey=${encodeURIComponent(writeKey)}`);
@@ -168,8 +172,11 @@ test('the SDK loads its config from Wheelhouse across origins and sends a track 
   assert.equal(url.searchParams.get('v'), SDK_VERSION);
   assert.equal(request.headers().authorization, `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`);
   await eventually(() => sourceConfig.responses.length === 1, { message: 'the sourceConfig response' });
-  const [{ status, text }] = sourceConfig.responses;
+  const [{ status, headers, text }] = sourceConfig.responses;
   assert.equal(status, 200);
+  // Chromium asks for gzip on its own: the SDK read the gzip representation, decoded by the browser.
+  assert.match((await request.allHeaders())['accept-encoding'] ?? '', /gzip/);
+  assert.equal(headers['content-encoding'], 'gzip');
   const body = JSON.parse(text);
   assert.equal(body.source.id, setup.source.id);
   assert.equal(body.source.workspaceId, setup.workspace.id);
