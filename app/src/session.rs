@@ -39,7 +39,7 @@ pub struct WorkspaceCtx {
 
 impl WorkspaceCtx {
     pub fn can(&self, role: Role) -> bool {
-        self.role >= role
+        self.role.at_least(role)
     }
 
     /// `/api/v1/workspaces/<id><rest>`

@@ -114,6 +114,34 @@ pub struct Config {
     )]
     pub trusted_proxies: Vec<IpNet>,
 
+    /// The first retry of a failed background job (a mail during an SMTP outage) waits this long (ms); each
+    /// further retry twice as long, up to `--job-retry-max-ms`.
+    #[arg(
+        global = true,
+        long = "job-retry-base-ms",
+        env = "WHEELHOUSE_JOB_RETRY_BASE_MS",
+        default_value_t = 10_000
+    )]
+    pub job_retry_base_ms: u64,
+
+    /// The longest wait between two retries of a background job (ms).
+    #[arg(
+        global = true,
+        long = "job-retry-max-ms",
+        env = "WHEELHOUSE_JOB_RETRY_MAX_MS",
+        default_value_t = 3_600_000
+    )]
+    pub job_retry_max_ms: u64,
+
+    /// How often an idle worker looks for due background jobs (ms).
+    #[arg(
+        global = true,
+        long = "job-poll-ms",
+        env = "WHEELHOUSE_JOB_POLL_MS",
+        default_value_t = 1_000
+    )]
+    pub job_poll_ms: u64,
+
     /// Log format: `text` or `json`.
     #[arg(
         global = true,
@@ -141,6 +169,20 @@ impl Config {
             site_root: PathBuf::from("target/site"),
             log_format: "text".into(),
             trusted_proxies: Vec::new(),
+            job_retry_base_ms: 10_000,
+            job_retry_max_ms: 3_600_000,
+            job_poll_ms: 1_000,
+        }
+    }
+
+    pub fn job_settings(&self) -> crate::jobs::JobSettings {
+        crate::jobs::JobSettings {
+            poll: std::time::Duration::from_millis(self.job_poll_ms.max(10)),
+            retry_base: std::time::Duration::from_millis(self.job_retry_base_ms),
+            retry_max: std::time::Duration::from_millis(
+                self.job_retry_max_ms.max(self.job_retry_base_ms),
+            ),
+            ..Default::default()
         }
     }
 
@@ -148,7 +190,7 @@ impl Config {
         match &self.database_url {
             Some(url) => url.clone(),
             None => format!(
-                "sqlite://{}?mode=rwc",
+                "sqlite://{}",
                 self.data_dir.join("wheelhouse.db").display()
             ),
         }

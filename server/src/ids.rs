@@ -41,9 +41,11 @@ pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// Compares secrets without an early exit, so timing does not tell how much matched.
+/// Compares secrets in constant time (the `subtle` crate, written to stop the compiler from adding an early
+/// exit), so timing does not tell how much matched. Lengths are not secret: tokens have a fixed length.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use subtle::ConstantTimeEq;
+    a.ct_eq(b).into()
 }
 
 /// Big-endian base62 of `bytes`, left-padded with '0' to `width` characters.
@@ -76,6 +78,14 @@ mod tests {
         assert_eq!(a.len(), 27);
         assert!(a.bytes().all(|b| b.is_ascii_alphanumeric()));
         assert_eq!(new_write_key().len(), 27);
+    }
+
+    #[test]
+    fn constant_time_comparison_is_equality() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+        assert!(constant_time_eq(b"", b""));
     }
 
     #[test]

@@ -2,20 +2,25 @@
 //! Wheelhouse, the control plane: the server library. `main.rs` is a thin CLI over `cli`; the integration
 //! tests start this same server on port 0 with `start`.
 
+pub mod access;
 pub mod accounts;
 pub mod audit;
 pub mod catalog;
+pub mod changes;
 pub mod cli;
 pub mod config;
 pub mod config_api;
 pub mod connections;
 pub mod db;
 pub mod destinations;
+pub mod error;
 pub mod http;
 pub mod ids;
+pub mod integrations;
 pub mod jobs;
 pub mod links;
 pub mod mail;
+pub mod namespaces;
 pub mod secrets;
 pub mod sources;
 pub mod state;
@@ -26,14 +31,17 @@ pub mod workspaces;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use access::Actor;
 use config::Config;
 use db::Db;
+use jobs::worker::Worker;
 use secrets::MasterKey;
 use state::{AppState, Shared};
 
@@ -110,7 +118,9 @@ pub struct Server {
     pub setup_url: Option<String>,
     shutdown: oneshot::Sender<()>,
     serving: JoinHandle<std::io::Result<()>>,
-    jobs: Vec<JoinHandle<()>>,
+    worker: Worker,
+    /// This replica's own upkeep: the PostgreSQL listener, retries of failed snapshot builds.
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl Server {
@@ -118,17 +128,14 @@ impl Server {
         format!("http://{}", self.addr)
     }
 
-    /// Stops accepting connections, lets in-flight requests finish and the mail they queued go out, then
-    /// stops the background jobs.
+    /// Stops accepting connections, lets in-flight requests finish, then lets running jobs finish (a while):
+    /// queued ones wait in the database for the next replica or start.
     pub async fn shutdown(self) -> std::io::Result<()> {
         let _ = self.shutdown.send(());
         let result = self.serving.await.unwrap_or(Ok(()));
-        self.state
-            .mailer
-            .finish_sending(std::time::Duration::from_secs(30))
-            .await;
-        for job in self.jobs {
-            job.abort();
+        self.worker.stop(Duration::from_secs(30)).await;
+        for task in self.tasks {
+            task.abort();
         }
         result
     }
@@ -154,21 +161,46 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         config.smtp_url(),
         config.data_dir.join("outbox"),
     )?;
+    let keyring = Arc::new(secrets::Keyring::new(
+        db.clone(),
+        keys.current,
+        keys.previous,
+        keys.pending,
+    ));
+    open_data_keys(&keyring).await?;
+    let links = links::LinkSigner::load(&keyring)
+        .await
+        .context("loading the instance's link-signing key")?;
     let state = AppState::new(Shared {
-        links: links::LinkSigner::new(&keys.current),
-        keyring: secrets::Keyring::new(db.clone(), keys.current, keys.previous, keys.pending),
+        snapshot: Arc::new(config_api::Publisher::new(db.clone(), keyring.clone(), catalog)),
+        jobs: jobs::Jobs::new(config.job_settings()),
+        links,
+        keyring,
         db,
         catalog,
-        snapshots: config_api::Snapshots::default(),
         mailer: Arc::new(mailer),
         public_url: public_url.clone(),
         trusted_proxies: config.trusted_proxies.clone(),
         setup_token: Mutex::new(None),
     });
     let setup_url = bootstrap(&state, &config).await?;
-    let config_listener = jobs::listen_for_config_changes(&state).await;
-    open_data_keys(&state).await?;
-    let jobs = jobs::spawn_all(&state, config_listener);
+    let config_listener = config_api::listener::listen_early(&state.db).await;
+    state
+        .snapshot
+        .load_all()
+        .await
+        .map_err(|e| anyhow::anyhow!("building the config snapshot: {e}"))?;
+    let mut tasks = vec![tokio::spawn(config_api::retry_failed_builds(
+        state.snapshot.clone(),
+    ))];
+    if state.db.backend == db::Backend::Postgres {
+        tasks.push(tokio::spawn(config_api::listener::run(
+            state.snapshot.clone(),
+            state.db.clone(),
+            config_listener,
+        )));
+    }
+    let worker = Worker::spawn(&state);
 
     let site = http::Site {
         root: config.site_root.clone(),
@@ -197,16 +229,17 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         setup_url,
         shutdown,
         serving,
-        jobs,
+        worker,
+        tasks,
     })
 }
 
-/// Opens every data key (re-wrapping under the current master key any still under a previous one) and builds
-/// the config snapshot. A workspace whose data key no configured master key opens is logged, with what to do,
-/// and left out (`Snapshots::load_all` keeps retrying it) rather than keeping every other workspace from being
-/// served; when no data key opens at all, the configured master key is wrong and the server does not start.
-async fn open_data_keys(state: &AppState) -> anyhow::Result<()> {
-    let (opened, unopened) = state.keyring.open_all().await?;
+/// Opens every data key (re-wrapping under the current master key any still under a previous one). A
+/// workspace whose data key no configured master key opens is logged, with what to do, and left out (the
+/// snapshot keeps retrying it) rather than keeping every other workspace from being served; when no data key
+/// opens at all, the configured master key is wrong and the server does not start.
+async fn open_data_keys(keyring: &secrets::Keyring) -> anyhow::Result<()> {
+    let (opened, unopened) = keyring.open_all().await?;
     if let (0, Some(first)) = (opened, unopened.first()) {
         bail!(
             "{first} (no data key opens with the configured master key: is it the right one? {} workspace(s) are affected)",
@@ -216,11 +249,7 @@ async fn open_data_keys(state: &AppState) -> anyhow::Result<()> {
     for error in &unopened {
         tracing::error!(workspace_id = error.workspace_id(), "{error}");
     }
-    state
-        .snapshots
-        .load_all(state)
-        .await
-        .map_err(|e| anyhow::anyhow!("building the config snapshot: {e}"))
+    Ok(())
 }
 
 /// With no user yet: create the configured bootstrap owner, or hand out a one-time set-up link.
@@ -240,12 +269,20 @@ async fn bootstrap(state: &AppState, config: &Config) -> anyhow::Result<Option<S
             let hash = accounts::password::hash(password.clone())
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let mut tx = state.db.pool.begin().await?;
+            let mut tx = state.db.begin().await?;
             let name = email.split('@').next().unwrap_or("Owner").to_string();
             let user_id = accounts::insert(&mut tx, &email, &name, &hash, true)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            workspaces::insert(&mut tx, "My workspace", &user_id)
+            sqlx::query(
+                "INSERT INTO instance_facts (key, value, created_at) VALUES ('first_owner', $1, $2)
+                 ON CONFLICT (key) DO NOTHING",
+            )
+            .bind(&user_id)
+            .bind(time::now_ms())
+            .execute(&mut *tx)
+            .await?;
+            workspaces::insert(&mut tx, &Actor::system("bootstrap"), "My workspace", &user_id)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             tx.commit().await?;

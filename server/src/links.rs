@@ -1,10 +1,19 @@
-//! Short-lived signed links and tickets (invites, password resets): HS256 JWTs under a key derived from
-//! the master key, so every replica can check what another signed.
+//! Short-lived signed links and tickets (invites, password resets): HS256 JWTs under a key derived with
+//! HKDF from a random root key of the instance. The root is stored wrapped by the master key
+//! (`Keyring::instance_key`), so every replica derives the same signing key, before and after a master-key
+//! rotation, whichever master key it runs on: a link signed by one replica is good on all of them.
 
+use hkdf::Hkdf;
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use zeroize::Zeroizing;
 
-use crate::secrets::MasterKey;
+use crate::secrets::keys::KeyError;
+use crate::secrets::Keyring;
+
+/// The instance key the signing keys are derived from.
+const ROOT_PURPOSE: &str = "signed-links";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Purpose {
@@ -41,8 +50,16 @@ pub struct LinkSigner {
 }
 
 impl LinkSigner {
-    pub fn new(master: &MasterKey) -> LinkSigner {
-        let key = master.derive("signed-links");
+    /// The signer of this instance (its root key is created on first use).
+    pub async fn load(keyring: &Keyring) -> Result<LinkSigner, KeyError> {
+        Ok(LinkSigner::from_root(&keyring.instance_key(ROOT_PURPOSE).await?))
+    }
+
+    fn from_root(root: &[u8]) -> LinkSigner {
+        let mut key = Zeroizing::new([0u8; 32]);
+        Hkdf::<Sha256>::new(Some(b"wheelhouse"), root)
+            .expand(b"wheelhouse:links:hs256:v1", key.as_mut())
+            .expect("32 bytes is a valid HKDF-SHA256 length");
         LinkSigner {
             encoding: EncodingKey::from_secret(key.as_slice()),
             decoding: DecodingKey::from_secret(key.as_slice()),
@@ -51,14 +68,18 @@ impl LinkSigner {
 
     pub fn sign(&self, purpose: Purpose, subject: &str, bind: &str, ttl_secs: u64) -> String {
         let now = jsonwebtoken::get_current_timestamp();
-        let claims = Claims {
+        self.sign_claims(&Claims {
             sub: subject.into(),
             purpose: purpose.as_str().into(),
             bind: bind.into(),
             iat: now,
             exp: now + ttl_secs,
-        };
-        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).expect("HS256 signing")
+        })
+    }
+
+    /// Signs claims as they are (tests use it for links that expired).
+    pub fn sign_claims(&self, claims: &Claims) -> String {
+        encode(&Header::new(Algorithm::HS256), claims, &self.encoding).expect("HS256 signing")
     }
 
     /// The claims of a valid, unexpired link of this purpose; `None` otherwise.
@@ -79,12 +100,11 @@ mod tests {
 
     #[test]
     fn links_verify_only_for_their_purpose_and_key() {
-        let master = MasterKey::generate();
-        let signer = LinkSigner::new(&master);
+        let signer = LinkSigner::from_root(&[1u8; 32]);
         let link = signer.sign(Purpose::Invite, "inv1", "", 60);
         assert_eq!(signer.verify(Purpose::Invite, &link).unwrap().sub, "inv1");
         assert!(signer.verify(Purpose::PasswordReset, &link).is_none());
-        assert!(LinkSigner::new(&MasterKey::generate())
+        assert!(LinkSigner::from_root(&[2u8; 32])
             .verify(Purpose::Invite, &link)
             .is_none());
         assert!(signer.verify(Purpose::Invite, "garbage").is_none());

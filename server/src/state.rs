@@ -1,11 +1,12 @@
-//! What every handler shares.
+//! The application: what every surface (HTTP handlers, jobs, the CLI) shares and passes to the domain.
 
 use std::ops::Deref;
 use std::sync::{Arc, Mutex};
 
 use crate::catalog::Catalog;
-use crate::config_api::Snapshots;
+use crate::config_api::Publisher;
 use crate::db::Db;
+use crate::jobs::Jobs;
 use crate::links::LinkSigner;
 use crate::mail::Mailer;
 use crate::secrets::Keyring;
@@ -15,9 +16,12 @@ pub struct AppState(Arc<Shared>);
 
 pub struct Shared {
     pub db: Db,
-    pub keyring: Keyring,
+    pub keyring: Arc<Keyring>,
     pub catalog: &'static Catalog,
-    pub snapshots: Snapshots,
+    /// The data-plane config snapshot, and what keeps it current.
+    pub snapshot: Arc<Publisher>,
+    /// The durable job queue's handle on this replica (wakes its worker when something is enqueued).
+    pub jobs: Jobs,
     pub mailer: Arc<Mailer>,
     pub links: LinkSigner,
     /// The URL people reach us at: links in mail and the same-origin check.

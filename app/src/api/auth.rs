@@ -2,7 +2,7 @@ use serde::{Deserialize, Serialize};
 
 use super::workspaces::Role;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct LoginRequest {
@@ -49,7 +49,7 @@ pub struct WorkspaceSummary {
     pub role: Role,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ChangePasswordRequest {
@@ -64,7 +64,7 @@ pub struct PasswordResetRequest {
     pub email: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PasswordResetConfirm {
@@ -82,7 +82,7 @@ pub struct SetupStatus {
 
 /// `POST /api/v1/setup`: creates the instance owner and a first workspace. The token is the one-time
 /// set-up token the server prints at start when it has no user.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SetupRequest {
@@ -92,3 +92,8 @@ pub struct SetupRequest {
     pub password: String,
     pub workspace_name: String,
 }
+
+debug_without_secrets!(LoginRequest { email; password });
+debug_without_secrets!(ChangePasswordRequest { ; current_password, new_password });
+debug_without_secrets!(PasswordResetConfirm { ; token, new_password });
+debug_without_secrets!(SetupRequest { email, name, workspace_name; token, password });

@@ -20,7 +20,9 @@ pub struct DestinationDefinition {
     pub supported_source_types: Vec<String>,
     /// Source type → the connection modes (`cloud`, `device`, `hybrid`) this destination supports for it.
     pub supported_connection_modes: BTreeMap<String, Vec<String>>,
-    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
+    /// Per connection mode, the message types it delivers (`{"cloud": ["track", …]}`); `null` when the
+    /// definition does not restrict them.
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<Object>))]
     pub supported_message_types: Value,
     /// Source type → `{"messageType": [...]}`: in hybrid mode, the message types rudder-server still delivers
     /// from the cloud (the device-mode SDK sends the rest). Only for definitions with a hybrid mode.
@@ -75,5 +77,65 @@ impl SourceDefinition {
 impl DestinationDefinition {
     pub fn supports_source_type(&self, source_type: &str) -> bool {
         self.supported_source_types.iter().any(|t| t == source_type)
+    }
+}
+
+/// What the catalog list shows of a destination definition (`GET /api/v1/catalog/destinations`): enough to
+/// find one and to tell which sources it accepts; the whole definition, with its config schema, is
+/// `GET /api/v1/catalog/destinations/{name}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct DestinationSummary {
+    pub name: String,
+    pub display_name: String,
+    pub category: String,
+    pub description: String,
+    pub supported_source_types: Vec<String>,
+}
+
+/// What the catalog list shows of a source definition (`GET /api/v1/catalog/sources`); the whole definition
+/// is `GET /api/v1/catalog/sources/{name}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SourceSummary {
+    pub name: String,
+    pub display_name: String,
+    /// RudderStack's source type (`web`, `cloud`, …): which destinations may connect.
+    #[serde(rename = "type")]
+    pub source_type: String,
+    /// UI grouping: `sdk`, `server`, `webhook`, `cloud`, `warehouse`.
+    pub group: String,
+    pub description: String,
+}
+
+impl DestinationSummary {
+    pub fn supports_source_type(&self, source_type: &str) -> bool {
+        self.supported_source_types.iter().any(|t| t == source_type)
+    }
+}
+
+impl From<&DestinationDefinition> for DestinationSummary {
+    fn from(d: &DestinationDefinition) -> Self {
+        DestinationSummary {
+            name: d.name.clone(),
+            display_name: d.display_name.clone(),
+            category: d.category.clone(),
+            description: d.description.clone(),
+            supported_source_types: d.supported_source_types.clone(),
+        }
+    }
+}
+
+impl From<&SourceDefinition> for SourceSummary {
+    fn from(d: &SourceDefinition) -> Self {
+        SourceSummary {
+            name: d.name.clone(),
+            display_name: d.display_name.clone(),
+            source_type: d.source_type.clone(),
+            group: d.group.clone(),
+            description: d.description.clone(),
+        }
     }
 }

@@ -193,12 +193,14 @@ fn outcome(status: u16, text: String) -> Result<String, ApiError> {
             code: error.code,
             message: error.message,
             field: error.field,
+            current_revision: error.current_revision,
         },
         Err(_) => ApiError {
             status,
             code: "http_error".into(),
             message: format!("The server answered {status}."),
             field: None,
+            current_revision: None,
         },
     })
 }

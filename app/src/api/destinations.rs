@@ -21,11 +21,14 @@ pub struct Destination {
     pub secrets: BTreeMap<String, bool>,
     /// Ids of the sources connected to this destination.
     pub source_ids: Vec<String>,
+    /// Changes with every change to this resource; also its `ETag`. Send it back (`If-Match`, or `revision` in
+    /// a PATCH body) and a change made by someone else since you read it is a 409 instead of being undone.
+    pub revision: String,
     pub created_at: String,
     pub updated_at: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CreateDestination {
@@ -41,7 +44,7 @@ pub struct CreateDestination {
 
 /// `PATCH …/destinations/{id}`. `config`, when given, replaces the stored config; a secret field that is
 /// absent keeps its stored value, a new value replaces it, `null` clears it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateDestination {
@@ -52,6 +55,10 @@ pub struct UpdateDestination {
     pub config: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
+    /// The `revision` the change was made on (like `If-Match`): when the stored one is no longer it, the
+    /// answer is a 409 naming the current revision. Without it, the change applies to whatever is stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,3 +78,7 @@ pub struct CreateConnection {
     pub source_id: String,
     pub destination_id: String,
 }
+
+// `config` may hold secret fields (written in clear by the caller): never printed.
+debug_without_secrets!(CreateDestination { name, destination_type, enabled; config });
+debug_without_secrets!(UpdateDestination { name, enabled, revision; config });

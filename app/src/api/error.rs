@@ -18,6 +18,9 @@ pub struct ErrorDetail {
     /// The request field that is wrong, as a dotted path (`config.apiKey`), when one is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// With `code` `stale_revision`: the revision that is stored now (reload to see what changed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_revision: Option<String>,
 }
 
 /// What the typed client returns when a call fails: the HTTP status and the server's error detail
@@ -28,6 +31,7 @@ pub struct ApiError {
     pub code: String,
     pub message: String,
     pub field: Option<String>,
+    pub current_revision: Option<String>,
 }
 
 impl ApiError {
@@ -37,7 +41,13 @@ impl ApiError {
             code: "network_error".into(),
             message: message.into(),
             field: None,
+            current_revision: None,
         }
+    }
+
+    /// Someone else changed the resource since it was read (a PATCH sent with its revision).
+    pub fn is_stale(&self) -> bool {
+        self.status == 409 && self.code == "stale_revision"
     }
 
     pub fn is_unauthorized(&self) -> bool {
@@ -88,6 +98,7 @@ mod tests {
             code: "validation_failed".into(),
             message: message.into(),
             field: Some(field.into()),
+            current_revision: None,
         }
     }
 

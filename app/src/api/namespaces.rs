@@ -33,7 +33,7 @@ pub struct UpdateNamespace {
 }
 
 /// The answer to a namespace creation or secret rotation: the hosted secret, shown once.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct NamespaceWithSecret {
@@ -53,3 +53,5 @@ pub struct InstanceWorkspace {
     /// The namespace it is in (a workspace is in at most one).
     pub namespace_id: Option<String>,
 }
+
+debug_without_secrets!(NamespaceWithSecret { namespace; secret });

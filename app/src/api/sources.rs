@@ -23,11 +23,14 @@ pub struct Source {
     pub secrets: BTreeMap<String, bool>,
     /// Ids of the destinations this source is connected to.
     pub destination_ids: Vec<String>,
+    /// Changes with every change to this resource; also its `ETag`. Send it back (`If-Match`, or `revision` in
+    /// a PATCH body) and a change made by someone else since you read it is a 409 instead of being undone.
+    pub revision: String,
     pub created_at: String,
     pub updated_at: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CreateSource {
@@ -43,7 +46,7 @@ pub struct CreateSource {
 
 /// `PATCH …/sources/{id}`. `config`, when given, replaces the stored config; a secret field that is
 /// absent keeps its stored value, a new value replaces it, `null` clears it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateSource {
@@ -54,4 +57,12 @@ pub struct UpdateSource {
     pub config: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
+    /// The `revision` the change was made on (like `If-Match`): when the stored one is no longer it, the
+    /// answer is a 409 naming the current revision. Without it, the change applies to whatever is stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
 }
+
+// `config` may hold secret fields (written in clear by the caller): never printed.
+debug_without_secrets!(CreateSource { name, source_type, enabled; config });
+debug_without_secrets!(UpdateSource { name, enabled, revision; config });

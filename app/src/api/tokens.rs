@@ -29,7 +29,7 @@ pub struct CreateApiToken {
 }
 
 /// The answer to a token creation: the only time the token is ever shown.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedToken {
@@ -56,3 +56,5 @@ pub struct DataPlaneToken {
 pub struct CreateDataPlaneToken {
     pub name: String,
 }
+
+debug_without_secrets!(CreatedToken { id; token });

@@ -1,7 +1,10 @@
 use serde::{Deserialize, Serialize};
 
-/// A member's role in a workspace. Each role can do everything the roles before it can.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// A member's role in a workspace. Each role can do everything the roles of a lower rank can.
+///
+/// Roles compare by `rank` only: the enum deliberately has no ordering, so that reordering its variants (or
+/// adding one) cannot silently change who may do what.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
@@ -17,6 +20,39 @@ pub enum Role {
 
 impl Role {
     pub const ALL: [Role; 4] = [Role::Viewer, Role::Editor, Role::Admin, Role::Owner];
+
+    /// What a role may do, as a number: a role may do everything a role of a lower rank may.
+    pub const fn rank(self) -> u8 {
+        match self {
+            Role::Viewer => 10,
+            Role::Editor => 20,
+            Role::Admin => 30,
+            Role::Owner => 40,
+        }
+    }
+
+    /// Whether this role may do what `needed` may.
+    pub fn at_least(self, needed: Role) -> bool {
+        self.rank() >= needed.rank()
+    }
+
+    /// The lower of two roles (an API token acts with the lower of its own role and its creator's).
+    pub fn lower(self, other: Role) -> Role {
+        if self.rank() <= other.rank() {
+            self
+        } else {
+            other
+        }
+    }
+
+    /// The higher of two roles.
+    pub fn higher(self, other: Role) -> Role {
+        if self.rank() >= other.rank() {
+            self
+        } else {
+            other
+        }
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -55,6 +91,8 @@ pub struct Workspace {
     pub name: String,
     /// The caller's role in this workspace.
     pub role: Role,
+    /// How long the audit log keeps an entry, in days (400 unless changed).
+    pub audit_retention_days: u32,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -72,6 +110,9 @@ pub struct CreateWorkspace {
 pub struct UpdateWorkspace {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// 1 to 3650 days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_retention_days: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,7 +176,7 @@ pub struct InvitePreview {
 
 /// `POST /api/v1/invites/accept`. A new account gives `name` and `password`; an existing account
 /// accepts while signed in, or gives its `password`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AcceptInvite {
@@ -152,3 +193,5 @@ pub struct AcceptInvite {
 pub struct InviteAccepted {
     pub workspace_id: String,
 }
+
+debug_without_secrets!(AcceptInvite { name; token, password });

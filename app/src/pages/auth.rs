@@ -203,6 +203,7 @@ pub fn ResetPassword() -> impl IntoView {
                 code: "validation_failed".into(),
                 message: "The two passwords differ.".into(),
                 field: Some("confirmPassword".into()),
+                current_revision: None,
             }));
             return;
         }

@@ -422,12 +422,14 @@ fn DestinationView(page: DestinationPage, version: RwSignal<u32>) -> impl IntoVi
         .as_ref()
         .map(|d| d.config_schema.clone())
         .unwrap_or(Value::Null);
+    let revision = destination.revision.clone();
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         update.dispatch(UpdateDestination {
             name: Some(name.get_untracked()),
             config: Some(config.get_untracked()),
             enabled: None,
+            revision: Some(revision.clone()),
         });
     };
 

@@ -34,7 +34,7 @@ fn SettingsTabs() -> impl IntoView {
 fn role_options(max: Role, include_owner: bool) -> Vec<Role> {
     Role::ALL
         .into_iter()
-        .filter(|r| *r <= max && (include_owner || *r != Role::Owner))
+        .filter(|r| max.at_least(*r) && (include_owner || *r != Role::Owner))
         .collect()
 }
 
@@ -81,6 +81,7 @@ pub fn SettingsGeneral() -> impl IntoView {
         ev.prevent_default();
         rename.dispatch(UpdateWorkspace {
             name: Some(name.get_untracked()),
+            ..Default::default()
         });
     };
     let delete_workspace = move |_| {

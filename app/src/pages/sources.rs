@@ -365,12 +365,14 @@ fn SourceView(page: SourcePage, version: RwSignal<u32>) -> impl IntoView {
         .get("properties")
         .and_then(Value::as_object)
         .is_some_and(|p| !p.is_empty());
+    let revision = source.revision.clone();
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         update.dispatch(UpdateSource {
             name: Some(name.get_untracked()),
             config: has_settings.then(|| config.get_untracked()),
             enabled: None,
+            revision: Some(revision.clone()),
         });
     };
 

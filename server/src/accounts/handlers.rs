@@ -1,25 +1,21 @@
 use app::api::auth::{
-    AuthMethod, ChangePasswordRequest, LoginRequest, Me, PasswordResetConfirm,
-    PasswordResetRequest, SetupRequest, SetupStatus, WorkspaceSummary,
+    ChangePasswordRequest, LoginRequest, Me, PasswordResetConfirm, PasswordResetRequest,
+    SetupRequest, SetupStatus,
 };
-use app::api::workspaces::Role;
 use app::api::ErrorBody;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use secrecy::SecretString;
 use tower_sessions::Session;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::password;
-use super::throttle::{self, PasswordAttempt};
-use crate::http::auth::{Principal, Via, SESSION_EPOCH, SESSION_USER_ID};
+use super::{AccountError, Setup};
+use crate::access::{Actor, ActorKind, Origin};
+use crate::http::auth::{Principal, SESSION_EPOCH, SESSION_USER_ID};
 use crate::http::client_addr::ClientAddr;
 use crate::http::error::{ApiResult, AppError};
 use crate::http::json::ApiJson;
-use crate::links::Purpose;
-use crate::mail::Mail;
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -33,8 +29,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(setup_status, setup))
 }
 
-const RESET_LINK_TTL_SECS: u64 = 60 * 60;
-
 /// Sign in with email and password; sets the session cookie.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", security(()), request_body = LoginRequest,
     responses((status = 200, body = Me), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
@@ -44,29 +38,16 @@ async fn login(
     session: Session,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<Me>> {
-    let email = body.email.trim().to_lowercase();
-    let attempt = PasswordAttempt::start(&state.db, &email, client).await?;
-    let user = super::by_email(&state.db, &email).await?;
-    let ok = password::verify(
-        SecretString::from(body.password),
-        user.as_ref().map(|u| u.password_hash.clone()),
-    )
-    .await?;
-    let Some(user) = user.as_ref().filter(|_| ok) else {
-        attempt.failed().await?;
-        // Not the typed email: people sometimes type their password into it.
-        tracing::info!(
-            user_id = user.as_ref().map(|u| u.id.as_str()),
-            "sign-in failed"
-        );
-        return Err(AppError::Unauthorized(
-            "the email or the password is wrong".into(),
-        ));
-    };
-    attempt.succeeded().await?;
+    let user = super::sign_in(&state.db, &body.email, body.password, client).await?;
     start_session(&session, &user.id, user.session_epoch).await?;
-    tracing::info!(user_id = %user.id, "signed in");
-    Ok(Json(me_for(&state, &user.id, None).await?))
+    let actor = Actor {
+        kind: ActorKind::Person {
+            user_id: user.id.clone(),
+        },
+        label: user.email.clone(),
+        origin: Origin::default(),
+    };
+    Ok(Json(super::me(&state.db, &actor).await?))
 }
 
 /// A new session id at every sign-in (no session fixation).
@@ -94,92 +75,31 @@ async fn logout(session: Session) -> ApiResult<StatusCode> {
 #[utoipa::path(get, path = "/api/v1/me", tag = "auth",
     responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
 async fn me(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<Me>> {
-    Ok(Json(
-        me_for(&state, &principal.user_id, Some(&principal)).await?,
-    ))
-}
-
-async fn me_for(state: &AppState, user_id: &str, principal: Option<&Principal>) -> ApiResult<Me> {
-    let user = super::by_id(&state.db, user_id)
-        .await?
-        .ok_or_else(|| AppError::Unauthorized("sign in again".into()))?;
-    let rows: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT w.id, w.name, m.role FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
-         WHERE m.user_id = $1 ORDER BY w.name, w.id",
-    )
-    .bind(user_id)
-    .fetch_all(&state.db.pool)
-    .await?;
-    let mut workspaces = Vec::new();
-    for (id, name, role) in rows {
-        let Some(mut role) = Role::parse(&role) else {
-            continue;
-        };
-        if let Some(Principal {
-            via:
-                Via::Token {
-                    workspace_id,
-                    role: token_role,
-                    ..
-                },
-            ..
-        }) = principal
-        {
-            if *workspace_id != id {
-                continue;
-            }
-            role = role.min(*token_role);
-        }
-        workspaces.push(WorkspaceSummary { id, name, role });
+    match super::me(&state.db, &principal.actor).await {
+        Ok(me) => Ok(Json(me)),
+        Err(AccountError::NotFound(_)) => Err(AppError::unauthorized("sign in again")),
+        Err(error) => Err(error.into()),
     }
-    let auth_method = match principal {
-        Some(p) if p.is_token() => AuthMethod::ApiToken,
-        _ => AuthMethod::Session,
-    };
-    Ok(Me {
-        user: user.to_wire(),
-        auth_method,
-        workspaces,
-    })
 }
 
 /// Change your password. Ends your other sessions; keeps this one.
 #[utoipa::path(post, path = "/api/v1/me/password", tag = "auth", request_body = ChangePasswordRequest,
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn change_password(
     State(state): State<AppState>,
-    ClientAddr(client): ClientAddr,
     principal: Principal,
     ApiJson(body): ApiJson<ChangePasswordRequest>,
 ) -> ApiResult<StatusCode> {
-    let Via::Session(session) = &principal.via else {
-        return Err(AppError::Forbidden(
-            "an API token cannot change a password; sign in".into(),
-        ));
-    };
-    let user = super::by_id(&state.db, &principal.user_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("user"))?;
-    // Throttled like a sign-in: a stolen session cookie must not buy unlimited guesses at the password.
-    let attempt = PasswordAttempt::start(&state.db, &user.email, client).await?;
-    if !password::verify(
-        SecretString::from(body.current_password),
-        Some(user.password_hash),
+    let epoch = super::change_password(
+        &state.db,
+        &principal.actor,
+        body.current_password,
+        body.new_password,
     )
-    .await?
-    {
-        attempt.failed().await?;
-        return Err(AppError::validation(
-            "currentPassword",
-            "currentPassword is not your current password",
-        ));
+    .await?;
+    if let Some(session) = &principal.session {
+        start_session(session, principal.user_id(), epoch).await?;
     }
-    attempt.succeeded().await?;
-    password::check_policy("newPassword", &body.new_password)?;
-    let epoch =
-        super::set_password(&state.db, &user.id, SecretString::from(body.new_password)).await?;
-    start_session(session, &user.id, epoch).await?;
-    tracing::info!(user_id = %user.id, "password changed");
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -190,45 +110,7 @@ async fn request_password_reset(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<PasswordResetRequest>,
 ) -> ApiResult<StatusCode> {
-    let email = super::parse_email("email", &body.email)?;
-    // Over the limit, the answer stays 202: it must not tell whether the account exists.
-    if throttle::count(
-        &state.db,
-        &throttle::reset_mail_key(&email),
-        throttle::RESET_MAILS,
-    )
-    .await
-    .is_err()
-    {
-        return Ok(StatusCode::ACCEPTED);
-    }
-    if let Some(user) = super::by_email(&state.db, &email).await? {
-        let token = state.links.sign(
-            Purpose::PasswordReset,
-            &user.id,
-            &super::password_fingerprint(&user.password_hash),
-            RESET_LINK_TTL_SECS,
-        );
-        let mut link = state
-            .public_url
-            .join("/reset-password")
-            .map_err(AppError::internal)?;
-        // The address rides along only so that the page can tell password managers whose password changes;
-        // the token alone decides whose it is.
-        link.query_pairs_mut()
-            .append_pair("token", &token)
-            .append_pair("email", &user.email);
-        state.mailer.send_later(Mail {
-            to: user.email.clone(),
-            subject: "Reset your Wheelhouse password".into(),
-            body: format!(
-                "Hello {},\n\nSomeone (hopefully you) asked to reset the password of your Wheelhouse account.\n\
-                 Choose a new password here within the next hour:\n\n{link}\n\n\
-                 If you did not ask for this, ignore this mail: your password stays as it is.\n",
-                user.name
-            ),
-        });
-    }
+    super::request_password_reset(&state, &body.email).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -237,28 +119,14 @@ async fn request_password_reset(
     responses((status = 204), (status = 422, body = ErrorBody)))]
 async fn confirm_password_reset(
     State(state): State<AppState>,
+    ClientAddr(ip): ClientAddr,
     ApiJson(body): ApiJson<PasswordResetConfirm>,
 ) -> ApiResult<StatusCode> {
-    let invalid = || {
-        AppError::validation(
-            "token",
-            "this reset link has expired or was already used; ask for a new one",
-        )
+    let origin = Origin {
+        ip,
+        user_agent: None,
     };
-    let claims = state
-        .links
-        .verify(Purpose::PasswordReset, &body.token)
-        .ok_or_else(invalid)?;
-    let user = super::by_id(&state.db, &claims.sub)
-        .await?
-        .ok_or_else(invalid)?;
-    if super::password_fingerprint(&user.password_hash) != claims.bind {
-        return Err(invalid());
-    }
-    password::check_policy("newPassword", &body.new_password)?;
-    super::set_password(&state.db, &user.id, SecretString::from(body.new_password)).await?;
-    throttle::clear_account(&state.db, &user.email).await?;
-    tracing::info!(user_id = %user.id, "password reset");
+    super::confirm_password_reset(&state, &body.token, body.new_password, origin).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -275,49 +143,33 @@ async fn setup_status(State(state): State<AppState>) -> ApiResult<Json<SetupStat
     responses((status = 200, body = Me), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn setup(
     State(state): State<AppState>,
+    ClientAddr(ip): ClientAddr,
     session: Session,
     ApiJson(body): ApiJson<SetupRequest>,
 ) -> ApiResult<Json<Me>> {
-    let email = super::parse_email("email", &body.email)?;
-    let name = super::parse_name("name", &body.name, 100)?;
-    let workspace_name = super::parse_name("workspaceName", &body.workspace_name, 100)?;
-    password::check_policy("password", &body.password)?;
-    {
-        let expected = state.setup_token.lock().expect("setup token");
-        let matches = expected
-            .as_deref()
-            .is_some_and(|t| crate::ids::constant_time_eq(t.as_bytes(), body.token.as_bytes()));
-        if expected.is_none() {
-            return Err(AppError::conflict(
-                "token",
-                "this instance is already set up; sign in",
-            ));
-        }
-        if !matches {
-            return Err(AppError::validation(
-                "token",
-                "token is not this instance's set-up token (see the server's log)",
-            ));
-        }
-    }
-    let hash = password::hash(SecretString::from(body.password)).await?;
-    let mut tx = state.db.pool.begin().await?;
-    // Checked inside the transaction: two concurrent set-ups cannot both create an owner.
-    if sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users")
-        .fetch_one(&mut *tx)
-        .await?
-        > 0
-    {
-        return Err(AppError::conflict(
-            "token",
-            "this instance is already set up; sign in",
-        ));
-    }
-    let user_id = super::insert(&mut tx, &email, &name, &hash, true).await?;
-    crate::workspaces::insert(&mut tx, &workspace_name, &user_id).await?;
-    tx.commit().await?;
-    state.setup_token.lock().expect("setup token").take();
-    start_session(&session, &user_id, 0).await?;
-    tracing::info!(%user_id, "instance set up");
-    Ok(Json(me_for(&state, &user_id, None).await?))
+    let origin = Origin {
+        ip,
+        user_agent: None,
+    };
+    let user = super::create_first_owner(
+        &state,
+        Setup {
+            token: body.token,
+            email: body.email,
+            name: body.name,
+            password: body.password,
+            workspace_name: body.workspace_name,
+        },
+        origin.clone(),
+    )
+    .await?;
+    start_session(&session, &user.id, user.session_epoch).await?;
+    let actor = Actor {
+        kind: ActorKind::Person {
+            user_id: user.id.clone(),
+        },
+        label: user.email.clone(),
+        origin,
+    };
+    Ok(Json(super::me(&state.db, &actor).await?))
 }

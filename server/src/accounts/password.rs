@@ -13,7 +13,8 @@ use rand::rngs::OsRng;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-use crate::http::error::AppError;
+use super::AccountError;
+use crate::error::Invalid;
 
 pub const MIN_LENGTH: usize = 10;
 pub const MAX_LENGTH: usize = 256;
@@ -27,16 +28,16 @@ fn argon2() -> Argon2<'static> {
 }
 
 /// Checks a new password's length; the field name goes into the 422.
-pub fn check_policy(field: &str, password: &str) -> Result<(), AppError> {
+pub fn check_policy(field: &str, password: &str) -> Result<(), Invalid> {
     let length = password.chars().count();
     if length < MIN_LENGTH {
-        return Err(AppError::validation(
+        return Err(Invalid::new(
             field,
             format!("{field} must be at least {MIN_LENGTH} characters long"),
         ));
     }
     if password.len() > MAX_LENGTH {
-        return Err(AppError::validation(
+        return Err(Invalid::new(
             field,
             format!("{field} must be at most {MAX_LENGTH} bytes long"),
         ));
@@ -60,7 +61,7 @@ impl Drop for InQueue {
 }
 
 /// A turn at hashing: one of the spare cores, when fewer than `MAX_WAITING` are already waiting.
-async fn turn() -> Result<SemaphorePermit<'static>, AppError> {
+async fn turn() -> Result<SemaphorePermit<'static>, AccountError> {
     static PERMITS: OnceLock<Semaphore> = OnceLock::new();
     let permits = PERMITS.get_or_init(|| {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -72,42 +73,43 @@ async fn turn() -> Result<SemaphorePermit<'static>, AppError> {
     let already_waiting = WAITING.fetch_add(1, Ordering::SeqCst);
     let _in_queue = InQueue;
     if already_waiting >= MAX_WAITING {
-        return Err(AppError::Unavailable(
-            "too many sign-ins at once; try again in a moment".into(),
-        ));
+        return Err(AccountError::Busy);
     }
-    permits.acquire().await.map_err(AppError::internal)
+    permits
+        .acquire()
+        .await
+        .map_err(|e| AccountError::Hashing(e.to_string()))
 }
 
-pub async fn hash(password: SecretString) -> Result<String, AppError> {
+pub async fn hash(password: SecretString) -> Result<String, AccountError> {
     let _turn = turn().await?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         argon2()
             .hash_password(password.expose_secret().as_bytes(), &salt)
             .map(|h| h.to_string())
-            .map_err(|e| AppError::internal(format!("argon2: {e}")))
+            .map_err(|e| AccountError::Hashing(format!("argon2: {e}")))
     })
     .await
-    .map_err(AppError::internal)?
+    .map_err(|e| AccountError::Hashing(e.to_string()))?
 }
 
 /// Verifies a password against a stored PHC string. With no stored hash (unknown account) it verifies
 /// against a fixed dummy hash, so that the answer takes as long either way.
-pub async fn verify(password: SecretString, stored: Option<String>) -> Result<bool, AppError> {
+pub async fn verify(password: SecretString, stored: Option<String>) -> Result<bool, AccountError> {
     let _turn = turn().await?;
     tokio::task::spawn_blocking(move || {
         let known = stored.is_some();
         let stored = stored.unwrap_or_else(|| dummy_hash().to_string());
         let parsed = PasswordHash::new(&stored)
-            .map_err(|e| AppError::internal(format!("stored hash: {e}")))?;
+            .map_err(|e| AccountError::Hashing(format!("stored hash: {e}")))?;
         let ok = argon2()
             .verify_password(password.expose_secret().as_bytes(), &parsed)
             .is_ok();
         Ok(ok && known)
     })
     .await
-    .map_err(AppError::internal)?
+    .map_err(|e| AccountError::Hashing(e.to_string()))?
 }
 
 fn dummy_hash() -> &'static str {

@@ -9,7 +9,7 @@
 use std::net::IpAddr;
 
 use crate::db::Db;
-use crate::http::error::AppError;
+use super::AccountError;
 use crate::time::now_ms;
 
 #[derive(Clone, Copy, Debug)]
@@ -76,7 +76,7 @@ impl PasswordAttempt {
         db: &Db,
         email: &str,
         client: Option<IpAddr>,
-    ) -> Result<PasswordAttempt, AppError> {
+    ) -> Result<PasswordAttempt, AccountError> {
         let mut attempt = PasswordAttempt {
             db: db.clone(),
             account: account_key(email),
@@ -95,7 +95,7 @@ impl PasswordAttempt {
 
     /// The password was right: the account's failures are forgotten; the address keeps its own (many people
     /// may sign in from behind one).
-    pub async fn succeeded(mut self) -> Result<(), AppError> {
+    pub async fn succeeded(mut self) -> Result<(), AccountError> {
         self.held.clear();
         sqlx::query(&format!(
             "UPDATE auth_throttle SET failures = 0, {LEAVE_FLIGHT} WHERE key = $1"
@@ -110,7 +110,7 @@ impl PasswordAttempt {
     }
 
     /// The password was wrong: a failure for the account and the address, which locks either at its limit.
-    pub async fn failed(mut self) -> Result<(), AppError> {
+    pub async fn failed(mut self) -> Result<(), AccountError> {
         self.held.clear();
         record_failure(&self.db, &self.account, PER_ACCOUNT).await?;
         if let Some(key) = &self.client {
@@ -147,7 +147,7 @@ const LEAVE_FLIGHT: &str = "in_flight = CASE WHEN in_flight > 0 THEN in_flight -
 /// Puts one attempt in flight under `key`; 429 (and nothing in flight) while the key is locked or its
 /// failures and attempts in flight already reach the limit. A window that has passed starts over, which
 /// also forgets attempts a crashed server left in flight.
-async fn begin(db: &Db, key: &str, limit: Limit) -> Result<(), AppError> {
+async fn begin(db: &Db, key: &str, limit: Limit) -> Result<(), AccountError> {
     let now = now_ms();
     // One statement, so that concurrent attempts each see their own count.
     let (failures, in_flight, locked_until): (i64, i64, i64) = sqlx::query_as(
@@ -170,14 +170,13 @@ async fn begin(db: &Db, key: &str, limit: Limit) -> Result<(), AppError> {
         return Ok(());
     }
     release(db, key).await?;
-    Err(AppError::TooManyRequests {
-        message: "Too many attempts. Try again later.".into(),
+    Err(AccountError::Throttled {
         // Locked: until the lock ends. Only busy: as soon as an attempt in flight ends.
         retry_after_secs: ((locked_until - now) / 1000).max(1) as u64,
     })
 }
 
-async fn release(db: &Db, key: &str) -> Result<(), AppError> {
+async fn release(db: &Db, key: &str) -> Result<(), AccountError> {
     sqlx::query(&format!(
         "UPDATE auth_throttle SET {LEAVE_FLIGHT} WHERE key = $1"
     ))
@@ -188,7 +187,7 @@ async fn release(db: &Db, key: &str) -> Result<(), AppError> {
 }
 
 /// Ends an attempt in flight as a failure; at the limit, locks the key for the lockout period.
-async fn record_failure(db: &Db, key: &str, limit: Limit) -> Result<(), AppError> {
+async fn record_failure(db: &Db, key: &str, limit: Limit) -> Result<(), AccountError> {
     let failures: Option<i64> = sqlx::query_scalar(&format!(
         "UPDATE auth_throttle SET failures = failures + 1, {LEAVE_FLIGHT} WHERE key = $1 RETURNING failures"
     ))
@@ -210,17 +209,17 @@ async fn record_failure(db: &Db, key: &str, limit: Limit) -> Result<(), AppError
 }
 
 /// Counts one request under `key` (a password-reset mail): 429 once the limit is used up in the window.
-pub async fn count(db: &Db, key: &str, limit: Limit) -> Result<(), AppError> {
+pub async fn count(db: &Db, key: &str, limit: Limit) -> Result<(), AccountError> {
     begin(db, key, limit).await?;
     record_failure(db, key, limit).await
 }
 
 /// The account starts over: its password was reset.
-pub async fn clear_account(db: &Db, email: &str) -> Result<(), AppError> {
+pub async fn clear_account(db: &Db, email: &str) -> Result<(), AccountError> {
     clear(db, &account_key(email)).await
 }
 
-async fn clear(db: &Db, key: &str) -> Result<(), AppError> {
+async fn clear(db: &Db, key: &str) -> Result<(), AccountError> {
     sqlx::query("DELETE FROM auth_throttle WHERE key = $1")
         .bind(key)
         .execute(&db.pool)
@@ -230,7 +229,7 @@ async fn clear(db: &Db, key: &str) -> Result<(), AppError> {
 
 /// Forgets counts whose window and lockout are over (the cleanup job); random addresses would otherwise
 /// leave rows behind for ever.
-pub async fn purge_expired(db: &Db) -> Result<u64, AppError> {
+pub async fn purge_expired(db: &Db) -> Result<u64, crate::error::DbError> {
     let now = now_ms();
     let longest_window = PER_ACCOUNT.window_ms.max(PER_CLIENT.window_ms);
     Ok(

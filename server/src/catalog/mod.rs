@@ -10,8 +10,10 @@ use serde_json::Value;
 
 pub use handlers::routes;
 
+use crate::audit::Changes;
 use crate::db::Db;
-use crate::http::error::AppError;
+use crate::error::{DomainError, Invalid, Kind};
+use crate::secrets::keys::KeyError;
 use crate::secrets::{fields, store, Keyring};
 
 mod files {
@@ -136,54 +138,65 @@ impl Catalog {
             .map(|&i| &self.destinations[i])
     }
 
-    /// The definition named by a request's `type`, or a 422 naming the field.
-    pub fn require_source(&self, name: &str) -> Result<&Entry<SourceDefinition>, AppError> {
-        self.source(name).ok_or_else(|| {
-            AppError::validation(
-                "type",
-                // Not repeated: a submitted value may be a secret pasted into the wrong field.
-                "type is not a source type; GET /api/v1/catalog/sources lists the types",
-            )
-        })
-    }
-
-    pub fn require_destination(
-        &self,
-        name: &str,
-    ) -> Result<&Entry<DestinationDefinition>, AppError> {
-        self.destination(name).ok_or_else(|| {
-            AppError::validation(
-                "type",
-                "type is not a destination type; GET /api/v1/catalog/destinations lists the types",
-            )
-        })
-    }
 }
 
 /// What the catalog needs of a definition, source or destination alike.
 pub trait Definition {
+    fn name(&self) -> &str;
     fn secret_keys(&self) -> &[String];
 }
 
 impl Definition for SourceDefinition {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
     fn secret_keys(&self) -> &[String] {
         &self.secret_keys
     }
 }
 
 impl Definition for DestinationDefinition {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
     fn secret_keys(&self) -> &[String] {
         &self.secret_keys
     }
 }
 
-/// A submitted config, ready to store: validated, the document without its secrets, and the secrets
-/// encrypted for their owner.
+/// Why a submitted config cannot be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+}
+
+impl DomainError for PrepareError {
+    fn kind(&self) -> Kind {
+        match self {
+            PrepareError::Invalid(e) => e.kind(),
+            PrepareError::Keys(e) => e.kind(),
+        }
+    }
+
+    fn field(&self) -> Option<&str> {
+        match self {
+            PrepareError::Invalid(e) => e.field(),
+            PrepareError::Keys(_) => None,
+        }
+    }
+}
+
+/// A submitted config, ready to store: validated, the document without its secrets, the secrets encrypted
+/// for their owner, and what changed (secrets masked) for the audit log.
 pub struct PreparedConfig {
     pub public: Value,
     pub sealed: Vec<store::Sealed>,
-    /// The secret fields that have a value (for the audit trail: names, never values).
-    pub secret_fields: Vec<String>,
+    pub changes: Changes,
 }
 
 impl<D: Definition> Entry<D> {
@@ -193,13 +206,14 @@ impl<D: Definition> Entry<D> {
         keyring: &Keyring,
         owner: store::Owner<'_>,
         config: Option<Value>,
-    ) -> Result<PreparedConfig, AppError> {
+    ) -> Result<PreparedConfig, PrepareError> {
         let mut config = config.unwrap_or_else(|| Value::Object(Default::default()));
         if !config.is_object() {
-            return Err(AppError::validation("config", "config must be an object"));
+            return Err(Invalid::new("config", "config must be an object").into());
         }
         self.fill_defaults(&mut config);
-        self.seal(keyring, owner, config).await
+        self.seal(keyring, owner, &Value::Object(Default::default()), config)
+            .await
     }
 
     /// An updated config: secrets absent from `config` keep their stored values (see
@@ -211,38 +225,37 @@ impl<D: Definition> Entry<D> {
         owner: store::Owner<'_>,
         stored_public: &Value,
         config: Value,
-    ) -> Result<PreparedConfig, AppError> {
+    ) -> Result<PreparedConfig, PrepareError> {
         let mut config = config;
         if !config.is_object() {
-            return Err(AppError::validation("config", "config must be an object"));
+            return Err(Invalid::new("config", "config must be an object").into());
         }
-        let stored_secrets = store::open(db, keyring, owner)
-            .await
-            .map_err(AppError::internal)?;
-        fields::keep_stored_secrets(
-            &mut config,
-            stored_public,
-            &stored_secrets,
-            self.definition.secret_keys(),
-        );
-        self.seal(keyring, owner, config).await
+        let secret_keys = self.definition.secret_keys();
+        let stored_secrets = store::open(db, keyring, owner).await?;
+        fields::keep_stored_secrets(&mut config, stored_public, &stored_secrets, secret_keys);
+        let mut stored = stored_public.clone();
+        fields::insert_secrets(&mut stored, &stored_secrets, secret_keys);
+        self.seal(keyring, owner, &stored, config).await
     }
 
+    /// Validates `config` (secrets included), splits its secrets off and encrypts them; `before` is the
+    /// stored config (secrets included) it replaces, for the audit log's changes.
     async fn seal(
         &self,
         keyring: &Keyring,
         owner: store::Owner<'_>,
+        before: &Value,
         mut config: Value,
-    ) -> Result<PreparedConfig, AppError> {
+    ) -> Result<PreparedConfig, PrepareError> {
         self.validate_config(&config)?;
-        let secrets = fields::split_secrets(&mut config, self.definition.secret_keys());
-        let sealed = store::seal(keyring, owner, &secrets)
-            .await
-            .map_err(AppError::internal)?;
+        let secret_keys = self.definition.secret_keys();
+        let changes = Changes::new().config("config", before, &config, secret_keys);
+        let secrets = fields::split_secrets(&mut config, secret_keys);
+        let sealed = store::seal(keyring, owner, &secrets).await?;
         Ok(PreparedConfig {
             public: config,
             sealed,
-            secret_fields: secrets.into_keys().collect(),
+            changes,
         })
     }
 
@@ -263,7 +276,7 @@ impl<D: Definition> Entry<D> {
 
     /// Checks a config against the definition's schema. The first problem becomes a 422 naming the field
     /// (`config.apiKey`). Messages never repeat the offending value: it may be a secret.
-    pub fn validate_config(&self, config: &Value) -> Result<(), AppError> {
+    pub fn validate_config(&self, config: &Value) -> Result<(), Invalid> {
         let mut errors = self.validator.iter_errors(config);
         let Some(error) = errors.next() else {
             return Ok(());
@@ -294,10 +307,7 @@ impl<D: Definition> Entry<D> {
             K::Maximum { limit } => format!("must be at most {limit}"),
             _ => "is not valid".to_string(),
         };
-        Err(AppError::validation(
-            field.clone(),
-            format!("{field} {message}"),
-        ))
+        Err(Invalid::new(field.clone(), format!("{field} {message}")))
     }
 }
 
@@ -394,20 +404,16 @@ mod tests {
         let err = amplitude
             .validate_config(&serde_json::json!({"residencyServer": "standard"}))
             .unwrap_err();
-        let AppError::Validation { field, message } = err else {
-            panic!()
-        };
-        assert_eq!(field.as_deref(), Some("config.apiKey"));
+        let Invalid { field, message } = err;
+        assert_eq!(field, "config.apiKey");
         assert!(message.contains("required"));
         let err = amplitude
             .validate_config(
                 &serde_json::json!({"apiKey": "k", "residencyServer": "standard", "apiSecret": 42}),
             )
             .unwrap_err();
-        let AppError::Validation { field, message } = err else {
-            panic!()
-        };
-        assert_eq!(field.as_deref(), Some("config.apiSecret"));
+        let Invalid { field, message } = err;
+        assert_eq!(field, "config.apiSecret");
         assert!(!message.contains("42"));
     }
 }

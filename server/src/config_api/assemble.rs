@@ -1,18 +1,23 @@
-//! Builds a workspace's data-plane documents from the database: rudder-server's `ConfigT` (with secrets) and
-//! one JavaScript SDK `sourceConfig` per write key (without). Runs when something changes, never per request.
+//! Builds a workspace's data-plane documents: rudder-server's `ConfigT` (with secrets) and one JavaScript SDK
+//! `sourceConfig` per write key (without). Runs when something changes, never per request: the rows are read
+//! (`WorkspaceRows`), the secrets decrypted, then the documents serialized and compressed off the async
+//! runtime (`build`, a plain function of its inputs).
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde_json::{json, Map, Value};
-
 use serde::Serialize;
+use serde_json::{json, Map, Value};
 
 use super::document::Document;
 use super::resolve::DefinitionView;
-use crate::http::error::{ApiResult, AppError};
+use crate::catalog::Catalog;
+use crate::connections::ConnectionRow;
+use crate::db::Db;
+use crate::integrations::{DestinationRow, SourceRow};
 use crate::secrets::fields::insert_secrets;
-use crate::secrets::store;
-use crate::state::AppState;
+use crate::secrets::keys::KeyError;
+use crate::secrets::store::{self, SecretRow};
+use crate::secrets::Keyring;
 use crate::time::{format_ms, now_ms};
 
 pub struct WorkspaceSnapshot {
@@ -20,9 +25,9 @@ pub struct WorkspaceSnapshot {
     /// The config's `updatedAt`, stamped when the change was committed.
     pub updated_at_ms: i64,
     /// When this replica began serving this content (`updatedAt` aside, it may be later: see
-    /// `Index::namespace_body`).
+    /// `Snapshot::namespace_body`).
     pub served_since_ms: i64,
-    /// The `ConfigT` object `/workspaceConfig` serves.
+    /// The `ConfigT` object `/workspaceConfig` serves (also spliced into namespace documents).
     pub config: Document,
     /// `sourceConfig` documents by write key (every source, enabled or not).
     pub source_configs: HashMap<String, Document>,
@@ -30,8 +35,146 @@ pub struct WorkspaceSnapshot {
     pub tokens: Vec<(String, String)>,
 }
 
-type SourceRow = (String, String, String, String, String, i64, i64, i64);
-type DestinationRow = (String, String, String, String, i64, String, i64, i64);
+/// Everything a workspace's documents are built from, as stored.
+pub struct WorkspaceRows {
+    pub workspace_id: String,
+    pub config_updated_at: i64,
+    pub sources: Vec<SourceRow>,
+    pub destinations: Vec<DestinationRow>,
+    pub connections: Vec<ConnectionRow>,
+    pub tokens: Vec<(String, String)>,
+    pub secrets: Vec<SecretRow>,
+}
+
+impl WorkspaceRows {
+    /// One workspace's rows; `None` when it no longer exists.
+    pub async fn load(db: &Db, workspace_id: &str) -> sqlx::Result<Option<WorkspaceRows>> {
+        let Some(config_updated_at): Option<i64> =
+            sqlx::query_scalar("SELECT config_updated_at FROM workspaces WHERE id = $1")
+                .bind(workspace_id)
+                .fetch_optional(&db.pool)
+                .await?
+        else {
+            return Ok(None);
+        };
+        let by_workspace = |table: &str, columns: &str, order: &str| {
+            format!("SELECT {columns} FROM {table} WHERE workspace_id = $1 ORDER BY {order}")
+        };
+        Ok(Some(WorkspaceRows {
+            workspace_id: workspace_id.to_string(),
+            config_updated_at,
+            sources: sqlx::query_as(&by_workspace("sources", SourceRow::COLUMNS, "id"))
+                .bind(workspace_id)
+                .fetch_all(&db.pool)
+                .await?,
+            destinations: sqlx::query_as(&by_workspace(
+                "destinations",
+                DestinationRow::COLUMNS,
+                "id",
+            ))
+            .bind(workspace_id)
+            .fetch_all(&db.pool)
+            .await?,
+            connections: sqlx::query_as(&by_workspace(
+                "connections",
+                ConnectionRow::COLUMNS,
+                "created_at, id",
+            ))
+            .bind(workspace_id)
+            .fetch_all(&db.pool)
+            .await?,
+            tokens: sqlx::query_as(
+                "SELECT id, token_hash FROM data_plane_tokens WHERE workspace_id = $1 ORDER BY id",
+            )
+            .bind(workspace_id)
+            .fetch_all(&db.pool)
+            .await?,
+            secrets: store::rows_of_workspace(db, workspace_id).await?,
+        }))
+    }
+
+    /// Every workspace's rows, one query per table (the first build of a large instance).
+    pub async fn load_all(db: &Db) -> sqlx::Result<Vec<WorkspaceRows>> {
+        let workspaces: Vec<(String, i64)> =
+            sqlx::query_as("SELECT id, config_updated_at FROM workspaces ORDER BY id")
+                .fetch_all(&db.pool)
+                .await?;
+        let mut by_id: HashMap<String, WorkspaceRows> = workspaces
+            .into_iter()
+            .map(|(id, config_updated_at)| {
+                (
+                    id.clone(),
+                    WorkspaceRows {
+                        workspace_id: id,
+                        config_updated_at,
+                        sources: Vec::new(),
+                        destinations: Vec::new(),
+                        connections: Vec::new(),
+                        tokens: Vec::new(),
+                        secrets: Vec::new(),
+                    },
+                )
+            })
+            .collect();
+        let all = |table: &str, columns: &str, order: &str| {
+            format!("SELECT {columns} FROM {table} ORDER BY {order}")
+        };
+        for row in sqlx::query_as::<_, SourceRow>(&all("sources", SourceRow::COLUMNS, "id"))
+            .fetch_all(&db.pool)
+            .await?
+        {
+            if let Some(ws) = by_id.get_mut(&row.common.workspace_id) {
+                ws.sources.push(row);
+            }
+        }
+        for row in
+            sqlx::query_as::<_, DestinationRow>(&all("destinations", DestinationRow::COLUMNS, "id"))
+                .fetch_all(&db.pool)
+                .await?
+        {
+            if let Some(ws) = by_id.get_mut(&row.common.workspace_id) {
+                ws.destinations.push(row);
+            }
+        }
+        for row in sqlx::query_as::<_, ConnectionRow>(&all(
+            "connections",
+            ConnectionRow::COLUMNS,
+            "created_at, id",
+        ))
+        .fetch_all(&db.pool)
+        .await?
+        {
+            if let Some(ws) = by_id.get_mut(&row.workspace_id) {
+                ws.connections.push(row);
+            }
+        }
+        let tokens: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT workspace_id, id, token_hash FROM data_plane_tokens ORDER BY id",
+        )
+        .fetch_all(&db.pool)
+        .await?;
+        for (workspace_id, id, hash) in tokens {
+            if let Some(ws) = by_id.get_mut(&workspace_id) {
+                ws.tokens.push((id, hash));
+            }
+        }
+        for row in store::all_rows(db).await? {
+            if let Some(ws) = by_id.get_mut(&row.workspace_id) {
+                ws.secrets.push(row);
+            }
+        }
+        let mut out: Vec<WorkspaceRows> = by_id.into_values().collect();
+        out.sort_by(|a, b| a.workspace_id.cmp(&b.workspace_id));
+        Ok(out)
+    }
+
+    /// The decrypted secrets: (resource type, id) → field → value.
+    pub async fn open_secrets(&self, keyring: &Keyring) -> Result<Secrets, KeyError> {
+        store::open_rows(keyring, &self.workspace_id, &self.secrets).await
+    }
+}
+
+pub type Secrets = HashMap<(String, String), BTreeMap<String, Value>>;
 
 // The documents, as the real clients read them (`../shared/reference/rudderstack-protocol.md` §1.5, §5.2).
 // Typed and borrowing, so that a large workspace serializes without building a JSON tree first.
@@ -174,46 +317,13 @@ fn settings() -> Value {
     })
 }
 
-/// `None` when the workspace no longer exists.
-pub async fn assemble(
-    state: &AppState,
-    workspace_id: &str,
-) -> ApiResult<Option<WorkspaceSnapshot>> {
-    let db = &state.db;
-    let Some(updated_at_ms): Option<i64> =
-        sqlx::query_scalar("SELECT config_updated_at FROM workspaces WHERE id = $1")
-            .bind(workspace_id)
-            .fetch_optional(&db.pool)
-            .await?
-    else {
-        return Ok(None);
-    };
-    let sources: Vec<SourceRow> = sqlx::query_as(
-        "SELECT id, name, type, config, write_key, enabled, created_at, updated_at FROM sources WHERE workspace_id = $1 ORDER BY id",
-    )
-    .bind(workspace_id)
-    .fetch_all(&db.pool)
-    .await?;
-    let destinations: Vec<DestinationRow> = sqlx::query_as(
-        "SELECT id, name, type, config, enabled, revision_id, created_at, updated_at FROM destinations WHERE workspace_id = $1 ORDER BY id",
-    )
-    .bind(workspace_id)
-    .fetch_all(&db.pool)
-    .await?;
-    let connections: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT id, source_id, destination_id FROM connections WHERE workspace_id = $1 ORDER BY created_at, id",
-    )
-    .bind(workspace_id)
-    .fetch_all(&db.pool)
-    .await?;
-    let tokens: Vec<(String, String)> =
-        sqlx::query_as("SELECT id, token_hash FROM data_plane_tokens WHERE workspace_id = $1")
-            .bind(workspace_id)
-            .fetch_all(&db.pool)
-            .await?;
-    let mut secrets = store::open_workspace(db, &state.keyring, workspace_id)
-        .await
-        .map_err(AppError::internal)?;
+/// Serializes and compresses a workspace's documents: CPU work, run off the async runtime.
+pub fn build(
+    catalog: &Catalog,
+    rows: WorkspaceRows,
+    mut secrets: Secrets,
+) -> Result<WorkspaceSnapshot, serde_json::Error> {
+    let workspace_id = rows.workspace_id.as_str();
     let mut take_secrets = |resource_type: &str, id: &str| -> BTreeMap<String, Value> {
         secrets
             .remove(&(resource_type.to_string(), id.to_string()))
@@ -228,35 +338,36 @@ pub async fn assemble(
         updated_at: String,
     }
     let mut destinations_by_id: HashMap<&str, Dest> = HashMap::new();
-    for row in &destinations {
-        let Some(entry) = state.catalog.destination(&row.2) else {
+    for row in &rows.destinations {
+        let common = &row.common;
+        let Some(entry) = catalog.destination(&common.type_name) else {
             continue;
         };
-        let mut config: Value = serde_json::from_str(&row.3).unwrap_or_else(|_| json!({}));
+        let mut config: Value = serde_json::from_str(&common.config).unwrap_or_else(|_| json!({}));
         insert_secrets(
             &mut config,
-            &take_secrets("destination", &row.0),
+            &take_secrets("destination", &common.id),
             &entry.definition.secret_keys,
         );
         views
             .entry(entry.definition.name.as_str())
             .or_insert_with(|| DefinitionView::new(&entry.definition));
         destinations_by_id.insert(
-            row.0.as_str(),
+            common.id.as_str(),
             Dest {
                 row,
                 config,
-                updated_at: format_ms(row.7),
+                updated_at: format_ms(common.updated_at),
             },
         );
     }
     // source id → (connection id, destination id)
     let mut connected: HashMap<&str, Vec<(&str, &str)>> = HashMap::new();
-    for (id, source_id, destination_id) in &connections {
+    for connection in &rows.connections {
         connected
-            .entry(source_id.as_str())
+            .entry(connection.source_id.as_str())
             .or_default()
-            .push((id.as_str(), destination_id.as_str()));
+            .push((connection.id.as_str(), connection.destination_id.as_str()));
     }
     // Only the connections whose destination the data plane gets, as it gets it.
     let mut connection_map = Map::new();
@@ -265,52 +376,61 @@ pub async fn assemble(
         json!({"statsCollection": {"errors": {"enabled": false}, "metrics": {"enabled": false}}});
     let mut config_sources = Vec::new();
     let mut source_configs = HashMap::new();
-    for (id, name, source_type, config, write_key, enabled, created_at, updated_at) in &sources {
-        let Some(source_entry) = state.catalog.source(source_type) else {
+    for source in &rows.sources {
+        let common = &source.common;
+        let Some(source_entry) = catalog.source(&common.type_name) else {
             continue;
         };
         let source_definition = &source_entry.definition;
-        let enabled = *enabled == 1;
+        let enabled = common.is_enabled();
         let mut data_plane_destinations = Vec::new();
         let mut browser_destinations = Vec::new();
-        for (connection_id, destination_id) in connected.get(id.as_str()).into_iter().flatten() {
+        for (connection_id, destination_id) in connected.get(common.id.as_str()).into_iter().flatten() {
             let Some(dest) = destinations_by_id.get(destination_id) else {
                 continue;
             };
-            let (dest_id, dest_name, dest_type, _, dest_enabled, revision_id, dest_created, _) =
-                dest.row;
-            let Some(view) = views.get(dest_type.as_str()).filter(|_| *dest_enabled == 1) else {
+            let destination = &dest.row.common;
+            let Some(view) = views
+                .get(destination.type_name.as_str())
+                .filter(|_| destination.is_enabled())
+            else {
                 continue;
             };
             let definition = view.definition;
             let resolved = view.resolve(&dest.config, &source_definition.source_type);
+            // The JavaScript SDK loads the script of every destination listed here whose name it knows,
+            // whatever its mode: a cloud-mode destination listed would get every event twice (from the
+            // browser, and from the data plane). So only what the browser itself must deliver.
+            let runs_in_browser = resolved.connection_mode != "cloud";
             if enabled {
                 connection_map.insert(
                     connection_id.to_string(),
-                    json!({"sourceId": id, "destinationId": dest_id, "enabled": true, "config": {}, "processorEnabled": resolved.is_processor_enabled()}),
+                    json!({"sourceId": common.id, "destinationId": destination.id, "enabled": true, "config": {}, "processorEnabled": resolved.is_processor_enabled()}),
                 );
-                browser_destinations.push(SdkDestination {
-                    id: dest_id,
-                    name: dest_name,
-                    enabled: true,
-                    deleted: false,
-                    updated_at: dest.updated_at.clone(),
-                    config: view.browser_config(&resolved),
-                    destination_definition: SdkDestinationDefinition {
-                        name: &definition.name,
-                        display_name: &definition.display_name,
+                if runs_in_browser {
+                    browser_destinations.push(SdkDestination {
+                        id: &destination.id,
+                        name: &destination.name,
+                        enabled: true,
+                        deleted: false,
                         updated_at: dest.updated_at.clone(),
-                    },
-                    should_apply_device_mode_transformation: false,
-                    propagate_events_untransformed_on_error: false,
-                });
+                        config: view.browser_config(&resolved),
+                        destination_definition: SdkDestinationDefinition {
+                            name: &definition.name,
+                            display_name: &definition.display_name,
+                            updated_at: dest.updated_at.clone(),
+                        },
+                        should_apply_device_mode_transformation: false,
+                        propagate_events_untransformed_on_error: false,
+                    });
+                }
             }
             data_plane_destinations.push(DestinationT {
-                id: dest_id,
-                name: dest_name,
+                id: &destination.id,
+                name: &destination.name,
                 enabled: true,
                 workspace_id,
-                revision_id,
+                revision_id: &destination.revision_id,
                 is_processor_enabled: resolved.is_processor_enabled(),
                 is_connection_enabled: true,
                 config: resolved.config,
@@ -323,7 +443,7 @@ pub async fn assemble(
                     config: &view.data_plane_config,
                 },
                 deleted: false,
-                created_at: format_ms(*dest_created),
+                created_at: format_ms(destination.created_at),
                 updated_at: dest.updated_at.clone(),
             });
         }
@@ -332,34 +452,35 @@ pub async fn assemble(
         let sdk_document = SdkConfig {
             is_hosted: false,
             source: SdkSource {
-                id,
-                name,
-                write_key,
+                id: &common.id,
+                name: &common.name,
+                write_key: &source.write_key,
                 workspace_id,
                 enabled,
-                updated_at: format_ms(*updated_at),
+                updated_at: format_ms(common.updated_at),
                 config: &sdk_source_config,
                 destinations: browser_destinations,
             },
         };
         source_configs.insert(
-            write_key.clone(),
-            Document::new(serde_json::to_vec(&sdk_document).map_err(AppError::internal)?),
+            source.write_key.clone(),
+            Document::new(serde_json::to_vec(&sdk_document)?),
         );
 
         if !enabled {
             continue;
         }
-        let mut source_config: Value = serde_json::from_str(config).unwrap_or_else(|_| json!({}));
+        let mut source_config: Value =
+            serde_json::from_str(&common.config).unwrap_or_else(|_| json!({}));
         insert_secrets(
             &mut source_config,
-            &take_secrets("source", id),
+            &take_secrets("source", &common.id),
             &source_definition.secret_keys,
         );
         config_sources.push(SourceT {
-            id,
-            name,
-            write_key,
+            id: &common.id,
+            name: &common.name,
+            write_key: &source.write_key,
             enabled: true,
             workspace_id,
             config: source_config,
@@ -375,8 +496,8 @@ pub async fn assemble(
             transient: false,
             geo_enrichment: Enabled { enabled: false },
             deleted: false,
-            created_at: format_ms(*created_at),
-            updated_at: format_ms(*updated_at),
+            created_at: format_ms(common.created_at),
+            updated_at: format_ms(common.updated_at),
         });
     }
 
@@ -384,7 +505,7 @@ pub async fn assemble(
     let config = ConfigT {
         workspace_id,
         enable_metrics: false,
-        updated_at: format_ms(updated_at_ms),
+        updated_at: format_ms(rows.config_updated_at),
         sources: config_sources,
         libraries: [],
         settings: &settings,
@@ -395,12 +516,13 @@ pub async fn assemble(
         accounts: Empty {},
         account_definitions: Empty {},
     };
-    Ok(Some(WorkspaceSnapshot {
-        workspace_id: workspace_id.to_string(),
-        updated_at_ms,
+    let config = Document::spliceable(serde_json::to_vec(&config)?);
+    Ok(WorkspaceSnapshot {
+        workspace_id: rows.workspace_id.clone(),
+        updated_at_ms: rows.config_updated_at,
         served_since_ms: now_ms(),
-        config: Document::new(serde_json::to_vec(&config).map_err(AppError::internal)?),
+        config,
         source_configs,
-        tokens,
-    }))
+        tokens: rows.tokens,
+    })
 }

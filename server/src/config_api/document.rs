@@ -4,17 +4,24 @@
 //! The gzip representation is compressed once, when the snapshot is built, not per request: rudder-server's
 //! Go HTTP client and browsers ask for gzip on their own, so it is what most polls get, and a config
 //! document shrinks about tenfold.
+//!
+//! A workspace's config is compressed as a raw deflate *segment* (ended by a sync flush, so that it ends on
+//! a byte boundary and is not the stream's last block). Its gzip representation is that segment between a
+//! gzip header and trailer; a namespace document is spliced from its workspaces' segments the same way
+//! (`NamespaceDocument`), so a change to one workspace recompresses that workspace only.
 
-use std::io::Write;
+use std::io::Write as _;
+use std::sync::Arc;
 
+use axum::body::Body;
 use axum::http::header::{
-    ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, IF_NONE_MATCH, VARY,
+    ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, ETAG,
+    IF_NONE_MATCH, VARY,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
-use flate2::write::GzEncoder;
-use flate2::Compression;
+use bytes::{BufMut, Bytes, BytesMut};
+use flate2::{Compress, Compression, FlushCompress};
 use sha2::{Digest, Sha256};
 
 /// Below this, gzip saves too little to be worth a second representation.
@@ -25,22 +32,70 @@ const GZIP_MIN_BYTES: usize = 512;
 /// saves 4 % more for nearly twice the time, level 1 costs 40 % more bytes.
 const GZIP_LEVEL: u32 = 6;
 
+/// The gzip member header (RFC 1952): deflate, no flags, no time, unknown OS.
+const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 0xff];
+/// An empty, final, stored deflate block: ends a stream whose segments all ended with a sync flush.
+const FINAL_BLOCK: [u8; 5] = [0x01, 0x00, 0x00, 0xff, 0xff];
+
+/// The bytes of a representation: one buffer, or (a namespace document) the parts it is spliced from.
+#[derive(Clone)]
+pub enum Payload {
+    Whole(Bytes),
+    Chunks(Arc<Vec<Bytes>>),
+}
+
+impl Payload {
+    pub fn len(&self) -> usize {
+        match self {
+            Payload::Whole(bytes) => bytes.len(),
+            Payload::Chunks(chunks) => chunks.iter().map(Bytes::len).sum(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn into_body(self) -> Body {
+        match self {
+            Payload::Whole(bytes) => Body::from(bytes),
+            Payload::Chunks(chunks) => {
+                let count = chunks.len();
+                Body::from_stream(futures::stream::iter((0..count).map(move |i| {
+                    Ok::<_, std::convert::Infallible>(chunks[i].clone())
+                })))
+            }
+        }
+    }
+
+    /// Every byte in one buffer (tests, and small documents).
+    pub fn to_vec(&self) -> Vec<u8> {
+        match self {
+            Payload::Whole(bytes) => bytes.to_vec(),
+            Payload::Chunks(chunks) => chunks.iter().flat_map(|c| c.iter().copied()).collect(),
+        }
+    }
+}
+
 /// One representation of a document: the bytes sent and their strong ETag.
 pub struct Representation {
-    pub body: Bytes,
+    pub body: Payload,
     pub etag: HeaderValue,
 }
 
 impl Representation {
     fn new(body: Vec<u8>) -> Representation {
-        let digest = Sha256::digest(&body);
-        let etag = HeaderValue::from_str(&format!("\"{}\"", hex::encode(&digest[..16])))
-            .expect("hex is a header value");
+        let etag = etag_of(&Sha256::digest(&body));
         Representation {
-            body: Bytes::from(body),
+            body: Payload::Whole(Bytes::from(body)),
             etag,
         }
     }
+}
+
+fn etag_of(digest: &[u8]) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{}\"", hex::encode(&digest[..16])))
+        .expect("hex is a header value")
 }
 
 /// A JSON document in the representations it is served in.
@@ -48,18 +103,34 @@ pub struct Document {
     pub identity: Representation,
     /// The same document gzipped; `None` when that would not make it meaningfully smaller.
     pub gzip: Option<Representation>,
+    /// The identity bytes as a deflate segment, for documents spliced into namespace documents.
+    pub segment: Option<Bytes>,
 }
 
 impl Document {
     /// A document of the snapshot, served many times: compressed now.
     pub fn new(body: Vec<u8>) -> Document {
         let gzip = (body.len() >= GZIP_MIN_BYTES)
-            .then(|| gzip(&body))
+            .then(|| gzip_member(&[&deflate_segment(&body)], &body))
             .filter(|compressed| compressed.len() < body.len())
             .map(Representation::new);
         Document {
             identity: Representation::new(body),
             gzip,
+            segment: None,
+        }
+    }
+
+    /// A workspace config: compressed now, and its deflate segment kept for namespace documents.
+    pub fn spliceable(body: Vec<u8>) -> Document {
+        let segment = Bytes::from(deflate_segment(&body));
+        let gzip = gzip_member(&[&segment], &body);
+        let gzip = (body.len() >= GZIP_MIN_BYTES && gzip.len() < body.len())
+            .then(|| Representation::new(gzip));
+        Document {
+            identity: Representation::new(body),
+            gzip,
+            segment: Some(segment),
         }
     }
 
@@ -69,42 +140,145 @@ impl Document {
         Document {
             identity: Representation::new(body),
             gzip: None,
+            segment: None,
         }
     }
 
     /// 200 with the representation the request accepts and its ETag, or 304 when the client already has
     /// that representation.
     pub fn serve(&self, headers: &HeaderMap) -> Response {
-        let (representation, encoding) = match &self.gzip {
-            Some(gzip) if accepts_gzip(headers) => (gzip, Some("gzip")),
-            _ => (&self.identity, None),
-        };
-        let mut response = if if_none_match(headers, &representation.etag) {
-            StatusCode::NOT_MODIFIED.into_response()
-        } else {
-            let mut response = representation.body.clone().into_response();
-            let h = response.headers_mut();
-            h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            if let Some(encoding) = encoding {
-                h.insert(CONTENT_ENCODING, HeaderValue::from_static(encoding));
-            }
-            response
-        };
-        let h = response.headers_mut();
-        h.insert(ETAG, representation.etag.clone());
-        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        h.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
-        response
+        serve(&self.identity, self.gzip.as_ref(), headers)
     }
 }
 
-fn gzip(body: &[u8]) -> Vec<u8> {
-    let mut encoder = GzEncoder::new(
-        Vec::with_capacity(body.len() / 4),
-        Compression::new(GZIP_LEVEL),
-    );
-    encoder.write_all(body).expect("writing to memory");
-    encoder.finish().expect("writing to memory")
+fn serve(identity: &Representation, gzip: Option<&Representation>, headers: &HeaderMap) -> Response {
+    let (representation, encoding) = match gzip {
+        Some(gzip) if accepts_gzip(headers) => (gzip, Some("gzip")),
+        _ => (identity, None),
+    };
+    let mut response = if if_none_match(headers, &representation.etag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let length = representation.body.len();
+        let mut response = representation.body.clone().into_body().into_response();
+        let h = response.headers_mut();
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        h.insert(CONTENT_LENGTH, HeaderValue::from(length));
+        if let Some(encoding) = encoding {
+            h.insert(CONTENT_ENCODING, HeaderValue::from_static(encoding));
+        }
+        response
+    };
+    let h = response.headers_mut();
+    h.insert(ETAG, representation.etag.clone());
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+    response
+}
+
+/// A namespace's full document, `{"<workspace id>": ConfigT, …}`, spliced from its workspaces' documents:
+/// the identity bytes are the workspace documents themselves (no copy), the gzip bytes their deflate
+/// segments. Building it costs a checksum over the bytes, not a compression.
+pub struct NamespaceDocument {
+    pub identity: Representation,
+    pub gzip: Representation,
+}
+
+impl NamespaceDocument {
+    /// `entries`: each workspace's id and its spliceable config document, in order.
+    pub fn splice<'a>(entries: impl IntoIterator<Item = (&'a str, &'a Document)>) -> NamespaceDocument {
+        static SEPARATORS: std::sync::OnceLock<[Bytes; 3]> = std::sync::OnceLock::new();
+        let [open, comma, close] = SEPARATORS
+            .get_or_init(|| [b"{", b",", b"}"].map(|s| Bytes::from(deflate_segment(s))));
+        let mut identity = vec![Bytes::from_static(b"{")];
+        let mut gzip = vec![Bytes::from_static(&GZIP_HEADER), open.clone()];
+        let mut identity_digest = Sha256::new();
+        for (i, (workspace_id, document)) in entries.into_iter().enumerate() {
+            let key = Bytes::from(format!("{}:", serde_json::Value::from(workspace_id)));
+            if i > 0 {
+                identity.push(Bytes::from_static(b","));
+                gzip.push(comma.clone());
+            }
+            let Payload::Whole(body) = &document.identity.body else {
+                unreachable!("workspace documents are whole");
+            };
+            gzip.push(Bytes::from(deflate_segment(&key)));
+            gzip.push(match &document.segment {
+                Some(segment) => segment.clone(),
+                None => Bytes::from(deflate_segment(body)),
+            });
+            identity_digest.update(&key);
+            identity_digest.update(document.identity.etag.as_bytes());
+            identity.push(key);
+            identity.push(body.clone());
+        }
+        identity.push(Bytes::from_static(b"}"));
+        gzip.push(close.clone());
+        gzip.push(Bytes::from_static(&FINAL_BLOCK));
+        let mut crc = crc32fast::Hasher::new();
+        let mut length: u64 = 0;
+        for chunk in &identity {
+            crc.update(chunk);
+            length += chunk.len() as u64;
+        }
+        let mut trailer = BytesMut::with_capacity(8);
+        trailer.put_u32_le(crc.finalize());
+        trailer.put_u32_le(length as u32);
+        gzip.push(trailer.freeze());
+        let identity_digest = identity_digest.finalize();
+        let gzip_digest = Sha256::new()
+            .chain_update(b"gzip:")
+            .chain_update(identity_digest)
+            .finalize();
+        NamespaceDocument {
+            identity: Representation {
+                body: Payload::Chunks(Arc::new(identity)),
+                etag: etag_of(&identity_digest),
+            },
+            gzip: Representation {
+                body: Payload::Chunks(Arc::new(gzip)),
+                etag: etag_of(&gzip_digest),
+            },
+        }
+    }
+
+    pub fn serve(&self, headers: &HeaderMap) -> Response {
+        serve(&self.identity, Some(&self.gzip), headers)
+    }
+}
+
+/// `body` as raw deflate blocks ended by a sync flush: byte-aligned and not final, so that segments can be
+/// concatenated and closed by `FINAL_BLOCK`.
+fn deflate_segment(body: &[u8]) -> Vec<u8> {
+    let mut compressor = Compress::new(Compression::new(GZIP_LEVEL), false);
+    let mut out = Vec::with_capacity(body.len() / 4 + 64);
+    loop {
+        let consumed = compressor.total_in() as usize;
+        out.reserve(body.len().saturating_sub(consumed) / 2 + 64);
+        compressor
+            .compress_vec(&body[consumed..], &mut out, FlushCompress::Sync)
+            .expect("deflate into memory");
+        // Done once all input is in and the flush left spare room (a full buffer may hold more to flush).
+        if compressor.total_in() as usize == body.len() && out.len() < out.capacity() {
+            return out;
+        }
+    }
+}
+
+/// One gzip member around deflate segments whose uncompressed bytes are `body`.
+fn gzip_member(segments: &[&[u8]], body: &[u8]) -> Vec<u8> {
+    let size: usize = segments.iter().map(|s| s.len()).sum();
+    let mut out = Vec::with_capacity(GZIP_HEADER.len() + size + FINAL_BLOCK.len() + 8);
+    out.extend_from_slice(&GZIP_HEADER);
+    for segment in segments {
+        out.extend_from_slice(segment);
+    }
+    out.extend_from_slice(&FINAL_BLOCK);
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(body);
+    out.write_all(&crc.finalize().to_le_bytes()).expect("memory");
+    out.write_all(&(body.len() as u32).to_le_bytes()).expect("memory");
+    out
 }
 
 /// Whether `Accept-Encoding` allows gzip (RFC 9110 §12.5.3): `gzip` (or its alias `x-gzip`) with a non-zero
@@ -250,12 +424,13 @@ mod tests {
             .as_ref()
             .expect("a large document is compressed");
         assert!(gzip.body.len() < body.len() / 2);
+        let gzip_bytes = gzip.body.to_vec();
         assert_ne!(
             gzip.etag, document.identity.etag,
             "one strong ETag per representation"
         );
         let mut unzipped = Vec::new();
-        flate2::read::GzDecoder::new(&gzip.body[..])
+        flate2::read::GzDecoder::new(&gzip_bytes[..])
             .read_to_end(&mut unzipped)
             .unwrap();
         assert_eq!(unzipped, body);
@@ -265,5 +440,47 @@ mod tests {
             "too small to gain"
         );
         assert!(Document::uncompressed(body).gzip.is_none());
+    }
+
+    fn gunzip(bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(bytes)
+            .read_to_end(&mut out)
+            .expect("a valid gzip member");
+        out
+    }
+
+    #[test]
+    fn a_namespace_document_is_spliced_from_its_workspaces() {
+        let config = |n: usize| {
+            serde_json::to_vec(&serde_json::json!({
+                "workspaceId": format!("ws{n}"),
+                "sources": (0..n * 7).map(|i| serde_json::json!({"id": i, "name": "Website"})).collect::<Vec<_>>()
+            }))
+            .unwrap()
+        };
+        let documents: Vec<(String, Document)> = (0..4)
+            .map(|n| (format!("ws{n}"), Document::spliceable(config(n))))
+            .collect();
+        let spliced =
+            NamespaceDocument::splice(documents.iter().map(|(id, d)| (id.as_str(), d)));
+        let expected = serde_json::to_vec(&serde_json::json!({
+            "ws0": serde_json::from_slice::<serde_json::Value>(&config(0)).unwrap(),
+            "ws1": serde_json::from_slice::<serde_json::Value>(&config(1)).unwrap(),
+            "ws2": serde_json::from_slice::<serde_json::Value>(&config(2)).unwrap(),
+            "ws3": serde_json::from_slice::<serde_json::Value>(&config(3)).unwrap(),
+        }))
+        .unwrap();
+        assert_eq!(spliced.identity.body.to_vec(), expected);
+        assert_eq!(gunzip(&spliced.gzip.body.to_vec()), expected);
+        assert_ne!(spliced.identity.etag, spliced.gzip.etag);
+
+        let empty = NamespaceDocument::splice(std::iter::empty());
+        assert_eq!(empty.identity.body.to_vec(), b"{}");
+        assert_eq!(gunzip(&empty.gzip.body.to_vec()), b"{}");
+
+        // A workspace's own gzip representation is its segment in a gzip member.
+        let single = Document::spliceable(config(3));
+        assert_eq!(gunzip(&single.gzip.as_ref().unwrap().body.to_vec()), config(3));
     }
 }

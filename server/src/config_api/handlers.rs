@@ -12,7 +12,7 @@ use axum::Router;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 
-use super::{Document, TokenEntry};
+use super::{Document, NamespaceSnapshot, Snapshot, TokenEntry};
 use crate::http::error::{ApiResult, AppError};
 use crate::ids::hash_token;
 use crate::state::AppState;
@@ -55,25 +55,36 @@ fn basic_username(headers: &HeaderMap) -> Option<String> {
 }
 
 fn unauthorized(what: &str) -> AppError {
-    AppError::Unauthorized(format!(
+    AppError::unauthorized(format!(
         "{what}: send it as HTTP Basic auth, username = the {what}, empty password"
     ))
 }
 
-fn data_plane_token(state: &AppState, headers: &HeaderMap) -> ApiResult<Arc<TokenEntry>> {
+fn data_plane_token(
+    state: &AppState,
+    snapshot: &Snapshot,
+    headers: &HeaderMap,
+) -> ApiResult<Arc<TokenEntry>> {
     let token = basic_username(headers).ok_or_else(|| unauthorized("data-plane token"))?;
-    let index = state.snapshots.current();
-    let entry = index
-        .tokens
-        .get(&hash_token(&token))
+    let entry = snapshot
+        .token(&hash_token(&token))
         .cloned()
         .ok_or_else(|| {
-            AppError::Unauthorized(
-                "this data-plane token is not valid (revoked, or mistyped)".into(),
-            )
+            AppError::unauthorized("this data-plane token is not valid (revoked, or mistyped)")
         })?;
-    state.snapshots.record_token_use(state, &entry);
+    state.snapshot.record_token_use(&entry);
     Ok(entry)
+}
+
+fn namespace<'a>(
+    snapshot: &'a Snapshot,
+    name: &str,
+    headers: &HeaderMap,
+) -> ApiResult<&'a Arc<NamespaceSnapshot>> {
+    let secret = basic_username(headers).ok_or_else(|| unauthorized("namespace secret"))?;
+    snapshot
+        .namespace(name, &hash_token(&secret))
+        .ok_or_else(|| AppError::unauthorized("unknown namespace, or wrong secret"))
 }
 
 /// rudder-server's single-tenant config poll (`DEPLOYMENT_TYPE=DEDICATED`, `WORKSPACE_TOKEN`).
@@ -81,13 +92,13 @@ async fn workspace_config(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let entry = data_plane_token(&state, &headers)?;
-    let index = state.snapshots.current();
-    let snapshot = index
+    let snapshot = state.snapshot.current();
+    let entry = data_plane_token(&state, &snapshot, &headers)?;
+    let workspace = snapshot
         .workspaces
         .get(&entry.workspace_id)
         .ok_or_else(|| AppError::not_found("workspace"))?;
-    Ok(snapshot.config.serve(&headers))
+    Ok(workspace.config.serve(&headers))
 }
 
 /// The first value of a query parameter. Data planes and SDKs get no error for an odd query string: a
@@ -106,28 +117,20 @@ async fn namespace_config(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let secret = basic_username(&headers).ok_or_else(|| unauthorized("namespace secret"))?;
-    let index = state.snapshots.current();
-    let ns = index
-        .namespaces
-        .get(&namespace)
-        .filter(|ns| {
-            crate::ids::constant_time_eq(ns.secret_hash.as_bytes(), hash_token(&secret).as_bytes())
-        })
-        .ok_or_else(|| AppError::Unauthorized("unknown namespace, or wrong secret".into()))?;
+    let snapshot = state.snapshot.current();
+    let ns = self::namespace(&snapshot, &namespace, &headers)?;
     match query_param(&query, "updatedAfter") {
         None => Ok(ns.full.serve(&headers)),
         Some(after) => {
-            let after_ms =
-                crate::time::parse_rfc3339_ms(&after).ok_or_else(|| AppError::BadRequest {
-                    message:
-                        "updatedAfter must be an RFC 3339 time such as 2024-05-01T10:00:00.000Z"
-                            .into(),
-                    field: Some("updatedAfter".into()),
-                })?;
+            let after_ms = crate::time::parse_rfc3339_ms(&after).ok_or_else(|| {
+                AppError::bad_request_at(
+                    "updatedAfter",
+                    "updatedAfter must be an RFC 3339 time such as 2024-05-01T10:00:00.000Z",
+                )
+            })?;
             let document = Document::uncompressed(
-                index
-                    .namespace_body(&ns.workspace_ids, Some(after_ms))
+                snapshot
+                    .namespace_body(&ns.workspace_ids, after_ms)
                     .to_vec(),
             );
             Ok(document.serve(&headers))
@@ -141,7 +144,8 @@ async fn workspace_settings(
     Path(workspace_id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
-    let entry = data_plane_token(&state, &headers)?;
+    let snapshot = state.snapshot.current();
+    let entry = data_plane_token(&state, &snapshot, &headers)?;
     if entry.workspace_id != workspace_id {
         return Err(AppError::not_found("workspace"));
     }
@@ -153,15 +157,8 @@ async fn namespace_settings(
     Path(namespace): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
-    let secret = basic_username(&headers).ok_or_else(|| unauthorized("namespace secret"))?;
-    let index = state.snapshots.current();
-    index
-        .namespaces
-        .get(&namespace)
-        .filter(|ns| {
-            crate::ids::constant_time_eq(ns.secret_hash.as_bytes(), hash_token(&secret).as_bytes())
-        })
-        .ok_or_else(|| AppError::Unauthorized("unknown namespace, or wrong secret".into()))?;
+    let snapshot = state.snapshot.current();
+    self::namespace(&snapshot, &namespace, &headers)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -176,16 +173,16 @@ async fn source_config(
         let write_key = basic_username(&headers)
             .or_else(|| query_param(&query, "writeKey"))
             .ok_or_else(|| {
-                AppError::Unauthorized(
-                    "send the write key as HTTP Basic auth (username) or ?writeKey=".into(),
+                AppError::unauthorized(
+                    "send the write key as HTTP Basic auth (username) or ?writeKey=",
                 )
             })?;
-        let index = state.snapshots.current();
-        let snapshot = index
+        let snapshot = state.snapshot.current();
+        let workspace = snapshot
             .write_keys
             .get(&write_key)
-            .ok_or_else(|| AppError::Unauthorized("this write key is not valid".into()))?;
-        let document = snapshot
+            .ok_or_else(|| AppError::unauthorized("this write key is not valid"))?;
+        let document = workspace
             .source_configs
             .get(&write_key)
             .ok_or_else(|| AppError::not_found("source"))?;

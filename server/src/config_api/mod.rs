@@ -1,16 +1,20 @@
 //! The data-plane config API: what rudder-server (`/workspaceConfig`, namespace config) and the RudderStack
-//! JavaScript SDK (`/sourceConfig`) pull, served from an in-memory snapshot that is rebuilt, per workspace,
-//! when something changes. Namespaces (groups of workspaces for multi-tenant data planes) live here too.
+//! JavaScript SDK (`/sourceConfig`) pull, served from an in-memory [`Snapshot`].
 //!
-//! Every write that changes what a data plane sees ends with `commit_change`: the workspace's `updatedAt`
-//! moves, the snapshot is rebuilt, and with PostgreSQL a NOTIFY tells the other replicas to rebuild too
-//! (`jobs::config_listener`). A build that fails does not undo or fail the change: the workspace keeps its
-//! previous snapshot and `retry_failed_builds` tries again until it succeeds.
+//! The snapshot is a value: built by this module from the database, held by the application state behind
+//! the [`Publisher`], replaced atomically. Its maps are persistent (structurally shared), so publishing one
+//! workspace's change costs time in proportion to that workspace, not to the instance: the workspace's
+//! documents are rebuilt and recompressed (off the async runtime), the namespaces that hold it are spliced
+//! again from their workspaces' compressed parts, and everything else is shared with the previous snapshot.
+//!
+//! With PostgreSQL, replicas tell each other what changed with `NOTIFY` (`jobs::listen`). Credentials are
+//! revoked at once, independently of any rebuild: a data-plane token or a namespace secret that is revoked
+//! stops working even when the workspace's documents cannot be rebuilt.
 
 mod assemble;
 mod document;
 mod handlers;
-mod namespaces;
+pub mod listener;
 pub mod resolve;
 
 use std::collections::{HashMap, HashSet};
@@ -20,56 +24,29 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use bytes::{BufMut, Bytes, BytesMut};
-use sqlx::AnyConnection;
 
-pub use assemble::WorkspaceSnapshot;
-pub use document::Document;
+pub use assemble::{WorkspaceRows, WorkspaceSnapshot};
+pub use document::{Document, NamespaceDocument};
 pub use handlers::data_plane_routes;
-pub use namespaces::routes as namespace_routes;
 
-use crate::db::Backend;
-use crate::http::error::ApiResult;
-use crate::state::AppState;
+use crate::catalog::Catalog;
+use crate::db::{Backend, Db};
+use crate::error::{DbError, DomainError, Kind};
+use crate::namespaces::NamespaceDef;
+use crate::secrets::keys::KeyError;
+use crate::secrets::Keyring;
 use crate::time::now_ms;
 
 /// The PostgreSQL channel that carries "this changed" between replicas.
 pub const NOTIFY_CHANNEL: &str = "wheelhouse_config";
 
 /// How long before a data plane's `updatedAfter` cursor a workspace must have been served for it to come
-/// back as `null`: see `Index::namespace_body`.
+/// back as `null`: see `Snapshot::namespace_body`.
 const UPDATED_AFTER_GRACE_MS: i64 = 30_000;
 
 /// The wait before retrying failed builds, doubled after each round that still fails, up to the longest.
 const RETRY_FIRST: Duration = Duration::from_secs(1);
 const RETRY_LONGEST: Duration = Duration::from_secs(60);
-
-/// Finishes a change to what data planes see, inside its transaction: the workspace's config `updatedAt`
-/// moves, the change is audited, the transaction commits, and the snapshot is rebuilt (so the next poll, on
-/// any replica, gets it). Once committed, the change stands: a failed rebuild is retried, not reported.
-pub async fn commit_change(
-    state: &AppState,
-    mut tx: sqlx::Transaction<'_, sqlx::Any>,
-    workspace_id: &str,
-    event: crate::audit::Event<'_>,
-) -> ApiResult<()> {
-    touch(&mut tx, workspace_id).await?;
-    crate::audit::record(&mut tx, event).await?;
-    tx.commit().await?;
-    state.snapshots.refresh(state, workspace_id).await
-}
-
-/// Moves the workspace's config `updatedAt` forward (strictly, even within one millisecond).
-async fn touch(conn: &mut AnyConnection, workspace_id: &str) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE workspaces SET config_updated_at = CASE WHEN config_updated_at >= $1 THEN config_updated_at + 1 ELSE $1 END
-         WHERE id = $2",
-    )
-    .bind(now_ms())
-    .bind(workspace_id)
-    .execute(&mut *conn)
-    .await
-    .map(|_| ())
-}
 
 pub struct TokenEntry {
     pub workspace_id: String,
@@ -84,29 +61,25 @@ pub struct NamespaceSnapshot {
     pub secret_hash: String,
     pub workspace_ids: Vec<String>,
     /// The full namespace document (every workspace's config).
-    pub full: Document,
+    pub full: NamespaceDocument,
 }
 
-#[derive(Clone)]
-struct NamespaceDef {
-    id: String,
-    name: String,
-    secret_hash: String,
-    workspace_ids: Vec<String>,
-}
-
-/// An immutable view of everything the data-plane endpoints serve; replaced atomically.
+/// An immutable view of everything the data-plane endpoints serve.
 #[derive(Default, Clone)]
-pub struct Index {
-    pub workspaces: HashMap<String, Arc<WorkspaceSnapshot>>,
-    pub tokens: HashMap<String, Arc<TokenEntry>>,
+pub struct Snapshot {
+    pub workspaces: imbl::HashMap<String, Arc<WorkspaceSnapshot>>,
+    pub tokens: imbl::HashMap<String, Arc<TokenEntry>>,
     /// write key → the workspace whose snapshot holds its `sourceConfig`
-    pub write_keys: HashMap<String, Arc<WorkspaceSnapshot>>,
-    pub namespaces: HashMap<String, Arc<NamespaceSnapshot>>,
-    namespace_defs: Vec<NamespaceDef>,
+    pub write_keys: imbl::HashMap<String, Arc<WorkspaceSnapshot>>,
+    pub namespaces: imbl::HashMap<String, Arc<NamespaceSnapshot>>,
+    namespace_defs: Arc<Vec<NamespaceDef>>,
+    /// Hashes of revoked credentials (data-plane tokens, namespace secrets): refused even if a build that
+    /// read them before their revocation installs them afterwards.
+    revoked: imbl::HashSet<String>,
 }
 
-impl Index {
+impl Snapshot {
+    /// Puts a workspace's new snapshot in place of its old one (`None`: the workspace is gone).
     fn install(&mut self, workspace_id: &str, snapshot: Option<Arc<WorkspaceSnapshot>>) {
         if let Some(old) = self.workspaces.remove(workspace_id) {
             for key in old.source_configs.keys() {
@@ -121,6 +94,9 @@ impl Index {
                 self.write_keys.insert(key.clone(), snapshot.clone());
             }
             for (token_id, hash) in &snapshot.tokens {
+                if self.revoked.contains(hash) {
+                    continue;
+                }
                 self.tokens.insert(
                     hash.clone(),
                     Arc::new(TokenEntry {
@@ -132,37 +108,50 @@ impl Index {
             }
             self.workspaces.insert(workspace_id.to_string(), snapshot);
         }
-        let affected: Vec<NamespaceDef> = self
-            .namespace_defs
+    }
+
+    /// The data-plane token with this hash, unless it was revoked.
+    pub fn token(&self, hash: &str) -> Option<&Arc<TokenEntry>> {
+        self.tokens.get(hash)
+    }
+
+    /// The namespace whose name and secret hash these are, unless that secret was revoked.
+    pub fn namespace(&self, name: &str, secret_hash: &str) -> Option<&Arc<NamespaceSnapshot>> {
+        if self.revoked.contains(secret_hash) {
+            return None;
+        }
+        self.namespaces.get(name).filter(|ns| {
+            crate::ids::constant_time_eq(ns.secret_hash.as_bytes(), secret_hash.as_bytes())
+        })
+    }
+
+    /// The namespace definitions that hold the workspace.
+    fn namespaces_of(&self, workspace_id: &str) -> Vec<NamespaceDef> {
+        self.namespace_defs
             .iter()
             .filter(|ns| ns.workspace_ids.iter().any(|w| w == workspace_id))
             .cloned()
+            .collect()
+    }
+
+    /// A namespace's document, spliced from its workspaces' current documents.
+    fn splice_namespace(&self, ns: &NamespaceDef) -> NamespaceSnapshot {
+        let members: Vec<(String, Arc<WorkspaceSnapshot>)> = ns
+            .workspace_ids
+            .iter()
+            .filter_map(|id| Some((id.clone(), self.workspaces.get(id)?.clone())))
             .collect();
-        for ns in affected {
-            self.build_namespace(&ns);
+        NamespaceSnapshot {
+            id: ns.id.clone(),
+            name: ns.name.clone(),
+            secret_hash: ns.secret_hash.clone(),
+            workspace_ids: ns.workspace_ids.clone(),
+            full: NamespaceDocument::splice(
+                members
+                    .iter()
+                    .map(|(id, snapshot)| (id.as_str(), &snapshot.config)),
+            ),
         }
-    }
-
-    fn set_namespaces(&mut self, defs: Vec<NamespaceDef>) {
-        self.namespaces.clear();
-        for ns in &defs {
-            self.build_namespace(ns);
-        }
-        self.namespace_defs = defs;
-    }
-
-    fn build_namespace(&mut self, ns: &NamespaceDef) {
-        let full = Document::new(self.namespace_body(&ns.workspace_ids, None).to_vec());
-        self.namespaces.insert(
-            ns.name.clone(),
-            Arc::new(NamespaceSnapshot {
-                id: ns.id.clone(),
-                name: ns.name.clone(),
-                secret_hash: ns.secret_hash.clone(),
-                workspace_ids: ns.workspace_ids.clone(),
-                full,
-            }),
-        );
     }
 
     /// `{"<workspaceId>": ConfigT, …}`, with `null` for workspaces the data plane polling with
@@ -174,15 +163,12 @@ impl Index {
     /// although the data plane never got it. So `null` only for a snapshot this replica has served since well
     /// before the cursor; the grace covers the replicas' clocks and the time a change takes to reach them
     /// all. Sending a workspace again costs bytes only: rudder-server compares what it gets with what it has.
-    pub fn namespace_body(&self, workspace_ids: &[String], updated_after_ms: Option<i64>) -> Bytes {
-        let mut out = BytesMut::with_capacity(
-            workspace_ids
-                .iter()
-                .filter_map(|w| self.workspaces.get(w))
-                .map(|s| s.config.identity.body.len() + 32)
-                .sum::<usize>()
-                + 2,
-        );
+    pub fn namespace_body(&self, workspace_ids: &[String], updated_after_ms: i64) -> Bytes {
+        let whole = |snapshot: &WorkspaceSnapshot| match &snapshot.config.identity.body {
+            document::Payload::Whole(bytes) => bytes.clone(),
+            other => Bytes::from(other.to_vec()),
+        };
+        let mut out = BytesMut::new();
         out.put_u8(b'{');
         let mut first = true;
         for workspace_id in workspace_ids {
@@ -193,20 +179,14 @@ impl Index {
                 out.put_u8(b',');
             }
             first = false;
-            out.put_slice(
-                serde_json::to_string(workspace_id)
-                    .expect("string")
-                    .as_bytes(),
-            );
+            out.put_slice(serde_json::Value::from(workspace_id.as_str()).to_string().as_bytes());
             out.put_u8(b':');
-            match updated_after_ms {
-                Some(after)
-                    if snapshot.updated_at_ms.max(snapshot.served_since_ms)
-                        < after - UPDATED_AFTER_GRACE_MS =>
-                {
-                    out.put_slice(b"null")
-                }
-                _ => out.put_slice(&snapshot.config.identity.body),
+            if snapshot.updated_at_ms.max(snapshot.served_since_ms)
+                < updated_after_ms - UPDATED_AFTER_GRACE_MS
+            {
+                out.put_slice(b"null");
+            } else {
+                out.put_slice(&whole(snapshot));
             }
         }
         out.put_u8(b'}');
@@ -214,9 +194,42 @@ impl Index {
     }
 }
 
-/// The serving snapshot and its rebuild bookkeeping.
-pub struct Snapshots {
-    index: ArcSwap<Index>,
+/// Why a workspace's documents could not be built (it keeps its previous ones meanwhile).
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    #[error("serializing the config: {0}")]
+    Serialize(#[from] serde_json::Error),
+    #[error("the build task failed: {0}")]
+    Task(String),
+}
+
+impl From<sqlx::Error> for BuildError {
+    fn from(error: sqlx::Error) -> Self {
+        BuildError::Db(error.into())
+    }
+}
+
+impl DomainError for BuildError {
+    fn kind(&self) -> Kind {
+        match self {
+            BuildError::Db(e) => e.kind(),
+            BuildError::Keys(e) => e.kind(),
+            BuildError::Serialize(_) | BuildError::Task(_) => Kind::Internal,
+        }
+    }
+}
+
+/// Builds the snapshot and keeps it current: holds the served snapshot, rebuilds workspaces after changes
+/// (coalescing concurrent requests), retries failed builds, and tells other replicas.
+pub struct Publisher {
+    current: ArcSwap<Snapshot>,
+    db: Db,
+    keyring: Arc<Keyring>,
+    catalog: &'static Catalog,
     /// Per workspace: how many refresh requests the last completed build covers.
     generations: Mutex<HashMap<String, Arc<tokio::sync::Mutex<u64>>>>,
     /// Per workspace: refresh requests so far.
@@ -225,47 +238,50 @@ pub struct Snapshots {
     failed: Mutex<HashSet<String>>,
     /// Whether the last load of the namespace definitions failed.
     namespaces_failed: AtomicBool,
+    /// Namespace documents are spliced one change at a time, each from the latest snapshot, so that two
+    /// concurrent changes to one namespace both end up in it.
+    splicing: tokio::sync::Mutex<()>,
     /// Wakes `retry_failed_builds`.
     retry: tokio::sync::Notify,
     /// Tells the replica's own notifications apart from others'.
     pub instance_id: String,
 }
 
-impl Default for Snapshots {
-    fn default() -> Self {
-        Snapshots {
-            index: ArcSwap::from_pointee(Index::default()),
+impl Publisher {
+    pub fn new(db: Db, keyring: Arc<Keyring>, catalog: &'static Catalog) -> Publisher {
+        Publisher {
+            current: ArcSwap::from_pointee(Snapshot::default()),
+            db,
+            keyring,
+            catalog,
             generations: Mutex::new(HashMap::new()),
             requested: Mutex::new(HashMap::new()),
             failed: Mutex::new(HashSet::new()),
             namespaces_failed: AtomicBool::new(false),
+            splicing: tokio::sync::Mutex::new(()),
             retry: tokio::sync::Notify::new(),
             instance_id: crate::ids::new_id(),
         }
     }
-}
 
-impl Snapshots {
-    pub fn current(&self) -> Arc<Index> {
-        self.index.load_full()
+    pub fn current(&self) -> Arc<Snapshot> {
+        self.current.load_full()
     }
 
-    /// Rebuilds one workspace after a committed change and tells the other replicas. It always succeeds: the
-    /// change is stored, so a failed build is logged and retried in the background. (It returns a `Result` so
-    /// that handlers keep calling it with `?`.)
-    pub async fn refresh(&self, state: &AppState, workspace_id: &str) -> ApiResult<()> {
-        if let Err(error) = self.rebuild(state, workspace_id).await {
+    /// Publishes a committed change to one workspace: rebuilds it here and tells the other replicas. It
+    /// cannot fail: the change is stored, so a failed build is logged and retried in the background.
+    pub async fn publish(&self, workspace_id: &str) {
+        if let Err(error) = self.rebuild(workspace_id).await {
             tracing::error!(workspace_id, %error, "could not rebuild the config snapshot after a change; retrying in the background");
         }
         // Even after a failure here: another replica may build it, and the change is stored either way.
-        self.notify(state, &format!("ws:{workspace_id}")).await;
-        Ok(())
+        self.notify(&format!("ws:{workspace_id}")).await;
     }
 
     /// Rebuilds one workspace. Concurrent requests for the same workspace coalesce: a build that started
     /// after a request's change was committed satisfies that request. A failure leaves the previous
     /// snapshot in place and the workspace to `retry_failed_builds`.
-    pub async fn rebuild(&self, state: &AppState, workspace_id: &str) -> ApiResult<()> {
+    pub async fn rebuild(&self, workspace_id: &str) -> Result<(), BuildError> {
         let ticket = {
             let mut requested = self.requested.lock().expect("requested");
             let n = requested.entry(workspace_id.to_string()).or_insert(0);
@@ -290,52 +306,122 @@ impl Snapshots {
             .get(workspace_id)
             .unwrap_or(&ticket);
         let started = std::time::Instant::now();
-        let mut snapshot = match assemble::assemble(state, workspace_id).await {
-            Ok(snapshot) => snapshot,
+        match self.build(workspace_id).await {
+            Ok(snapshot) => {
+                self.install(vec![(workspace_id.to_string(), snapshot)], false)
+                    .await;
+                *built = covers;
+                self.failed.lock().expect("failed").remove(workspace_id);
+                tracing::debug!(
+                    workspace_id,
+                    elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+                    "config snapshot rebuilt"
+                );
+                Ok(())
+            }
             Err(error) => {
                 self.failed
                     .lock()
                     .expect("failed")
                     .insert(workspace_id.to_string());
                 self.retry.notify_one();
-                return Err(error);
-            }
-        };
-        if let (Some(new), Some(old)) = (&mut snapshot, self.current().workspaces.get(workspace_id))
-        {
-            // The same content: still served since then, so that a rebuild without a change (a notification,
-            // a reload) does not send it to incremental polls again.
-            if new.config.identity.etag == old.config.identity.etag {
-                new.served_since_ms = old.served_since_ms;
+                Err(error)
             }
         }
-        let snapshot = snapshot.map(Arc::new);
-        tracing::debug!(
-            workspace_id,
-            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
-            "config snapshot rebuilt"
-        );
-        self.index.rcu(|index| {
-            let mut next = Index::clone(index);
-            next.install(workspace_id, snapshot.clone());
+    }
+
+    /// A workspace's new snapshot (`None` when it no longer exists), built off the async runtime.
+    async fn build(&self, workspace_id: &str) -> Result<Option<WorkspaceSnapshot>, BuildError> {
+        let Some(rows) = WorkspaceRows::load(&self.db, workspace_id).await? else {
+            return Ok(None);
+        };
+        let secrets = rows.open_secrets(&self.keyring).await?;
+        let catalog = self.catalog;
+        let snapshot = tokio::task::spawn_blocking(move || assemble::build(catalog, rows, secrets))
+            .await
+            .map_err(|e| BuildError::Task(e.to_string()))??;
+        Ok(Some(snapshot))
+    }
+
+    /// Installs built workspace snapshots, then splices the namespaces that hold them again. With
+    /// `only_newer` (a full reload, which may race a change's own rebuild), a snapshot built from older rows
+    /// than the one served does not replace it.
+    async fn install(&self, built: Vec<(String, Option<WorkspaceSnapshot>)>, only_newer: bool) {
+        let current = self.current();
+        let built: Vec<(String, Option<Arc<WorkspaceSnapshot>>)> = built
+            .into_iter()
+            .filter(|(id, new)| match (new, current.workspaces.get(id)) {
+                (Some(new), Some(old)) if only_newer => new.updated_at_ms >= old.updated_at_ms,
+                _ => true,
+            })
+            .map(|(id, mut new)| {
+                if let (Some(new), Some(old)) = (&mut new, current.workspaces.get(&id)) {
+                    // The same content: still served since then, so that a rebuild without a change (a
+                    // notification, a reload) does not send it to incremental polls again.
+                    if new.config.identity.etag == old.config.identity.etag {
+                        new.served_since_ms = old.served_since_ms;
+                    }
+                }
+                (id, new.map(Arc::new))
+            })
+            .collect();
+        if built.is_empty() {
+            return;
+        }
+        self.current.rcu(|snapshot| {
+            let mut next = Snapshot::clone(snapshot);
+            for (id, new) in &built {
+                next.install(id, new.clone());
+            }
             next
         });
-        *built = covers;
-        self.failed.lock().expect("failed").remove(workspace_id);
-        Ok(())
+        let ids: Vec<&str> = built.iter().map(|(id, _)| id.as_str()).collect();
+        self.splice_namespaces_of(&ids).await;
     }
 
-    /// Reloads namespace definitions after an admin's committed change and tells the other replicas; a
-    /// failure is logged and retried in the background, like a workspace's.
-    pub async fn refresh_namespaces(&self, state: &AppState) {
-        if let Err(error) = self.reload_namespaces(state).await {
+    /// Splices again every namespace that holds one of the workspaces.
+    async fn splice_namespaces_of(&self, workspace_ids: &[&str]) {
+        let _one_at_a_time = self.splicing.lock().await;
+        let snapshot = self.current();
+        let mut defs: Vec<NamespaceDef> = Vec::new();
+        for id in workspace_ids {
+            for def in snapshot.namespaces_of(id) {
+                if !defs.iter().any(|d| d.id == def.id) {
+                    defs.push(def);
+                }
+            }
+        }
+        if defs.is_empty() {
+            return;
+        }
+        // Checksums over every member's bytes: off the async runtime for large namespaces.
+        let spliced = tokio::task::spawn_blocking(move || {
+            defs.iter()
+                .map(|def| Arc::new(snapshot.splice_namespace(def)))
+                .collect::<Vec<_>>()
+        })
+        .await
+        .expect("splicing namespace documents");
+        self.current.rcu(|snapshot| {
+            let mut next = Snapshot::clone(snapshot);
+            for ns in &spliced {
+                next.namespaces.insert(ns.name.clone(), ns.clone());
+            }
+            next
+        });
+    }
+
+    /// Publishes a committed change to the namespaces (an administrator's): reloads them here and tells the
+    /// other replicas; a failure is logged and retried in the background, like a workspace's.
+    pub async fn publish_namespaces(&self) {
+        if let Err(error) = self.reload_namespaces().await {
             tracing::error!(%error, "could not reload the namespaces after a change; retrying in the background");
         }
-        self.notify(state, "ns").await;
+        self.notify("ns").await;
     }
 
-    pub async fn reload_namespaces(&self, state: &AppState) -> ApiResult<()> {
-        let defs = match namespaces::load_definitions(state).await {
+    pub async fn reload_namespaces(&self) -> Result<(), DbError> {
+        let defs = match crate::namespaces::load_definitions(&self.db).await {
             Ok(defs) => defs,
             Err(error) => {
                 self.namespaces_failed.store(true, Ordering::SeqCst);
@@ -343,35 +429,163 @@ impl Snapshots {
                 return Err(error);
             }
         };
-        self.index.rcu(|index| {
-            let mut next = Index::clone(index);
-            next.set_namespaces(defs.clone());
+        let _one_at_a_time = self.splicing.lock().await;
+        let snapshot = self.current();
+        let spliced = tokio::task::spawn_blocking(move || {
+            defs.iter()
+                .map(|def| Arc::new(snapshot.splice_namespace(def)))
+                .collect::<Vec<_>>()
+        })
+        .await
+        .expect("splicing namespace documents");
+        let defs: Arc<Vec<NamespaceDef>> = Arc::new(
+            spliced
+                .iter()
+                .map(|ns| NamespaceDef {
+                    id: ns.id.clone(),
+                    name: ns.name.clone(),
+                    secret_hash: ns.secret_hash.clone(),
+                    workspace_ids: ns.workspace_ids.clone(),
+                })
+                .collect(),
+        );
+        self.current.rcu(|snapshot| {
+            let mut next = Snapshot::clone(snapshot);
+            next.namespaces = spliced
+                .iter()
+                .map(|ns| (ns.name.clone(), ns.clone()))
+                .collect();
+            next.namespace_defs = defs.clone();
             next
         });
         self.namespaces_failed.store(false, Ordering::SeqCst);
         Ok(())
     }
 
-    /// Builds everything (start-up, or after a lost notification connection). Each workspace on its own: one
-    /// that fails is logged and retried in the background, and the others are served.
-    pub async fn load_all(&self, state: &AppState) -> ApiResult<()> {
-        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM workspaces")
-            .fetch_all(&state.db.pool)
-            .await?;
-        let known: Vec<String> = self.current().workspaces.keys().cloned().collect();
-        for id in ids.iter().chain(known.iter().filter(|k| !ids.contains(k))) {
-            if let Err(error) = self.rebuild(state, id).await {
-                tracing::error!(workspace_id = %id, %error, "could not build a workspace's config snapshot; retrying in the background");
+    /// Builds everything (start-up, or after a lost notification connection), reading each table once. A
+    /// workspace that cannot be built is logged and retried in the background, and the others are served.
+    pub async fn load_all(&self) -> Result<(), BuildError> {
+        let started = std::time::Instant::now();
+        let all = WorkspaceRows::load_all(&self.db).await?;
+        let count = all.len();
+        let present: HashSet<String> = all.iter().map(|rows| rows.workspace_id.clone()).collect();
+        let mut ready = Vec::with_capacity(all.len());
+        for rows in all {
+            match rows.open_secrets(&self.keyring).await {
+                Ok(secrets) => ready.push((rows, secrets)),
+                Err(error) => {
+                    tracing::error!(workspace_id = %rows.workspace_id, %error, "could not build a workspace's config snapshot; retrying in the background");
+                    self.failed
+                        .lock()
+                        .expect("failed")
+                        .insert(rows.workspace_id.clone());
+                    self.retry.notify_one();
+                }
             }
         }
-        if let Err(error) = self.reload_namespaces(state).await {
+        let catalog = self.catalog;
+        let built = tokio::task::spawn_blocking(move || {
+            ready
+                .into_iter()
+                .map(|(rows, secrets)| {
+                    let id = rows.workspace_id.clone();
+                    (id, assemble::build(catalog, rows, secrets))
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|e| BuildError::Task(e.to_string()))?;
+        let mut install = Vec::with_capacity(built.len());
+        for (id, result) in built {
+            match result {
+                Ok(snapshot) => install.push((id, Some(snapshot))),
+                Err(error) => {
+                    tracing::error!(workspace_id = %id, %error, "could not build a workspace's config snapshot");
+                }
+            }
+        }
+        // Workspaces deleted while nobody listened.
+        for id in self.current().workspaces.keys() {
+            if !present.contains(id) {
+                install.push((id.clone(), None));
+            }
+        }
+        self.install(install, true).await;
+        if let Err(error) = self.reload_namespaces().await {
             tracing::error!(%error, "could not load the namespaces; retrying in the background");
         }
+        tracing::info!(
+            workspaces = count,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "config snapshot built"
+        );
         Ok(())
     }
 
+    /// A data-plane token, usable at once (before, and whatever becomes of, the workspace's rebuild).
+    pub async fn add_token(&self, workspace_id: &str, token_id: &str, hash: &str) {
+        self.current.rcu(|snapshot| {
+            let mut next = Snapshot::clone(snapshot);
+            next.tokens.insert(
+                hash.to_string(),
+                Arc::new(TokenEntry {
+                    workspace_id: workspace_id.to_string(),
+                    token_id: token_id.to_string(),
+                    last_recorded_ms: AtomicI64::new(0),
+                }),
+            );
+            next
+        });
+        self.notify(&format!("ws:{workspace_id}")).await;
+    }
+
+    /// A revoked data-plane token stops working here at once and, through the notification, on the other
+    /// replicas: no rebuild (which could fail) stands between the revocation and its effect.
+    pub async fn revoke_token(&self, hash: &str) {
+        self.forget_credential(hash);
+        self.notify(&format!("revoke:{hash}")).await;
+    }
+
+    /// A namespace whose secret was rotated, or which was deleted: its old secret stops working here at once
+    /// and, through the notification, on the other replicas.
+    pub async fn revoke_namespace_secret(&self, secret_hash: &str) {
+        self.forget_credential(secret_hash);
+        self.notify(&format!("revoke:{secret_hash}")).await;
+    }
+
+    fn forget_credential(&self, hash: &str) {
+        self.current.rcu(|snapshot| {
+            let mut next = Snapshot::clone(snapshot);
+            next.tokens.remove(hash);
+            next.revoked.insert(hash.to_string());
+            next
+        });
+    }
+
+    /// Applies another replica's notification.
+    pub async fn apply_notification(&self, payload: &str) {
+        let Some((instance, what)) = payload.split_once('|') else {
+            return;
+        };
+        if instance == self.instance_id {
+            return;
+        }
+        let result = match what.split_once(':') {
+            Some(("ws", workspace_id)) => self.rebuild(workspace_id).await.map_err(|e| e.to_string()),
+            Some(("revoke", hash)) => {
+                self.forget_credential(hash);
+                Ok(())
+            }
+            _ if what == "ns" => self.reload_namespaces().await.map_err(|e| e.to_string()),
+            _ => Ok(()),
+        };
+        if let Err(error) = result {
+            tracing::warn!(%error, "could not apply a config change from another replica");
+        }
+    }
+
     /// One retry of everything whose last build failed; whether anything still fails.
-    async fn retry_failed(&self, state: &AppState) -> bool {
+    async fn retry_failed(&self) -> bool {
         let failed: Vec<String> = self
             .failed
             .lock()
@@ -380,7 +594,7 @@ impl Snapshots {
             .cloned()
             .collect();
         for workspace_id in failed {
-            match self.rebuild(state, &workspace_id).await {
+            match self.rebuild(&workspace_id).await {
                 Ok(()) => tracing::info!(
                     workspace_id,
                     "config snapshot rebuilt after an earlier failure"
@@ -391,7 +605,7 @@ impl Snapshots {
             }
         }
         if self.namespaces_failed.load(Ordering::SeqCst) {
-            if let Err(error) = self.reload_namespaces(state).await {
+            if let Err(error) = self.reload_namespaces().await {
                 tracing::warn!(%error, "namespaces still cannot be loaded; will retry");
             }
         }
@@ -399,15 +613,15 @@ impl Snapshots {
             || self.namespaces_failed.load(Ordering::SeqCst)
     }
 
-    async fn notify(&self, state: &AppState, what: &str) {
-        if state.db.backend != Backend::Postgres {
+    async fn notify(&self, what: &str) {
+        if self.db.backend != Backend::Postgres {
             return;
         }
         let payload = format!("{}|{what}", self.instance_id);
         if let Err(error) = sqlx::query("SELECT pg_notify($1, $2)")
             .bind(NOTIFY_CHANNEL)
             .bind(payload)
-            .execute(&state.db.pool)
+            .execute(&self.db.pool)
             .await
         {
             // Other replicas then catch up at their next full reload; this one is already current.
@@ -416,7 +630,7 @@ impl Snapshots {
     }
 
     /// Records that a data-plane token was used, at most once a minute per token, off the request path.
-    pub fn record_token_use(&self, state: &AppState, entry: &Arc<TokenEntry>) {
+    pub fn record_token_use(&self, entry: &Arc<TokenEntry>) {
         let now = now_ms();
         let last = entry.last_recorded_ms.load(Ordering::Relaxed);
         if now - last < 60_000
@@ -427,7 +641,7 @@ impl Snapshots {
         {
             return;
         }
-        let (db, token_id) = (state.db.clone(), entry.token_id.clone());
+        let (db, token_id) = (self.db.clone(), entry.token_id.clone());
         tokio::spawn(async move {
             let _ = sqlx::query("UPDATE data_plane_tokens SET last_used_at = $1 WHERE id = $2")
                 .bind(now)
@@ -438,15 +652,15 @@ impl Snapshots {
     }
 }
 
-/// The background job that retries failed builds, with a growing delay, until they succeed: a change is
+/// The background task that retries failed builds, with a growing delay, until they succeed: a change is
 /// stored before its snapshot is built, so giving up would leave data planes on the old config for good.
-pub async fn retry_failed_builds(state: AppState) {
+pub async fn retry_failed_builds(publisher: Arc<Publisher>) {
     loop {
-        state.snapshots.retry.notified().await;
+        publisher.retry.notified().await;
         let mut delay = RETRY_FIRST;
         loop {
             tokio::time::sleep(delay).await;
-            if !state.snapshots.retry_failed(&state).await {
+            if !publisher.retry_failed().await {
                 break;
             }
             delay = (delay * 2).min(RETRY_LONGEST);
@@ -467,7 +681,9 @@ mod tests {
             workspace_id: workspace_id.into(),
             updated_at_ms,
             served_since_ms,
-            config: Document::new(format!(r#"{{"workspaceId":"{workspace_id}"}}"#).into_bytes()),
+            config: Document::spliceable(
+                format!(r#"{{"workspaceId":"{workspace_id}"}}"#).into_bytes(),
+            ),
             source_configs: HashMap::new(),
             tokens: Vec::new(),
         })
@@ -476,7 +692,7 @@ mod tests {
     #[test]
     fn updated_after_is_null_only_for_what_was_served_well_before_the_cursor() {
         let cursor = 10_000_000;
-        let mut index = Index::default();
+        let mut index = Snapshot::default();
         index.install("old", Some(snapshot("old", 1_000, 2_000)));
         // Stamped long before the cursor, served only after it (a slow or retried build, a late replica).
         index.install("late", Some(snapshot("late", 1_000, cursor + 5)));
@@ -489,7 +705,7 @@ mod tests {
             .map(String::from)
             .to_vec();
         let body: serde_json::Value =
-            serde_json::from_slice(&index.namespace_body(&ids, Some(cursor))).unwrap();
+            serde_json::from_slice(&index.namespace_body(&ids, cursor)).unwrap();
         assert_eq!(
             body,
             serde_json::json!({
@@ -499,8 +715,15 @@ mod tests {
                 "edge": {"workspaceId": "edge"},
             })
         );
+        let full = index.splice_namespace(&NamespaceDef {
+            id: "ns".into(),
+            name: "ns".into(),
+            secret_hash: String::new(),
+            workspace_ids: ids,
+        });
         let full: serde_json::Value =
-            serde_json::from_slice(&index.namespace_body(&ids, None)).unwrap();
+            serde_json::from_slice(&full.full.identity.body.to_vec()).unwrap();
         assert_eq!(full["old"], serde_json::json!({"workspaceId": "old"}));
+        assert_eq!(full.as_object().unwrap().len(), 4);
     }
 }

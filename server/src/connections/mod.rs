@@ -1,85 +1,120 @@
 //! Connections: a source's events go to a destination. Only when the destination accepts that source's type.
 
-use app::api::destinations::{Connection, CreateConnection};
-use app::api::workspaces::Role;
-use app::api::ErrorBody;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::Response;
-use axum::Json;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
+mod handlers;
 
-use crate::audit::Event;
-use crate::config_api;
-use crate::db::is_unique_violation;
-use crate::http::auth::Principal;
-use crate::http::error::{ApiResult, AppError};
-use crate::http::json::{created, ApiJson};
+use app::api::destinations::Connection;
+use app::api::workspaces::Role;
+
+pub use handlers::routes;
+
+use crate::access::{self, AccessError, Actor};
+use crate::audit::{self, Changes};
+use crate::db::{is_unique_violation, Db};
+use crate::error::{DbError, DomainError, Invalid, Kind};
 use crate::ids::new_id;
 use crate::state::AppState;
 use crate::time::{format_ms, now_ms};
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_connections, create_connection))
-        .routes(routes!(delete_connection))
+/// A row of `connections`.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ConnectionRow {
+    pub id: String,
+    pub workspace_id: String,
+    pub source_id: String,
+    pub destination_id: String,
+    pub created_at: i64,
 }
 
-#[utoipa::path(get, path = "/api/v1/workspaces/{ws}/connections", tag = "connections", params(("ws" = String, Path)),
-    responses((status = 200, body = Vec<Connection>), (status = 404, body = ErrorBody)))]
-async fn list_connections(
-    State(state): State<AppState>,
-    principal: Principal,
-    Path(ws): Path<String>,
-) -> ApiResult<Json<Vec<Connection>>> {
-    principal.access(&state, &ws, Role::Viewer).await?;
-    let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
-        "SELECT id, source_id, destination_id, created_at FROM connections WHERE workspace_id = $1 ORDER BY created_at",
-    )
-    .bind(&ws)
-    .fetch_all(&state.db.pool)
-    .await?;
-    Ok(Json(
-        rows.into_iter()
-            .map(|(id, source_id, destination_id, created_at)| Connection {
-                id,
-                source_id,
-                destination_id,
-                created_at: format_ms(created_at),
-            })
-            .collect(),
+impl ConnectionRow {
+    pub const COLUMNS: &'static str = "id, workspace_id, source_id, destination_id, created_at";
+
+    fn into_wire(self) -> Connection {
+        Connection {
+            id: self.id,
+            source_id: self.source_id,
+            destination_id: self.destination_id,
+            created_at: format_ms(self.created_at),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionError {
+    #[error(transparent)]
+    Access(#[from] AccessError),
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error("this source is already connected to this destination")]
+    Exists,
+    #[error("connection not found")]
+    NotFound,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<sqlx::Error> for ConnectionError {
+    fn from(error: sqlx::Error) -> Self {
+        ConnectionError::Db(error.into())
+    }
+}
+
+impl DomainError for ConnectionError {
+    fn kind(&self) -> Kind {
+        match self {
+            ConnectionError::Access(e) => e.kind(),
+            ConnectionError::Invalid(e) => e.kind(),
+            ConnectionError::Exists => Kind::Conflict,
+            ConnectionError::NotFound => Kind::NotFound,
+            ConnectionError::Db(e) => e.kind(),
+        }
+    }
+
+    fn field(&self) -> Option<&str> {
+        match self {
+            ConnectionError::Invalid(e) => e.field(),
+            ConnectionError::Exists => Some("destinationId"),
+            _ => None,
+        }
+    }
+}
+
+/// A workspace's connections (viewer).
+pub async fn list(db: &Db, actor: &Actor, workspace_id: &str) -> Result<Vec<Connection>, ConnectionError> {
+    access::require(db, actor, workspace_id, Role::Viewer).await?;
+    let rows: Vec<ConnectionRow> = sqlx::query_as(&format!(
+        "SELECT {} FROM connections WHERE workspace_id = $1 ORDER BY created_at",
+        ConnectionRow::COLUMNS
     ))
+    .bind(workspace_id)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows.into_iter().map(ConnectionRow::into_wire).collect())
 }
 
-/// Connect a source to a destination (editor).
-#[utoipa::path(post, path = "/api/v1/workspaces/{ws}/connections", tag = "connections", params(("ws" = String, Path)),
-    request_body = CreateConnection,
-    responses((status = 201, body = Connection), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn create_connection(
-    State(state): State<AppState>,
-    principal: Principal,
-    Path(ws): Path<String>,
-    ApiJson(body): ApiJson<CreateConnection>,
-) -> ApiResult<Response> {
-    let access = principal.access(&state, &ws, Role::Editor).await?;
-    let source_type: String =
-        sqlx::query_scalar("SELECT type FROM sources WHERE id = $1 AND workspace_id = $2")
-            .bind(&body.source_id)
-            .bind(&ws)
+/// Connects a source to a destination of the same workspace that accepts its type (editor).
+pub async fn create(
+    state: &AppState,
+    actor: &Actor,
+    workspace_id: &str,
+    source_id: &str,
+    destination_id: &str,
+) -> Result<Connection, ConnectionError> {
+    access::require(&state.db, actor, workspace_id, Role::Editor).await?;
+    let (source_name, source_type): (String, String) =
+        sqlx::query_as("SELECT name, type FROM sources WHERE id = $1 AND workspace_id = $2")
+            .bind(source_id)
+            .bind(workspace_id)
+            .fetch_optional(&state.db.pool)
+            .await?
+            .ok_or_else(|| Invalid::new("sourceId", "sourceId is not a source of this workspace"))?;
+    let (destination_name, destination_type): (String, String) =
+        sqlx::query_as("SELECT name, type FROM destinations WHERE id = $1 AND workspace_id = $2")
+            .bind(destination_id)
+            .bind(workspace_id)
             .fetch_optional(&state.db.pool)
             .await?
             .ok_or_else(|| {
-                AppError::validation("sourceId", "sourceId is not a source of this workspace")
-            })?;
-    let destination_type: String =
-        sqlx::query_scalar("SELECT type FROM destinations WHERE id = $1 AND workspace_id = $2")
-            .bind(&body.destination_id)
-            .bind(&ws)
-            .fetch_optional(&state.db.pool)
-            .await?
-            .ok_or_else(|| {
-                AppError::validation(
+                Invalid::new(
                     "destinationId",
                     "destinationId is not a destination of this workspace",
                 )
@@ -92,86 +127,87 @@ async fn create_connection(
             .definition
             .supports_source_type(&source.definition.source_type)
         {
-            return Err(AppError::validation(
+            return Err(Invalid::new(
                 "destinationId",
                 format!(
                     "{} does not accept events from {} sources",
                     destination.definition.display_name, source.definition.display_name
                 ),
-            ));
+            )
+            .into());
         }
     }
-    let id = new_id();
-    let now = now_ms();
-    let mut tx = state.db.pool.begin().await?;
-    let inserted = sqlx::query(
-        "INSERT INTO connections (id, workspace_id, source_id, destination_id, created_at) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(&id)
-    .bind(&ws)
-    .bind(&body.source_id)
-    .bind(&body.destination_id)
-    .bind(now)
+    let row = ConnectionRow {
+        id: new_id(),
+        workspace_id: workspace_id.to_string(),
+        source_id: source_id.to_string(),
+        destination_id: destination_id.to_string(),
+        created_at: now_ms(),
+    };
+    let mut tx = state.db.begin().await?;
+    let inserted = sqlx::query(&format!(
+        "INSERT INTO connections ({}) VALUES ($1, $2, $3, $4, $5)",
+        ConnectionRow::COLUMNS
+    ))
+    .bind(&row.id)
+    .bind(&row.workspace_id)
+    .bind(&row.source_id)
+    .bind(&row.destination_id)
+    .bind(row.created_at)
     .execute(&mut *tx)
     .await;
     match inserted {
-        Err(e) if is_unique_violation(&e) => {
-            return Err(AppError::conflict(
-                "destinationId",
-                "this source is already connected to this destination",
-            ))
-        }
+        Err(e) if is_unique_violation(&e) => return Err(ConnectionError::Exists),
         other => other?,
     };
-    config_api::commit_change(&state, tx, &ws, Event {
-        workspace_id: Some(&ws),
-        actor_id: Some(&access.user_id),
-        action: "connection.created",
-        target_type: "connection",
-        target_id: &id,
-        details: serde_json::json!({ "sourceId": body.source_id, "destinationId": body.destination_id }),
-    }).await?;
-    Ok(created(Connection {
-        id,
-        source_id: body.source_id,
-        destination_id: body.destination_id,
-        created_at: format_ms(now),
-    }))
-}
-
-/// Disconnect (editor).
-#[utoipa::path(delete, path = "/api/v1/workspaces/{ws}/connections/{id}", tag = "connections",
-    params(("ws" = String, Path), ("id" = String, Path)),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn delete_connection(
-    State(state): State<AppState>,
-    principal: Principal,
-    Path((ws, id)): Path<(String, String)>,
-) -> ApiResult<StatusCode> {
-    let access = principal.access(&state, &ws, Role::Editor).await?;
-    let mut tx = state.db.pool.begin().await?;
-    let deleted = sqlx::query("DELETE FROM connections WHERE id = $1 AND workspace_id = $2")
-        .bind(&id)
-        .bind(&ws)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if deleted == 0 {
-        return Err(AppError::not_found("connection"));
-    }
-    config_api::commit_change(
-        &state,
+    crate::changes::commit_config_change(
+        state,
         tx,
-        &ws,
-        Event {
-            workspace_id: Some(&ws),
-            actor_id: Some(&access.user_id),
-            action: "connection.deleted",
-            target_type: "connection",
-            target_id: &id,
-            details: serde_json::json!({}),
+        actor,
+        audit::Entry {
+            workspace_id: Some(workspace_id),
+            action: "connection.created",
+            resource_type: "connection",
+            resource_id: &row.id,
+            resource_name: Some(&format!("{source_name} → {destination_name}")),
+            changes: Changes::new()
+                .set("sourceId", source_id)
+                .set("destinationId", destination_id),
         },
     )
     .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(row.into_wire())
+}
+
+/// Disconnects (editor).
+pub async fn delete(state: &AppState, actor: &Actor, workspace_id: &str, id: &str) -> Result<(), ConnectionError> {
+    access::require(&state.db, actor, workspace_id, Role::Editor).await?;
+    let mut tx = state.db.begin().await?;
+    let deleted: Option<(String, String)> = sqlx::query_as(
+        "DELETE FROM connections WHERE id = $1 AND workspace_id = $2 RETURNING source_id, destination_id",
+    )
+    .bind(id)
+    .bind(workspace_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((source_id, destination_id)) = deleted else {
+        return Err(ConnectionError::NotFound);
+    };
+    crate::changes::commit_config_change(
+        state,
+        tx,
+        actor,
+        audit::Entry {
+            workspace_id: Some(workspace_id),
+            action: "connection.deleted",
+            resource_type: "connection",
+            resource_id: id,
+            resource_name: None,
+            changes: Changes::new()
+                .removed("sourceId", source_id)
+                .removed("destinationId", destination_id),
+        },
+    )
+    .await?;
+    Ok(())
 }

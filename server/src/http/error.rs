@@ -1,188 +1,181 @@
-//! The one error type of the HTTP layer, mapped once to a status and the `{"error": {…}}` body.
+//! The HTTP answer to a failure: the one place where domain errors become status codes and the
+//! `{"error": {…}}` body. Handlers return `ApiResult`; any domain error converts with `?`.
 
 use app::api::{ErrorBody, ErrorDetail};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
+use crate::error::{DomainError, Kind};
+
 pub type ApiResult<T> = Result<T, AppError>;
 
-#[derive(Debug, thiserror::Error)]
-pub enum AppError {
-    /// 400: the request cannot be read (malformed JSON, bad query string…).
-    #[error("{message}")]
-    BadRequest {
-        message: String,
-        field: Option<String>,
-    },
-    /// 401: no valid session or token.
-    #[error("{0}")]
-    Unauthorized(String),
-    /// 403: signed in, a member, but the role does not allow this.
-    #[error("{0}")]
-    Forbidden(String),
-    /// 404: it does not exist, or the caller may not know it does.
-    #[error("{0}")]
-    NotFound(String),
-    /// 409: conflicts with what is stored (a duplicate name, a connection that exists…).
-    #[error("{message}")]
-    Conflict {
-        message: String,
-        field: Option<String>,
-    },
-    /// 413: the body is larger than the server accepts.
-    #[error("{0}")]
-    PayloadTooLarge(String),
-    /// 415
-    #[error("{0}")]
-    UnsupportedMediaType(String),
-    /// 422: well-formed but invalid: names the field.
-    #[error("{message}")]
-    Validation {
-        message: String,
-        field: Option<String>,
-    },
-    /// 429: too many failed sign-ins.
-    #[error("{message}")]
-    TooManyRequests {
-        message: String,
-        retry_after_secs: u64,
-    },
-    /// 500: a bug or an outage. The detail goes to the log, never to the client.
-    #[error("internal error: {0}")]
-    Internal(String),
-    /// 503: a dependency (the database) is unavailable.
-    #[error("{0}")]
-    Unavailable(String),
+/// A failure on its way out over HTTP.
+#[derive(Debug)]
+pub struct AppError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    field: Option<String>,
+    retry_after_secs: Option<u64>,
+    current_revision: Option<String>,
 }
 
-impl AppError {
-    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
-        AppError::Validation {
-            message: message.into(),
-            field: Some(field.into()),
+impl<E: DomainError> From<E> for AppError {
+    fn from(error: E) -> AppError {
+        let kind = error.kind();
+        let (status, code) = match kind {
+            Kind::Invalid => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+            Kind::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            Kind::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            Kind::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Kind::Conflict => (StatusCode::CONFLICT, "conflict"),
+            Kind::Stale => (StatusCode::CONFLICT, "stale_revision"),
+            Kind::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
+            Kind::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Kind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+        };
+        let message = match kind {
+            // The detail goes to the log, never to the client.
+            Kind::Internal => {
+                tracing::error!(error = %error, "request failed");
+                INTERNAL_MESSAGE.to_string()
+            }
+            Kind::Unavailable => {
+                tracing::error!(error = %error, "a dependency is unavailable");
+                "The database is unavailable; try again shortly.".to_string()
+            }
+            _ => error.to_string(),
+        };
+        AppError {
+            status,
+            code,
+            message,
+            field: error.field().map(str::to_string),
+            retry_after_secs: error.retry_after_secs(),
+            current_revision: error.current_revision().map(str::to_string),
         }
     }
+}
 
-    pub fn bad_request(message: impl Into<String>) -> Self {
-        AppError::BadRequest {
+const INTERNAL_MESSAGE: &str = "Something went wrong on our side. It has been logged.";
+
+impl AppError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> AppError {
+        AppError {
+            status,
+            code,
             message: message.into(),
             field: None,
+            retry_after_secs: None,
+            current_revision: None,
         }
     }
 
-    pub fn conflict(field: impl Into<String>, message: impl Into<String>) -> Self {
-        AppError::Conflict {
-            message: message.into(),
+    /// 400: the request cannot be read (malformed JSON, an unreadable query string…).
+    pub fn bad_request(message: impl Into<String>) -> AppError {
+        AppError::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    /// 400 naming the part of the request that cannot be read.
+    pub fn bad_request_at(field: impl Into<String>, message: impl Into<String>) -> AppError {
+        AppError {
             field: Some(field.into()),
+            ..AppError::bad_request(message)
         }
     }
 
-    pub fn not_found(what: &str) -> Self {
-        AppError::NotFound(format!("{what} not found"))
+    /// 401: no valid credential.
+    pub fn unauthorized(message: impl Into<String>) -> AppError {
+        AppError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
     }
 
-    pub fn internal(error: impl std::fmt::Display) -> Self {
-        AppError::Internal(error.to_string())
+    /// 404
+    pub fn not_found(what: &str) -> AppError {
+        AppError::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
     }
 
-    fn parts(&self) -> (StatusCode, &'static str, String, Option<String>) {
-        match self {
-            AppError::BadRequest { message, field } => (
-                StatusCode::BAD_REQUEST,
-                "bad_request",
-                message.clone(),
-                field.clone(),
-            ),
-            AppError::Unauthorized(m) => {
-                (StatusCode::UNAUTHORIZED, "unauthorized", m.clone(), None)
-            }
-            AppError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m.clone(), None),
-            AppError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m.clone(), None),
-            AppError::Conflict { message, field } => (
-                StatusCode::CONFLICT,
-                "conflict",
-                message.clone(),
-                field.clone(),
-            ),
-            AppError::PayloadTooLarge(m) => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                m.clone(),
-                None,
-            ),
-            AppError::UnsupportedMediaType(m) => (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                m.clone(),
-                None,
-            ),
-            AppError::Validation { message, field } => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                message.clone(),
-                field.clone(),
-            ),
-            AppError::TooManyRequests { message, .. } => (
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_requests",
-                message.clone(),
-                None,
-            ),
-            AppError::Internal(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal_error",
-                "Something went wrong on our side. It has been logged.".into(),
-                None,
-            ),
-            AppError::Unavailable(m) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                m.clone(),
-                None,
-            ),
+    /// 412: `If-Match` that is not a revision tag.
+    pub fn precondition(message: impl Into<String>) -> AppError {
+        AppError::new(StatusCode::PRECONDITION_FAILED, "precondition_failed", message)
+    }
+
+    /// 413
+    pub fn payload_too_large(message: impl Into<String>) -> AppError {
+        AppError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
+    }
+
+    /// 415
+    pub fn unsupported_media_type(message: impl Into<String>) -> AppError {
+        AppError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            message,
+        )
+    }
+
+    /// 422 naming the field, for what the HTTP layer itself parses (query strings, headers).
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> AppError {
+        AppError {
+            field: Some(field.into()),
+            ..AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", message)
         }
+    }
+
+    /// 500: a bug in the HTTP layer (a session that cannot be read…). The detail is logged, not sent.
+    pub fn internal(detail: impl std::fmt::Display) -> AppError {
+        tracing::error!(error = %detail, "request failed");
+        AppError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            INTERNAL_MESSAGE,
+        )
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn code(&self) -> &str {
+        self.code
+    }
+
+    pub fn field(&self) -> Option<&str> {
+        self.field.as_deref()
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
     }
 }
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        if let AppError::Internal(detail) = &self {
-            tracing::error!(error = %detail, "request failed");
-        }
-        let (status, code, message, field) = self.parts();
         let mut response = (
-            status,
+            self.status,
             Json(ErrorBody {
                 error: ErrorDetail {
-                    code: code.into(),
-                    message,
-                    field,
+                    code: self.code.into(),
+                    message: self.message,
+                    field: self.field,
+                    current_revision: self.current_revision.clone(),
                 },
             }),
         )
             .into_response();
-        if let AppError::TooManyRequests {
-            retry_after_secs, ..
-        } = self
-        {
+        if let Some(seconds) = self.retry_after_secs {
             response
                 .headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, retry_after_secs.into());
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        if let Some(revision) = self.current_revision {
+            if let Ok(etag) = axum::http::HeaderValue::from_str(&format!("\"{revision}\"")) {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::ETAG, etag);
+            }
         }
         response
-    }
-}
-
-impl From<sqlx::Error> for AppError {
-    fn from(error: sqlx::Error) -> Self {
-        match &error {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                tracing::error!(%error, "database unavailable");
-                AppError::Unavailable("The database is unavailable; try again shortly.".into())
-            }
-            _ => AppError::Internal(format!("database: {error}")),
-        }
     }
 }
 
@@ -196,6 +189,7 @@ pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response
                 code: code.into(),
                 message: message.into(),
                 field: None,
+                current_revision: None,
             },
         }),
     )

@@ -5,6 +5,7 @@ pub mod client_addr;
 pub mod csrf;
 pub mod error;
 pub mod json;
+pub mod revision;
 mod site;
 
 use std::time::Duration;
@@ -41,7 +42,8 @@ use error::error_response;
         (name = "tokens", description = "API tokens"),
         (name = "catalog", description = "Integration definitions"),
         (name = "sources"), (name = "destinations"), (name = "connections"),
-        (name = "data planes", description = "Data-plane tokens and namespaces")
+        (name = "data planes", description = "Data-plane tokens and namespaces"),
+        (name = "instance", description = "Instance administration: background jobs")
     )
 )]
 struct ApiDoc;
@@ -84,7 +86,9 @@ pub fn api_router(state: AppState) -> Router {
         .merge(crate::sources::routes())
         .merge(crate::destinations::routes())
         .merge(crate::connections::routes())
-        .merge(crate::config_api::namespace_routes())
+        .merge(crate::namespaces::routes())
+        .merge(crate::audit::routes())
+        .merge(crate::jobs::handlers::routes())
         .split_for_parts();
     let openapi = std::sync::Arc::new(openapi);
     let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))

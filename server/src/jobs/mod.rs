@@ -1,120 +1,132 @@
-//! Background tasks: cleanup of expired sessions and sign-in throttles, retries of config snapshot builds
-//! that failed, and (on PostgreSQL) the listener that keeps this replica's config snapshot current when
-//! another replica changes something.
+//! Durable background jobs, in the database and shared by every replica.
+//!
+//! Work that must happen later, again, or exactly once across replicas (mail, retention, cleanups) is a
+//! row of `jobs`, enqueued inside the transaction of the change that caused it ([`enqueue`]), so that it
+//! exists exactly when the change does. Each replica runs a worker ([`worker`]) that leases due jobs one at a
+//! time per job: on PostgreSQL with `FOR UPDATE SKIP LOCKED`, on SQLite through its single writer. A lease is
+//! renewed while the job runs and expires when its replica dies, making the job claimable again. A failure
+//! is retried after an exponential backoff, up to the job's limit; then the job is dead: kept, visible to
+//! instance administrators (`GET /api/v1/instance/jobs?state=dead`), retried only when a person says so.
+//! Scheduled jobs ([`schedule`]) are enqueued once per slot across replicas, by a unique key.
+//!
+//! Why not a crate: apalis (the obvious candidate) stores SQLite and PostgreSQL jobs through two separate
+//! typed pools on sqlx 0.9, cannot enqueue inside our `Any` transaction, and keeps its retry backoff in the
+//! worker's memory; its cron scheduler fires on every replica. The queue here is a table and four statements.
 
+pub mod handlers;
+mod kinds;
+pub mod queue;
+pub mod schedule;
+pub mod worker;
+
+use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::postgres::PgListener;
-use tokio::task::JoinHandle;
+use serde::Serialize;
+use sqlx::AnyConnection;
+use tokio::sync::Notify;
 
-use crate::accounts::sessions::DbSessionStore;
-use crate::accounts::throttle;
-use crate::config_api::{self, NOTIFY_CHANNEL};
-use crate::db::Backend;
-use crate::state::AppState;
+pub use kinds::{InvitePayload, JobKind, ResetPayload};
+pub use queue::{ClaimedJob, JobError};
 
-/// `listener`: from `listen_for_config_changes`, called before the snapshot was first built.
-pub fn spawn_all(state: &AppState, listener: Option<PgListener>) -> Vec<JoinHandle<()>> {
-    let mut jobs = vec![
-        tokio::spawn(delete_expired_sessions(state.clone())),
-        tokio::spawn(config_api::retry_failed_builds(state.clone())),
-    ];
-    if state.db.backend == Backend::Postgres {
-        jobs.push(tokio::spawn(config_listener(state.clone(), listener)));
-    }
-    jobs
+use crate::error::DbError;
+use crate::ids::new_id;
+use crate::time::now_ms;
+
+/// How the queue runs on this replica.
+#[derive(Clone, Debug)]
+pub struct JobSettings {
+    /// How often an idle worker looks for due jobs (it is also woken when this replica enqueues one).
+    pub poll: Duration,
+    /// How long a lease lasts without renewal.
+    pub lease: Duration,
+    /// The first retry's delay; each further retry waits twice as long, up to `retry_max`.
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+    /// Jobs run at once on this replica.
+    pub concurrency: usize,
 }
 
-/// On PostgreSQL, LISTENs for other replicas' config changes. Called before the first build of the snapshot,
-/// so that a change committed while it is being built is heard rather than lost. `None` on SQLite, or when
-/// the database refuses (the listener job then connects by itself, and rebuilds everything once it has).
-pub async fn listen_for_config_changes(state: &AppState) -> Option<PgListener> {
-    if state.db.backend != Backend::Postgres {
-        return None;
-    }
-    match listen(state).await {
-        Ok(listener) => Some(listener),
-        Err(error) => {
-            tracing::warn!(%error, "config listener cannot LISTEN yet; retrying in the background");
-            None
+impl Default for JobSettings {
+    fn default() -> Self {
+        JobSettings {
+            poll: Duration::from_secs(1),
+            lease: Duration::from_secs(60),
+            retry_base: Duration::from_secs(10),
+            retry_max: Duration::from_secs(60 * 60),
+            concurrency: 2,
         }
     }
 }
 
-async fn listen(state: &AppState) -> sqlx::Result<PgListener> {
-    let mut listener = PgListener::connect(&state.db.url).await?;
-    listener.listen(NOTIFY_CHANNEL).await?;
-    Ok(listener)
+/// This replica's handle on the queue.
+#[derive(Clone)]
+pub struct Jobs {
+    pub settings: JobSettings,
+    wake: Arc<Notify>,
 }
 
-async fn delete_expired_sessions(state: AppState) {
-    let store = DbSessionStore::new(state.db.clone());
-    let mut interval = tokio::time::interval(Duration::from_secs(3600));
-    loop {
-        interval.tick().await;
-        match store.delete_expired().await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(deleted = n, "expired sessions deleted"),
-            Err(error) => tracing::warn!(%error, "could not delete expired sessions"),
+impl Jobs {
+    pub fn new(settings: JobSettings) -> Jobs {
+        Jobs {
+            settings,
+            wake: Arc::new(Notify::new()),
         }
-        if let Err(error) = throttle::purge_expired(&state.db).await {
-            tracing::warn!(%error, "could not delete expired sign-in throttles");
-        }
+    }
+
+    /// Tells this replica's worker that a job was committed: it runs now rather than at the next poll.
+    pub fn wake(&self) {
+        self.wake.notify_waiters();
+        self.wake.notify_one();
+    }
+
+    pub(crate) fn woken(&self) -> Arc<Notify> {
+        self.wake.clone()
     }
 }
 
-/// Applies config changes made by other replicas. A listener it connects itself (not the one from start-up,
-/// which predates the first build) is followed by a full rebuild: notifications sent while nobody listened
-/// are lost.
-async fn config_listener(state: AppState, mut listening_since_start: Option<PgListener>) {
-    loop {
-        let mut listener = match listening_since_start.take() {
-            Some(listener) => listener,
-            None => match listen(&state).await {
-                Ok(listener) => {
-                    reload_all(&state).await;
-                    listener
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "config listener cannot LISTEN; retrying");
-                    tokio::time::sleep(Duration::from_secs(5)).await;
-                    continue;
-                }
-            },
-        };
-        loop {
-            match listener.try_recv().await {
-                Ok(Some(notification)) => apply(&state, notification.payload()).await,
-                // The connection dropped and sqlx reconnected: anything may have been missed.
-                Ok(None) => reload_all(&state).await,
-                Err(error) => {
-                    tracing::warn!(%error, "config listener failed; reconnecting");
-                    break;
-                }
-            }
+/// A job to enqueue.
+pub struct NewJob {
+    pub kind: JobKind,
+    /// Whatever the job needs to find its work; never a credential (a mail job names the invite, the mail
+    /// is built when it is sent).
+    pub payload: serde_json::Value,
+    /// Not before (epoch ms); now when `None`.
+    pub run_at: Option<i64>,
+    /// At most one job with this key ever exists (a scheduled run's slot).
+    pub unique_key: Option<String>,
+}
+
+impl NewJob {
+    pub fn now(kind: JobKind, payload: impl Serialize) -> NewJob {
+        NewJob {
+            kind,
+            payload: serde_json::to_value(payload).unwrap_or(serde_json::Value::Null),
+            run_at: None,
+            unique_key: None,
         }
     }
 }
 
-async fn apply(state: &AppState, payload: &str) {
-    let Some((instance, what)) = payload.split_once('|') else {
-        return;
-    };
-    if instance == state.snapshots.instance_id {
-        return;
-    }
-    let result = match what.split_once(':') {
-        Some(("ws", workspace_id)) => state.snapshots.rebuild(state, workspace_id).await,
-        _ if what == "ns" => state.snapshots.reload_namespaces(state).await,
-        _ => Ok(()),
-    };
-    if let Err(error) = result {
-        tracing::warn!(%error, "could not apply a config change from another replica");
-    }
-}
-
-async fn reload_all(state: &AppState) {
-    if let Err(error) = state.snapshots.load_all(state).await {
-        tracing::warn!(%error, "could not rebuild the config snapshot");
-    }
+/// Enqueues a job inside the caller's transaction: it exists if and only if the transaction commits. Call
+/// `Jobs::wake` after the commit. Returns the job's id, or `None` when a job with its unique key exists.
+pub async fn enqueue(conn: &mut AnyConnection, job: NewJob) -> Result<Option<String>, DbError> {
+    let id = new_id();
+    let now = now_ms();
+    let inserted = sqlx::query(
+        "INSERT INTO jobs (id, kind, payload, state, attempts, max_attempts, run_at, unique_key, created_at, updated_at)
+         VALUES ($1, $2, $3, 'queued', 0, $4, $5, $6, $7, $7)
+         ON CONFLICT (unique_key) DO NOTHING",
+    )
+    .bind(&id)
+    .bind(job.kind.as_str())
+    .bind(job.payload.to_string())
+    .bind(job.kind.max_attempts())
+    .bind(job.run_at.unwrap_or(now))
+    .bind(job.unique_key)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok((inserted == 1).then_some(id))
 }

@@ -1,17 +1,23 @@
 //! Outgoing mail: over SMTP when `WHEELHOUSE_SMTP_URL` is set, otherwise written to `<data dir>/outbox`
 //! as `.eml` files (and logged without the body, which may hold a sign-in link).
+//!
+//! Mail is never sent from a request: a change that causes mail enqueues a job in its transaction (the
+//! outbox), and the job builds the message and sends it here. So mail survives an SMTP outage and a restart,
+//! and a message whose send succeeded is not sent again.
 
 use std::path::PathBuf;
 
 use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use tokio_util::task::TaskTracker;
 
 pub struct Mail {
     pub to: String,
     pub subject: String,
     pub body: String,
+    /// Unique per message and stable across its retries (the sending job's id), so that a mail server that
+    /// already accepted it once can recognise a second delivery.
+    pub message_id: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -34,8 +40,6 @@ pub enum Transport {
 pub struct Mailer {
     from: Mailbox,
     transport: Transport,
-    /// Mail accepted for sending: a shutdown waits for it (an invite whose 201 went out must not be lost).
-    pending: TaskTracker,
 }
 
 impl Mailer {
@@ -56,11 +60,7 @@ impl Mailer {
             ),
             None => Transport::Outbox(outbox),
         };
-        Ok(Mailer {
-            from,
-            transport,
-            pending: TaskTracker::new(),
-        })
+        Ok(Mailer { from, transport })
     }
 
     pub fn describe(&self) -> String {
@@ -75,7 +75,9 @@ impl Mailer {
             .to
             .parse()
             .map_err(|e| MailError::Address(format!("{e}")))?;
+        let domain = self.from.email.domain().to_string();
         let message = Message::builder()
+            .message_id(Some(format!("<{}@{domain}>", mail.message_id)))
             .from(self.from.clone())
             .to(to)
             .subject(&mail.subject)
@@ -93,11 +95,8 @@ impl Mailer {
                 tokio::fs::create_dir_all(dir)
                     .await
                     .map_err(|e| MailError::Outbox(e.to_string()))?;
-                let path = dir.join(format!(
-                    "{}-{}.eml",
-                    crate::time::now_ms(),
-                    crate::ids::new_id()
-                ));
+                // Named after the message: a retry overwrites rather than duplicates.
+                let path = dir.join(format!("{}.eml", mail.message_id));
                 tokio::fs::write(&path, message.formatted())
                     .await
                     .map_err(|e| MailError::Outbox(e.to_string()))?;
@@ -105,31 +104,5 @@ impl Mailer {
             }
         }
         Ok(())
-    }
-
-    /// Sends in the background: the request that caused the mail does not wait for SMTP, and the answer
-    /// does not reveal whether a mail went out (e.g. for password resets).
-    pub fn send_later(self: &std::sync::Arc<Self>, mail: Mail) {
-        let mailer = self.clone();
-        self.pending.spawn(async move {
-            let (to, subject) = (mail.to.clone(), mail.subject.clone());
-            if let Err(error) = mailer.send(mail).await {
-                tracing::error!(%to, %subject, %error, "mail could not be sent");
-            }
-        });
-    }
-
-    /// At shutdown: waits (a while) for the mail still being sent.
-    pub async fn finish_sending(&self, within: std::time::Duration) {
-        self.pending.close();
-        if tokio::time::timeout(within, self.pending.wait())
-            .await
-            .is_err()
-        {
-            tracing::error!(
-                unsent = self.pending.len(),
-                "shutting down with mail still unsent"
-            );
-        }
     }
 }

@@ -34,6 +34,12 @@ pub enum KeyError {
         given: String,
         advice: String,
     },
+    #[error("the instance's {purpose} key is wrapped by master key {wanted}, which is not configured (configured: {have}): set WHEELHOUSE_PREVIOUS_MASTER_KEY to that key (with the key file: put it in <data dir>/master.key.previous), or finish `wheelhouse keys rotate`")]
+    UnknownMasterKeyForInstance {
+        purpose: String,
+        wanted: String,
+        have: String,
+    },
     #[error("a ciphertext failed to decrypt: it was altered, moved to another row, or encrypted under another key")]
     Decrypt,
     #[error("the data key of workspace {workspace_id} does not unwrap under its master key: its data_keys row was altered")]
@@ -51,6 +57,17 @@ impl KeyError {
             KeyError::UnknownMasterKey { workspace_id, .. }
             | KeyError::DataKey { workspace_id } => Some(workspace_id),
             _ => None,
+        }
+    }
+}
+
+/// A key that cannot be used is the operator's problem, never the caller's: logged in full, answered as an
+/// internal error (a database that cannot be reached, as unavailable).
+impl crate::error::DomainError for KeyError {
+    fn kind(&self) -> crate::error::Kind {
+        match self {
+            KeyError::Db(error) => crate::error::DbError::kind_of(error),
+            _ => crate::error::Kind::Internal,
         }
     }
 }
@@ -117,16 +134,6 @@ impl MasterKey {
                 })?,
             );
         MasterKey::from_base64(&text)
-    }
-
-    /// A key derived from the master key for one purpose (e.g. signing invite links), so that no second
-    /// secret has to be configured and shared between replicas.
-    pub fn derive(&self, purpose: &str) -> Zeroizing<[u8; 32]> {
-        let mut mac = Sha256::new();
-        mac.update(b"wheelhouse:derive:v1:");
-        mac.update(purpose.as_bytes());
-        mac.update(self.key.as_slice());
-        Zeroizing::new(mac.finalize().into())
     }
 
     fn cipher(&self) -> Aes256Gcm {
@@ -323,6 +330,70 @@ impl Keyring {
         Ok(key)
     }
 
+    /// A random key of the instance for one purpose (the root of the link-signing keys), created on first
+    /// use and stored wrapped by the master key like a data key: it survives a master-key rotation, and every
+    /// replica, whichever master key it runs on, unwraps the same one.
+    pub async fn instance_key(&self, purpose: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+        let binding = instance_binding(purpose);
+        let select = "SELECT id, wrapped_key, master_key_id FROM instance_keys WHERE purpose = $1";
+        let row: Option<(String, String, String)> = sqlx::query_as(select)
+            .bind(purpose)
+            .fetch_optional(&self.db.pool)
+            .await?;
+        let (id, wrapped, master_id) = match row {
+            Some(row) => row,
+            None => {
+                let id = new_id();
+                let mut raw = Zeroizing::new([0u8; 32]);
+                OsRng.fill_bytes(raw.as_mut());
+                // A concurrent replica may have created it first: keep whichever row won.
+                sqlx::query(
+                    "INSERT INTO instance_keys (purpose, id, wrapped_key, master_key_id, created_at)
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (purpose) DO NOTHING",
+                )
+                .bind(purpose)
+                .bind(&id)
+                .bind(wrap(&self.current, &binding, &id, raw.as_slice()))
+                .bind(&self.current.id)
+                .bind(now_ms())
+                .execute(&self.db.pool)
+                .await?;
+                sqlx::query_as(select)
+                    .bind(purpose)
+                    .fetch_one(&self.db.pool)
+                    .await?
+            }
+        };
+        let master = self
+            .master_by_id(&master_id)
+            .ok_or_else(|| KeyError::UnknownMasterKeyForInstance {
+                purpose: purpose.to_string(),
+                wanted: master_id.clone(),
+                have: self
+                    .masters()
+                    .map(|k| k.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+        let raw = unwrap(master, &binding, &id, &wrapped).map_err(|_| KeyError::DataKey {
+            workspace_id: binding.clone(),
+        })?;
+        if self.previous.iter().any(|k| k.id == master.id) {
+            sqlx::query(
+                "UPDATE instance_keys SET wrapped_key = $1, master_key_id = $2, rewrapped_at = $3
+                 WHERE purpose = $4 AND master_key_id = $5",
+            )
+            .bind(wrap(&self.current, &binding, &id, &raw))
+            .bind(&self.current.id)
+            .bind(now_ms())
+            .bind(purpose)
+            .bind(&master_id)
+            .execute(&self.db.pool)
+            .await?;
+        }
+        Ok(raw)
+    }
+
     /// Forgets a workspace's data key (the workspace was deleted).
     pub fn forget(&self, workspace_id: &str) {
         self.data_keys
@@ -415,6 +486,11 @@ fn length_prefixed(parts: &[&str]) -> Vec<u8> {
         out.extend_from_slice(part.as_bytes());
     }
     out
+}
+
+/// What an instance key is bound to where a data key names its workspace: no workspace id has a colon.
+pub(crate) fn instance_binding(purpose: &str) -> String {
+    format!("instance:{purpose}")
 }
 
 fn data_key_aad(workspace_id: &str, data_key_id: &str) -> Vec<u8> {

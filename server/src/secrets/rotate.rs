@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use super::keys::{unwrap, wrap, write_key_file, KeyError, MasterKey};
+use super::keys::{instance_binding, unwrap, wrap, write_key_file, KeyError, MasterKey};
 use crate::db::Db;
 use crate::time::now_ms;
 use crate::MasterKeys;
@@ -25,14 +25,15 @@ pub struct Progress {
     pub remaining: usize,
 }
 
-/// Re-wraps data keys not yet wrapped by `to`, using whichever of `from` wraps them. `limit` stops after that
-/// many rows (to exercise resumption); `None` runs to the end.
+/// Re-wraps data keys (and the instance's keys) not yet wrapped by `to`, using whichever of `from` wraps them.
+/// `limit` stops after that many data keys (to exercise resumption); `None` runs to the end.
 pub async fn rewrap_all(
     db: &Db,
     from: &[&MasterKey],
     to: &MasterKey,
     limit: Option<usize>,
 ) -> Result<Progress, KeyError> {
+    rewrap_instance_keys(db, from, to).await?;
     let mut progress = Progress::default();
     loop {
         let rows: Vec<(String, String, String, String)> = sqlx::query_as(
@@ -85,6 +86,45 @@ pub async fn rewrap_all(
             progress.rewrapped += 1;
         }
     }
+}
+
+/// The instance's own keys (a handful of rows): the link-signing root must outlive the old master key.
+async fn rewrap_instance_keys(db: &Db, from: &[&MasterKey], to: &MasterKey) -> Result<(), KeyError> {
+    let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+        "SELECT purpose, id, wrapped_key, master_key_id FROM instance_keys WHERE master_key_id <> $1",
+    )
+    .bind(&to.id)
+    .fetch_all(&db.pool)
+    .await?;
+    for (purpose, id, wrapped, master_id) in rows {
+        let binding = instance_binding(&purpose);
+        let master = from.iter().find(|k| k.id == master_id).ok_or_else(|| {
+            KeyError::UnknownMasterKeyForInstance {
+                purpose: purpose.clone(),
+                wanted: master_id.clone(),
+                have: from
+                    .iter()
+                    .map(|k| k.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }
+        })?;
+        let raw = unwrap(master, &binding, &id, &wrapped).map_err(|_| KeyError::DataKey {
+            workspace_id: binding.clone(),
+        })?;
+        sqlx::query(
+            "UPDATE instance_keys SET wrapped_key = $1, master_key_id = $2, rewrapped_at = $3
+             WHERE purpose = $4 AND master_key_id = $5",
+        )
+        .bind(wrap(to, &binding, &id, &raw))
+        .bind(&to.id)
+        .bind(now_ms())
+        .bind(&purpose)
+        .bind(&master_id)
+        .execute(&db.pool)
+        .await?;
+    }
+    Ok(())
 }
 
 /// The whole command. `keys` are the configured ones (`crate::load_master_keys`); with the key file

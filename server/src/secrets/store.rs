@@ -147,21 +147,56 @@ pub async fn open(
     Ok(out)
 }
 
+/// A stored ciphertext with what it belongs to.
+#[derive(sqlx::FromRow)]
+pub struct SecretRow {
+    pub workspace_id: String,
+    pub resource_type: String,
+    pub resource_id: String,
+    pub field: String,
+    pub data_key_id: String,
+    pub ciphertext: String,
+}
+
+const SECRET_ROW_COLUMNS: &str =
+    "workspace_id, resource_type, resource_id, field, data_key_id, ciphertext";
+
+/// The ciphertexts of one workspace.
+pub async fn rows_of_workspace(db: &Db, workspace_id: &str) -> sqlx::Result<Vec<SecretRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {SECRET_ROW_COLUMNS} FROM secret_values WHERE workspace_id = $1"
+    ))
+    .bind(workspace_id)
+    .fetch_all(&db.pool)
+    .await
+}
+
+/// Every ciphertext of the instance (the snapshot's first build, in one query).
+pub async fn all_rows(db: &Db) -> sqlx::Result<Vec<SecretRow>> {
+    sqlx::query_as(&format!("SELECT {SECRET_ROW_COLUMNS} FROM secret_values"))
+        .fetch_all(&db.pool)
+        .await
+}
+
 /// Decrypts every secret of a workspace: (resource type, id) → field → value.
 pub async fn open_workspace(
     db: &Db,
     keyring: &Keyring,
     workspace_id: &str,
 ) -> Result<HashMap<(String, String), BTreeMap<String, Value>>, KeyError> {
-    let rows: Vec<(String, String, String, String, String)> = sqlx::query_as(
-        "SELECT resource_type, resource_id, field, data_key_id, ciphertext FROM secret_values WHERE workspace_id = $1",
-    )
-    .bind(workspace_id)
-    .fetch_all(&db.pool)
-    .await?;
+    let rows = rows_of_workspace(db, workspace_id).await?;
+    open_rows(keyring, workspace_id, &rows).await
+}
+
+/// Decrypts a workspace's ciphertexts (rows of other workspaces are skipped).
+pub async fn open_rows(
+    keyring: &Keyring,
+    workspace_id: &str,
+    rows: &[SecretRow],
+) -> Result<HashMap<(String, String), BTreeMap<String, Value>>, KeyError> {
     let mut out: HashMap<(String, String), BTreeMap<String, Value>> = HashMap::new();
-    for (resource_type, resource_id, field, data_key_id, ciphertext) in rows {
-        let resource_type: &'static str = match resource_type.as_str() {
+    for row in rows.iter().filter(|row| row.workspace_id == workspace_id) {
+        let resource_type: &'static str = match row.resource_type.as_str() {
             "source" => "source",
             "destination" => "destination",
             _ => continue,
@@ -169,14 +204,16 @@ pub async fn open_workspace(
         let owner = Owner {
             workspace_id,
             resource_type,
-            resource_id: &resource_id,
+            resource_id: &row.resource_id,
         };
-        let Some(value) = open_one(keyring, owner, &field, &data_key_id, &ciphertext).await? else {
+        let Some(value) =
+            open_one(keyring, owner, &row.field, &row.data_key_id, &row.ciphertext).await?
+        else {
             continue;
         };
-        out.entry((resource_type.to_string(), resource_id.clone()))
+        out.entry((resource_type.to_string(), row.resource_id.clone()))
             .or_default()
-            .insert(field, value);
+            .insert(row.field.clone(), value);
     }
     Ok(out)
 }

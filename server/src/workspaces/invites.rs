@@ -1,28 +1,21 @@
 //! Invites: an admin invites an email address with a role; the person gets a signed, expiring link by mail
 //! and joins with it (creating an account when they have none).
+//!
+//! The mail is a job enqueued with the invite: it goes out once the invite is committed, survives an SMTP
+//! outage and a restart, and is built when it is sent (the link is never stored).
 
-use app::api::workspaces::{
-    AcceptInvite, CreateInvite, Invite, InviteAccepted, InvitePreview, Role,
-};
-use app::api::ErrorBody;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::Response;
-use axum::Json;
+use app::api::workspaces::{Invite, InvitePreview, Role};
 use secrecy::SecretString;
-use serde::Deserialize;
-use tower_sessions::Session;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
+use super::WorkspaceError;
+use crate::access::{self, Actor, ActorKind, Origin};
 use crate::accounts::throttle::PasswordAttempt;
-use crate::accounts::{self, password};
-use crate::audit::{self, Event};
-use crate::http::auth::{Principal, Via};
-use crate::http::client_addr::ClientAddr;
-use crate::http::error::{ApiResult, AppError};
-use crate::http::json::{created, ApiJson, ApiQuery};
+use crate::accounts::{self, password, SendError};
+use crate::audit::{self, Changes};
+use crate::db::Db;
+use crate::error::Invalid;
 use crate::ids::new_id;
+use crate::jobs::{self, InvitePayload, JobKind, NewJob};
 use crate::links::Purpose;
 use crate::mail::Mail;
 use crate::state::AppState;
@@ -30,92 +23,94 @@ use crate::time::{format_ms, now_ms};
 
 const INVITE_TTL_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_invites, create_invite))
-        .routes(routes!(revoke_invite))
-        .routes(routes!(preview_invite))
-        .routes(routes!(accept_invite))
+/// A row of `invites`.
+#[derive(sqlx::FromRow)]
+struct InviteRow {
+    id: String,
+    workspace_id: String,
+    email: String,
+    role: String,
+    /// The inviter's name.
+    invited_by: String,
+    created_at: i64,
+    expires_at: i64,
+    accepted_at: Option<i64>,
 }
 
-type InviteRow = (String, String, String, String, i64, i64);
+impl InviteRow {
+    const COLUMNS: &'static str =
+        "id, workspace_id, email, role, invited_by, created_at, expires_at, accepted_at";
 
-fn to_wire((id, email, role, invited_by, created_at, expires_at): InviteRow) -> Option<Invite> {
-    Some(Invite {
-        id,
-        email,
-        role: Role::parse(&role)?,
-        invited_by,
-        created_at: format_ms(created_at),
-        expires_at: format_ms(expires_at),
-    })
+    fn into_wire(self) -> Option<Invite> {
+        Some(Invite {
+            id: self.id,
+            email: self.email,
+            role: Role::parse(&self.role)?,
+            invited_by: self.invited_by,
+            created_at: format_ms(self.created_at),
+            expires_at: format_ms(self.expires_at),
+        })
+    }
+
+    fn is_pending(&self, now: i64) -> bool {
+        self.accepted_at.is_none() && self.expires_at > now
+    }
 }
 
 /// Pending invites (admin).
-#[utoipa::path(get, path = "/api/v1/workspaces/{ws}/invites", tag = "workspaces", params(("ws" = String, Path)),
-    responses((status = 200, body = Vec<Invite>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn list_invites(
-    State(state): State<AppState>,
-    principal: Principal,
-    Path(ws): Path<String>,
-) -> ApiResult<Json<Vec<Invite>>> {
-    principal.access(&state, &ws, Role::Admin).await?;
-    let rows: Vec<InviteRow> = sqlx::query_as(
-        "SELECT id, email, role, invited_by, created_at, expires_at FROM invites
-         WHERE workspace_id = $1 AND accepted_at IS NULL AND expires_at > $2 ORDER BY created_at DESC",
-    )
-    .bind(&ws)
+pub async fn list(db: &Db, actor: &Actor, workspace_id: &str) -> Result<Vec<Invite>, WorkspaceError> {
+    access::require(db, actor, workspace_id, Role::Admin).await?;
+    let rows: Vec<InviteRow> = sqlx::query_as(&format!(
+        "SELECT {} FROM invites WHERE workspace_id = $1 AND accepted_at IS NULL AND expires_at > $2
+         ORDER BY created_at DESC",
+        InviteRow::COLUMNS
+    ))
+    .bind(workspace_id)
     .bind(now_ms())
-    .fetch_all(&state.db.pool)
+    .fetch_all(&db.pool)
     .await?;
-    Ok(Json(rows.into_iter().filter_map(to_wire).collect()))
+    Ok(rows.into_iter().filter_map(InviteRow::into_wire).collect())
 }
 
-/// Invite someone by email (admin). Inviting the same address again replaces the earlier invite.
-#[utoipa::path(post, path = "/api/v1/workspaces/{ws}/invites", tag = "workspaces", params(("ws" = String, Path)),
-    request_body = CreateInvite,
-    responses((status = 201, body = Invite), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn create_invite(
-    State(state): State<AppState>,
-    principal: Principal,
-    Path(ws): Path<String>,
-    ApiJson(body): ApiJson<CreateInvite>,
-) -> ApiResult<Response> {
-    let access = principal.access(&state, &ws, Role::Admin).await?;
-    let email = accounts::parse_email("email", &body.email)?;
-    if body.role == Role::Owner {
-        return Err(AppError::validation(
+/// Invites someone by email (admin); inviting the same address again replaces the earlier invite. The mail is
+/// queued with the invite.
+pub async fn create(
+    state: &AppState,
+    actor: &Actor,
+    workspace_id: &str,
+    email: &str,
+    role: Role,
+) -> Result<Invite, WorkspaceError> {
+    access::require(&state.db, actor, workspace_id, Role::Admin).await?;
+    let email = accounts::parse_email("email", email)?;
+    if role == Role::Owner {
+        return Err(Invalid::new(
             "role",
             "role cannot be owner; invite, then hand the workspace over",
-        ));
+        )
+        .into());
     }
     let already_member: Option<i64> = sqlx::query_scalar(
         "SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.workspace_id = $1 AND u.email = $2",
     )
-    .bind(&ws)
+    .bind(workspace_id)
     .bind(&email)
     .fetch_optional(&state.db.pool)
     .await?;
     if already_member.is_some() {
-        return Err(AppError::conflict(
-            "email",
-            "this person is already a member",
-        ));
+        return Err(WorkspaceError::AlreadyMember);
     }
-    let inviter = accounts::by_id(&state.db, &access.user_id)
+    let inviter_id = actor.user_id().ok_or(WorkspaceError::NotFound("user"))?;
+    let inviter = accounts::by_id(&state.db, inviter_id)
         .await?
-        .ok_or_else(|| AppError::not_found("user"))?;
-    let workspace_name: String = sqlx::query_scalar("SELECT name FROM workspaces WHERE id = $1")
-        .bind(&ws)
-        .fetch_one(&state.db.pool)
-        .await?;
+        .ok_or(WorkspaceError::NotFound("user"))?;
     let id = new_id();
     let now = now_ms();
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     sqlx::query(
         "DELETE FROM invites WHERE workspace_id = $1 AND email = $2 AND accepted_at IS NULL",
     )
-    .bind(&ws)
+    .bind(workspace_id)
     .bind(&email)
     .execute(&mut *tx)
     .await?;
@@ -123,9 +118,9 @@ async fn create_invite(
         "INSERT INTO invites (id, workspace_id, email, role, invited_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&id)
-    .bind(&ws)
+    .bind(workspace_id)
     .bind(&email)
-    .bind(body.role.as_str())
+    .bind(role.as_str())
     .bind(&inviter.name)
     .bind(now)
     .bind(now + INVITE_TTL_MS)
@@ -133,93 +128,124 @@ async fn create_invite(
     .await?;
     audit::record(
         &mut tx,
-        Event {
-            workspace_id: Some(&ws),
-            actor_id: Some(&access.user_id),
+        actor,
+        audit::Entry {
+            workspace_id: Some(workspace_id),
             action: "invite.created",
-            target_type: "invite",
-            target_id: &id,
-            details: serde_json::json!({ "email": email, "role": body.role }),
+            resource_type: "invite",
+            resource_id: &id,
+            resource_name: Some(&email),
+            changes: Changes::new().set("email", &email).set("role", role),
         },
     )
     .await?;
+    jobs::enqueue(
+        &mut tx,
+        NewJob::now(
+            JobKind::MailInvite,
+            InvitePayload {
+                invite_id: id.clone(),
+                inviter_email: inviter.email.clone(),
+            },
+        ),
+    )
+    .await?;
     tx.commit().await?;
+    state.jobs.wake();
+    Ok(Invite {
+        id,
+        email,
+        role,
+        invited_by: inviter.name,
+        created_at: format_ms(now),
+        expires_at: format_ms(now + INVITE_TTL_MS),
+    })
+}
 
-    let token = state
-        .links
-        .sign(Purpose::Invite, &id, "", (INVITE_TTL_MS / 1000) as u64);
+/// The job that mails an invite: nothing is sent for an invite revoked, used or expired meanwhile.
+pub async fn send_invite_mail(
+    state: &AppState,
+    payload: &InvitePayload,
+    message_id: &str,
+) -> Result<(), SendError> {
+    let row: Option<(String, String, String, i64, String)> = sqlx::query_as(
+        "SELECT i.email, i.role, i.invited_by, i.expires_at, w.name FROM invites i
+         JOIN workspaces w ON w.id = i.workspace_id
+         WHERE i.id = $1 AND i.accepted_at IS NULL",
+    )
+    .bind(&payload.invite_id)
+    .fetch_optional(&state.db.pool)
+    .await
+    .map_err(crate::error::DbError::from)?;
+    let Some((email, role, inviter_name, expires_at, workspace_name)) = row else {
+        return Ok(());
+    };
+    let remaining_secs = (expires_at - now_ms()) / 1000;
+    if remaining_secs <= 0 {
+        return Ok(());
+    }
+    let token = state.links.sign(
+        Purpose::Invite,
+        &payload.invite_id,
+        "",
+        remaining_secs as u64,
+    );
     let mut link = state
         .public_url
         .join("/invite")
-        .map_err(AppError::internal)?;
+        .map_err(|e| SendError::Link(e.to_string()))?;
     link.query_pairs_mut().append_pair("token", &token);
-    state.mailer.send_later(Mail {
-        to: email.clone(),
-        subject: format!(
-            "{} invited you to {} on Wheelhouse",
-            inviter.name, workspace_name
-        ),
-        body: format!(
-            "Hello,\n\n{} ({}) invited you to join the workspace \"{}\" on Wheelhouse as {}.\n\n\
-             Accept the invitation within 7 days:\n\n{link}\n",
-            inviter.name,
-            inviter.email,
-            workspace_name,
-            body.role.label().to_lowercase()
-        ),
-    });
-    let row: InviteRow = (
-        id,
-        email,
-        body.role.as_str().into(),
-        inviter.name,
-        now,
-        now + INVITE_TTL_MS,
-    );
-    Ok(created(to_wire(row)))
+    let role = Role::parse(&role).map_or(role.clone(), |r| r.label().to_lowercase());
+    state
+        .mailer
+        .send(Mail {
+            to: email,
+            subject: format!("{inviter_name} invited you to {workspace_name} on Wheelhouse"),
+            body: format!(
+                "Hello,\n\n{inviter_name} ({}) invited you to join the workspace \"{workspace_name}\" on Wheelhouse as {role}.\n\n\
+                 Accept the invitation within 7 days:\n\n{link}\n",
+                payload.inviter_email,
+            ),
+            message_id: message_id.to_string(),
+        })
+        .await?;
+    Ok(())
 }
 
-/// Revoke a pending invite (admin).
-#[utoipa::path(delete, path = "/api/v1/workspaces/{ws}/invites/{invite_id}", tag = "workspaces",
-    params(("ws" = String, Path), ("invite_id" = String, Path)),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn revoke_invite(
-    State(state): State<AppState>,
-    principal: Principal,
-    Path((ws, invite_id)): Path<(String, String)>,
-) -> ApiResult<StatusCode> {
-    let access = principal.access(&state, &ws, Role::Admin).await?;
-    let mut tx = state.db.pool.begin().await?;
-    let deleted = sqlx::query(
-        "DELETE FROM invites WHERE id = $1 AND workspace_id = $2 AND accepted_at IS NULL",
+/// Revokes a pending invite (admin); its link stops working.
+pub async fn revoke(
+    db: &Db,
+    actor: &Actor,
+    workspace_id: &str,
+    invite_id: &str,
+) -> Result<(), WorkspaceError> {
+    access::require(db, actor, workspace_id, Role::Admin).await?;
+    let mut tx = db.begin().await?;
+    let email: Option<String> = sqlx::query_scalar(
+        "DELETE FROM invites WHERE id = $1 AND workspace_id = $2 AND accepted_at IS NULL RETURNING email",
     )
-    .bind(&invite_id)
-    .bind(&ws)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if deleted == 0 {
-        return Err(AppError::not_found("invite"));
-    }
+    .bind(invite_id)
+    .bind(workspace_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(email) = email else {
+        return Err(WorkspaceError::NotFound("invite"));
+    };
     audit::record(
         &mut tx,
-        Event {
-            workspace_id: Some(&ws),
-            actor_id: Some(&access.user_id),
+        actor,
+        audit::Entry {
+            workspace_id: Some(workspace_id),
             action: "invite.revoked",
-            target_type: "invite",
-            target_id: &invite_id,
-            details: serde_json::json!({}),
+            resource_type: "invite",
+            resource_id: invite_id,
+            resource_name: Some(&email),
+            changes: Changes::new().removed("email", &email),
         },
     )
     .await?;
     tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-#[derive(Deserialize, utoipa::IntoParams)]
-struct TokenQuery {
-    token: String,
+    Ok(())
 }
 
 struct PendingInvite {
@@ -230,94 +256,99 @@ struct PendingInvite {
     role: Role,
 }
 
-async fn pending_invite(state: &AppState, token: &str) -> ApiResult<PendingInvite> {
-    let invalid = || {
-        AppError::validation(
-            "token",
-            "this invite has expired, was revoked or was already used; ask for a new one",
-        )
-    };
+fn invalid_invite() -> WorkspaceError {
+    Invalid::new(
+        "token",
+        "this invite has expired, was revoked or was already used; ask for a new one",
+    )
+    .into()
+}
+
+async fn pending(state: &AppState, token: &str) -> Result<PendingInvite, WorkspaceError> {
     let claims = state
         .links
         .verify(Purpose::Invite, token)
-        .ok_or_else(invalid)?;
-    let row: Option<(String, String, String, String, String)> = sqlx::query_as(
-        "SELECT i.id, i.workspace_id, w.name, i.email, i.role FROM invites i JOIN workspaces w ON w.id = i.workspace_id
-         WHERE i.id = $1 AND i.accepted_at IS NULL AND i.expires_at > $2",
-    )
+        .ok_or_else(invalid_invite)?;
+    let row: Option<InviteRow> = sqlx::query_as(&format!(
+        "SELECT {} FROM invites WHERE id = $1",
+        InviteRow::COLUMNS
+    ))
     .bind(&claims.sub)
-    .bind(now_ms())
     .fetch_optional(&state.db.pool)
     .await?;
-    let (id, workspace_id, workspace_name, email, role) = row.ok_or_else(invalid)?;
+    let row = row
+        .filter(|row| row.is_pending(now_ms()))
+        .ok_or_else(invalid_invite)?;
+    let workspace_name: String = sqlx::query_scalar("SELECT name FROM workspaces WHERE id = $1")
+        .bind(&row.workspace_id)
+        .fetch_optional(&state.db.pool)
+        .await?
+        .ok_or_else(invalid_invite)?;
     Ok(PendingInvite {
-        id,
-        workspace_id,
+        role: Role::parse(&row.role).ok_or_else(invalid_invite)?,
+        id: row.id,
+        workspace_id: row.workspace_id,
         workspace_name,
-        email,
-        role: Role::parse(&role).ok_or_else(invalid)?,
+        email: row.email,
     })
 }
 
 /// What an invite link offers (no sign-in needed: the link is the credential).
-#[utoipa::path(get, path = "/api/v1/invites/preview", tag = "workspaces", security(()), params(TokenQuery),
-    responses((status = 200, body = InvitePreview), (status = 422, body = ErrorBody)))]
-async fn preview_invite(
-    State(state): State<AppState>,
-    ApiQuery(query): ApiQuery<TokenQuery>,
-) -> ApiResult<Json<InvitePreview>> {
-    let invite = pending_invite(&state, &query.token).await?;
+pub async fn preview(state: &AppState, token: &str) -> Result<InvitePreview, WorkspaceError> {
+    let invite = pending(state, token).await?;
     let account_exists = accounts::by_email(&state.db, &invite.email)
         .await?
         .is_some();
-    Ok(Json(InvitePreview {
+    Ok(InvitePreview {
         workspace_name: invite.workspace_name,
         email: invite.email,
         role: invite.role,
         account_exists,
-    }))
+    })
 }
 
-/// Accept an invite: signed in as the invited address, or with that account's password, or by creating
-/// the account (name and password). Signs you in.
-#[utoipa::path(post, path = "/api/v1/invites/accept", tag = "workspaces", security(()), request_body = AcceptInvite,
-    responses((status = 200, body = InviteAccepted), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
-async fn accept_invite(
-    State(state): State<AppState>,
-    ClientAddr(client): ClientAddr,
-    principal: Option<Principal>,
-    session: Session,
-    ApiJson(body): ApiJson<AcceptInvite>,
-) -> ApiResult<Json<InviteAccepted>> {
-    let invite = pending_invite(&state, &body.token).await?;
+/// How the person accepting proves who they are.
+pub enum Acceptor<'a> {
+    /// Signed in (a session; an API token cannot accept).
+    SignedIn(&'a Actor),
+    /// Not signed in: the existing account's password, or a name and password for a new account.
+    Anonymous {
+        name: Option<String>,
+        password: Option<String>,
+        origin: Origin,
+    },
+}
+
+/// Who joined which workspace.
+pub struct Accepted {
+    pub user_id: String,
+    pub workspace_id: String,
+}
+
+/// Accepts an invite.
+pub async fn accept(
+    state: &AppState,
+    token: &str,
+    acceptor: Acceptor<'_>,
+) -> Result<Accepted, WorkspaceError> {
+    let invite = pending(state, token).await?;
     let existing = accounts::by_email(&state.db, &invite.email).await?;
-    let mut new_password_hash = None;
-    let user_id = match (&principal, &existing) {
-        (
-            Some(
-                principal @ Principal {
-                    via: Via::Session(_),
-                    ..
-                },
-            ),
-            _,
-        ) => {
-            if existing.as_ref().map(|u| &u.id) != Some(&principal.user_id) {
-                return Err(AppError::Forbidden(
-                    "this invite is for another email address; sign out and open the link again"
-                        .into(),
+    let mut new_account = None;
+    let (user_id, origin) = match (&acceptor, &existing) {
+        (Acceptor::SignedIn(actor), _) => {
+            let ActorKind::Person { user_id } = &actor.kind else {
+                return Err(WorkspaceError::Forbidden("an API token cannot accept an invite"));
+            };
+            if existing.as_ref().map(|u| &u.id) != Some(user_id) {
+                return Err(WorkspaceError::Forbidden(
+                    "this invite is for another email address; sign out and open the link again",
                 ));
             }
-            Some(principal.user_id.clone())
+            (Some(user_id.clone()), actor.origin.clone())
         }
-        (Some(_), _) => {
-            return Err(AppError::Forbidden(
-                "an API token cannot accept an invite".into(),
-            ))
-        }
-        (None, Some(user)) => {
-            let attempt = PasswordAttempt::start(&state.db, &user.email, client).await?;
-            let password = body.password.clone().unwrap_or_default();
+        (Acceptor::Anonymous { password, origin, .. }, Some(user)) => {
+            let attempt = PasswordAttempt::start(&state.db, &user.email, origin.ip).await?;
+            let password = password.clone().unwrap_or_default();
             if !password::verify(
                 SecretString::from(password),
                 Some(user.password_hash.clone()),
@@ -325,26 +356,33 @@ async fn accept_invite(
             .await?
             {
                 attempt.failed().await?;
-                return Err(AppError::validation(
+                return Err(Invalid::new(
                     "password",
                     "password is not the password of this account",
-                ));
+                )
+                .into());
             }
             attempt.succeeded().await?;
-            Some(user.id.clone())
+            (Some(user.id.clone()), origin.clone())
         }
-        (None, None) => {
-            accounts::parse_name("name", body.name.as_deref().unwrap_or_default(), 100)?;
-            let password = body
-                .password
+        (
+            Acceptor::Anonymous {
+                name,
+                password,
+                origin,
+            },
+            None,
+        ) => {
+            let name = accounts::parse_name("name", name.as_deref().unwrap_or_default(), 100)?;
+            let password = password
                 .clone()
-                .ok_or_else(|| AppError::validation("password", "password is required"))?;
+                .ok_or_else(|| Invalid::new("password", "password is required"))?;
             password::check_policy("password", &password)?;
-            new_password_hash = Some(password::hash(SecretString::from(password)).await?);
-            None
+            new_account = Some((name, password::hash(SecretString::from(password)).await?));
+            (None, origin.clone())
         }
     };
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     // Claim the invite first: two concurrent accepts cannot both use it.
     let claimed =
         sqlx::query("UPDATE invites SET accepted_at = $1 WHERE id = $2 AND accepted_at IS NULL")
@@ -354,18 +392,14 @@ async fn accept_invite(
             .await?
             .rows_affected();
     if claimed == 0 {
-        return Err(AppError::validation(
-            "token",
-            "this invite was already used",
-        ));
+        return Err(Invalid::new("token", "this invite was already used").into());
     }
-    let user_id = match (user_id, new_password_hash) {
+    let user_id = match (user_id, new_account) {
         (Some(id), _) => id,
-        (None, Some(hash)) => {
-            let name = accounts::parse_name("name", body.name.as_deref().unwrap_or_default(), 100)?;
+        (None, Some((name, hash))) => {
             accounts::insert(&mut tx, &invite.email, &name, &hash, false).await?
         }
-        (None, None) => return Err(AppError::internal("invite acceptance without an account")),
+        (None, None) => unreachable!("an acceptor is signed in, has an account, or makes one"),
     };
     // Accepting never lowers a role someone already has.
     let current: Option<String> =
@@ -377,28 +411,31 @@ async fn accept_invite(
     let role = current
         .as_deref()
         .and_then(Role::parse)
-        .map_or(invite.role, |r| r.max(invite.role));
+        .map_or(invite.role, |r| r.higher(invite.role));
     super::upsert_member(&mut tx, &invite.workspace_id, &user_id, role).await?;
+    let actor = Actor {
+        kind: ActorKind::Person {
+            user_id: user_id.clone(),
+        },
+        label: invite.email.clone(),
+        origin,
+    };
     audit::record(
         &mut tx,
-        Event {
+        &actor,
+        audit::Entry {
             workspace_id: Some(&invite.workspace_id),
-            actor_id: Some(&user_id),
             action: "invite.accepted",
-            target_type: "invite",
-            target_id: &invite.id,
-            details: serde_json::json!({ "role": role }),
+            resource_type: "member",
+            resource_id: &user_id,
+            resource_name: Some(&invite.email),
+            changes: Changes::new().field("role", current.as_deref(), Some(role.as_str())),
         },
     )
     .await?;
     tx.commit().await?;
-    if principal.is_none() {
-        let user = accounts::by_id(&state.db, &user_id)
-            .await?
-            .ok_or_else(|| AppError::not_found("user"))?;
-        crate::accounts::start_session(&session, &user.id, user.session_epoch).await?;
-    }
-    Ok(Json(InviteAccepted {
+    Ok(Accepted {
+        user_id,
         workspace_id: invite.workspace_id,
-    }))
+    })
 }

@@ -628,11 +628,5 @@ async fn expired_reset_token(app: &TestApp, user_id: &str) -> String {
         iat: now - 7200,
         exp: now - 3600,
     };
-    let key = app.master_key().derive("signed-links");
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(key.as_slice()),
-    )
-    .unwrap()
+    app.server().state.links.sign_claims(&claims)
 }

@@ -26,6 +26,31 @@ fn by_name(list: &Value) -> BTreeMap<String, Value> {
         .collect()
 }
 
+/// Every definition of a kind (`destinations`, `sources`) in full: the list names them (light: no schemas),
+/// each one's page has the whole definition.
+async fn full_catalog(client: &Client, kind: &str) -> BTreeMap<String, Value> {
+    let list = client
+        .get(&format!("/api/v1/catalog/{kind}"))
+        .await
+        .expect(200);
+    let mut out = BTreeMap::new();
+    for (name, summary) in by_name(&list) {
+        assert!(
+            summary.get("configSchema").is_none(),
+            "the {kind} list carries whole definitions: {summary}"
+        );
+        let full = client
+            .get(&format!("/api/v1/catalog/{kind}/{name}"))
+            .await
+            .expect(200);
+        for (key, value) in summary.as_object().unwrap() {
+            assert_eq!(&full[key], value, "{name}: {key} differs between the list and the definition");
+        }
+        out.insert(name, full);
+    }
+    out
+}
+
 fn set(value: &Value) -> BTreeSet<String> {
     value
         .as_array()
@@ -117,7 +142,7 @@ const SOURCES_THE_ISSUE_NAMES: [(&str, &str); 18] = [
 async fn destinations_agree_with_rudderstack(backend: Backend) {
     let app = TestApp::start(backend).await;
     let reader = app.user("reader@example.com").await;
-    let served = by_name(&reader.get("/api/v1/catalog/destinations").await.expect(200));
+    let served = full_catalog(&reader, "destinations").await;
     assert!(served.len() >= 25, "only {} destinations", served.len());
     for name in DESTINATIONS_THE_ISSUE_NAMES {
         assert!(served.contains_key(name), "the catalog lacks {name}");
@@ -211,7 +236,7 @@ fn credentials_not_secret(name: &str, definition: &Value) -> Vec<String> {
 async fn sources_agree_with_rudderstack(backend: Backend) {
     let app = TestApp::start(backend).await;
     let reader = app.user("reader@example.com").await;
-    let served = by_name(&reader.get("/api/v1/catalog/sources").await.expect(200));
+    let served = full_catalog(&reader, "sources").await;
     let mut problems = Vec::new();
     for (name, source_type) in SOURCES_THE_ISSUE_NAMES {
         match served.get(name) {

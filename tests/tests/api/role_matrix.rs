@@ -447,7 +447,7 @@ fn expected(route: Route, caller: Caller) -> (u16, Option<&'static str>) {
     match caller {
         Caller::Nobody => (401, Some("unauthorized")),
         Caller::Outsider | Caller::TokenOfAnotherWorkspace => (404, Some("not_found")),
-        Caller::Member(role) | Caller::Token(role) if role >= route.min_role() => (200, None),
+        Caller::Member(role) | Caller::Token(role) if role.at_least(route.min_role()) => (200, None),
         Caller::Member(_) | Caller::Token(_) => (403, Some("forbidden")),
     }
 }

@@ -209,7 +209,9 @@ async fn every_route_answers_and_the_openapi_document_lists_them_all(backend: Ba
 
     // Catalog.
     ci.get("/api/v1/catalog/sources").await.ok();
+    ci.get("/api/v1/catalog/sources/Javascript").await.ok();
     ci.get("/api/v1/catalog/destinations").await.ok();
+    ci.get("/api/v1/catalog/destinations/AM").await.ok();
 
     // Sources, destinations, connections (through the API token).
     let source = ci
@@ -325,6 +327,19 @@ async fn every_route_answers_and_the_openapi_document_lists_them_all(backend: Ba
         .await
         .ok();
     root.delete(&format!("/api/v1/namespaces/{namespace_id}"))
+        .await
+        .ok();
+
+    // The audit log, and the background jobs (a dead one retried).
+    root.get(&format!("/api/v1/workspaces/{ws}/audit-log?limit=5"))
+        .await
+        .ok();
+    let jobs = root.get("/api/v1/instance/jobs").await.ok();
+    let job = id(&jobs[0]);
+    app.execute("UPDATE jobs SET state = 'dead' WHERE id = $1", &[&job])
+        .await;
+    root.get("/api/v1/instance/jobs?state=dead").await.ok();
+    root.post_empty(&format!("/api/v1/instance/jobs/{job}/retry"))
         .await
         .ok();
 

@@ -361,27 +361,31 @@ impl MergeConnected for Value {
 /// A config change commits only onto the revision it was computed from: one based on a revision that another
 /// change has since replaced is refused (the handler answers 409), and every change advances the revision.
 async fn a_change_based_on_a_stale_revision_is_not_stored(backend: Backend) {
-    use server::db::revisions::{self, Revised};
+    use server::integrations::revisions;
+    use server::integrations::{Destinations, IntegrationError, IntegrationKind, Sources};
+
+    async fn check<K: IntegrationKind>(app: &TestApp, id: &str) {
+        let read = revisions::current::<K>(app.db(), id).await.unwrap();
+        let mut conn = app.db().pool.acquire().await.unwrap();
+        revisions::advance::<K>(&mut conn, app.db(), id, Some(&read))
+            .await
+            .unwrap();
+        let now = revisions::current::<K>(app.db(), id).await.unwrap();
+        assert_ne!(now, read, "{}: a change must advance the revision", K::TABLE);
+        let stale = revisions::advance::<K>(&mut conn, app.db(), id, Some(&read)).await;
+        assert!(
+            matches!(&stale, Err(IntegrationError::Stale { current, .. }) if *current == now),
+            "{}: a change based on a replaced revision was stored: {stale:?}",
+            K::TABLE
+        );
+        assert_eq!(revisions::current::<K>(app.db(), id).await.unwrap(), now);
+    }
+
     let app = TestApp::start(backend).await;
     let ada = app.user("ada@example.com").await;
     let ws = app.workspace(&ada, "Acme").await;
-    for (table, created) in [
-        (Revised::Sources, ada.create_source(&ws, "Javascript", "Website").await),
-        (Revised::Destinations, ada.post(&destinations_path(&ws), json!({"name": "Hook", "type": "WEBHOOK", "config": {"webhookUrl": "https://example.com/hook"}})).await.expect(201)),
-    ] {
-        let id = id(&created);
-        let read = revisions::current(app.db(), table, &id).await.unwrap();
-        let mut conn = app.db().pool.acquire().await.unwrap();
-        revisions::advance(&mut conn, app.db(), table, &id, Some(&read))
-            .await
-            .unwrap();
-        let now = revisions::current(app.db(), table, &id).await.unwrap();
-        assert_ne!(now, read, "{table:?}: a change must advance the revision");
-        let stale = revisions::advance(&mut conn, app.db(), table, &id, Some(&read)).await;
-        assert!(
-            matches!(stale, Err(server::http::error::AppError::Conflict { .. })),
-            "{table:?}: a change based on a replaced revision was stored: {stale:?}"
-        );
-        assert_eq!(revisions::current(app.db(), table, &id).await.unwrap(), now);
-    }
+    let source = ada.create_source(&ws, "Javascript", "Website").await;
+    check::<Sources>(&app, &id(&source)).await;
+    let destination = ada.post(&destinations_path(&ws), json!({"name": "Hook", "type": "WEBHOOK", "config": {"webhookUrl": "https://example.com/hook"}})).await.expect(201);
+    check::<Destinations>(&app, &id(&destination)).await;
 }

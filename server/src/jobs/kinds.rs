@@ -1,0 +1,111 @@
+//! Every kind of job, and which domain function runs it. Adding a kind: a variant here, its name, its retry
+//! limit, and a line in `run`; a schedule in `schedule::SCHEDULES` if it recurs.
+
+use serde::de::DeserializeOwned;
+
+use super::queue::ClaimedJob;
+use crate::state::AppState;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobKind {
+    /// Mail an invite link (payload: `{"inviteId", "inviterEmail"}`).
+    MailInvite,
+    /// Mail a password-reset link (payload: `{"userId"}`).
+    MailPasswordReset,
+    /// Delete expired sessions and sign-in throttles.
+    SessionsCleanup,
+    /// Delete audit entries older than their workspace's retention.
+    AuditPrune,
+    /// Delete finished jobs after a week.
+    JobsPrune,
+}
+
+impl JobKind {
+    pub const ALL: [JobKind; 5] = [
+        JobKind::MailInvite,
+        JobKind::MailPasswordReset,
+        JobKind::SessionsCleanup,
+        JobKind::AuditPrune,
+        JobKind::JobsPrune,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::MailInvite => "mail.invite",
+            JobKind::MailPasswordReset => "mail.password_reset",
+            JobKind::SessionsCleanup => "sessions.cleanup",
+            JobKind::AuditPrune => "audit.prune",
+            JobKind::JobsPrune => "jobs.prune",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<JobKind> {
+        JobKind::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+
+    /// How often it is tried before it is dead. Mail keeps trying for about a day of SMTP outage (with the
+    /// default backoff: 10 s doubling, at most an hour apart); maintenance runs again at its next slot anyway.
+    pub fn max_attempts(self) -> i64 {
+        match self {
+            JobKind::MailInvite | JobKind::MailPasswordReset => 30,
+            JobKind::SessionsCleanup | JobKind::AuditPrune | JobKind::JobsPrune => 3,
+        }
+    }
+}
+
+/// Why an attempt failed (recorded on the job, retried unless it was the last attempt).
+pub type Failure = String;
+
+/// Runs one attempt of a job.
+pub async fn run(state: &AppState, job: &ClaimedJob) -> Result<(), Failure> {
+    let Some(kind) = JobKind::parse(&job.kind) else {
+        return Err(format!("unknown job kind {:?}", job.kind));
+    };
+    match kind {
+        JobKind::MailInvite => {
+            let payload: InvitePayload = payload(job)?;
+            crate::workspaces::invites::send_invite_mail(state, &payload, &job.id)
+                .await
+                .map_err(|e| e.to_string())
+        }
+        JobKind::MailPasswordReset => {
+            let payload: ResetPayload = payload(job)?;
+            crate::accounts::send_reset_mail(state, &payload.user_id, &job.id)
+                .await
+                .map_err(|e| e.to_string())
+        }
+        JobKind::SessionsCleanup => crate::accounts::delete_expired(&state.db)
+            .await
+            .map_err(|e| e.to_string()),
+        JobKind::AuditPrune => match crate::audit::prune(&state.db).await {
+            Ok(0) => Ok(()),
+            Ok(deleted) => {
+                tracing::info!(deleted, "audit entries past their retention deleted");
+                Ok(())
+            }
+            Err(e) => Err(e.to_string()),
+        },
+        JobKind::JobsPrune => super::queue::prune_finished(&state.db)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InvitePayload {
+    pub invite_id: String,
+    /// Named in the mail (the invite row keeps only the inviter's name).
+    pub inviter_email: String,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResetPayload {
+    pub user_id: String,
+}
+
+fn payload<T: DeserializeOwned>(job: &ClaimedJob) -> Result<T, Failure> {
+    serde_json::from_str(&job.payload).map_err(|e| format!("unreadable payload: {e}"))
+}
