@@ -13,6 +13,7 @@ use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use components::layout::WorkspaceLayout;
+use pages::audit::SettingsAudit;
 use pages::auth::{AcceptInvite, ForgotPassword, Login, ResetPassword, Setup};
 use pages::destinations::{DestinationDetail, DestinationsList, NewDestination};
 use pages::home::{Account, Home, NewWorkspace, NotFound};
@@ -75,6 +76,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("settings/members") view=SettingsMembers ssr=ssr.clone()/>
                     <Route path=path!("settings/api-tokens") view=SettingsApiTokens ssr=ssr.clone()/>
                     <Route path=path!("settings/data-planes") view=SettingsDataPlanes ssr=ssr.clone()/>
+                    <Route path=path!("settings/audit") view=SettingsAudit ssr=ssr.clone()/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -58,22 +58,32 @@ pub fn Loading() -> impl IntoView {
 
 /// An error that does not belong to a form field. By default that is an error naming no field; with
 /// `beside`, every error except those naming a field under one of these prefixes (shown beside the field).
+/// With `reload`, a change refused because someone else changed the resource first says so and offers to
+/// load their version; until then, what the person typed stays in the form.
 #[component]
 pub fn ApiErrorAlert(
     error: Signal<Option<ApiError>>,
     #[prop(optional)] beside: Option<&'static [&'static str]>,
+    #[prop(optional)] reload: Option<Callback<()>>,
 ) -> impl IntoView {
     move || {
-        error
-            .get()
-            .filter(|e| match (&e.field, beside) {
-                (None, _) => true,
-                (Some(_), None) => false,
-                (Some(field), Some(prefixes)) => !prefixes
-                    .iter()
-                    .any(|p| field == p || field.starts_with(&format!("{p}."))),
-            })
-            .map(|e| view! { <div class="alert error" role="alert">{e.message}</div> })
+        let e = error.get().filter(|e| match (&e.field, beside) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(field), Some(prefixes)) => !prefixes
+                .iter()
+                .any(|p| field == p || field.starts_with(&format!("{p}."))),
+        })?;
+        Some(match reload {
+            Some(reload) if e.is_stale() => view! {
+                <div class="alert warning stale" role="alert">
+                    <span>"Changed by someone else since you opened this page. Your changes are still in the form; reload to see theirs (yours will be discarded), then make your change again."</span>
+                    <button type="button" class="btn small" on:click=move |_| reload.run(())>"Reload"</button>
+                </div>
+            }
+            .into_any(),
+            _ => view! { <div class="alert error" role="alert">{e.message}</div> }.into_any(),
+        })
     }
 }
 

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::auth::failed;
 use super::confirm;
 use super::sources::StatusBadge;
-use crate::api::catalog::{DestinationDefinition, SourceDefinition};
+use crate::api::catalog::{DestinationDefinition, DestinationSummary, SourceSummary};
 use crate::api::destinations::{
     Connection, CreateConnection, CreateDestination, Destination, UpdateDestination,
 };
@@ -23,7 +23,7 @@ use crate::components::schema_form::{with_defaults, SchemaForm};
 use crate::components::{
     report, ApiErrorAlert, CatalogPicker, ConnectionsCard, Loading, TextField, Tile,
 };
-use crate::session::use_workspace;
+use crate::session::{encode, use_workspace};
 
 const CATEGORIES: &[(&str, &str)] = &[
     ("analytics", "Analytics"),
@@ -38,17 +38,17 @@ const CATEGORIES: &[(&str, &str)] = &[
     ("webhook", "Webhooks"),
 ];
 
-/// Which of the workspace's sources a destination definition accepts.
+/// Which of the workspace's sources a destination accepts (`supported_source_types`: its definition's).
 fn compatible<'a>(
-    definition: &'a DestinationDefinition,
+    supported_source_types: &'a [String],
     sources: &'a [Source],
-    source_catalog: &'a [SourceDefinition],
+    source_catalog: &'a [SourceSummary],
 ) -> impl Iterator<Item = &'a Source> + 'a {
     sources.iter().filter(move |s| {
         source_catalog
             .iter()
             .find(|d| d.name == s.source_type)
-            .is_some_and(|d| definition.supports_source_type(&d.source_type))
+            .is_some_and(|d| supported_source_types.contains(&d.source_type))
     })
 }
 
@@ -63,7 +63,7 @@ pub fn DestinationsList() -> impl IntoView {
     });
     let catalog = Resource::new(
         || (),
-        move |_| api.get::<Vec<DestinationDefinition>>("/api/v1/catalog/destinations"),
+        move |_| api.get::<Vec<DestinationSummary>>("/api/v1/catalog/destinations"),
     );
     let can_edit = ws.can(Role::Editor);
     view! {
@@ -114,11 +114,13 @@ pub fn DestinationsList() -> impl IntoView {
     }
 }
 
+/// What the "Add a destination" page renders: the catalog's list (names and categories, no schemas), and the
+/// workspace's sources with their types, to offer the ones a destination accepts.
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
 struct NewDestinationData {
-    catalog: Vec<DestinationDefinition>,
+    catalog: Vec<DestinationSummary>,
     sources: Vec<Source>,
-    source_catalog: Vec<SourceDefinition>,
+    source_catalog: Vec<SourceSummary>,
 }
 
 #[component]
@@ -138,7 +140,8 @@ pub fn NewDestination() -> impl IntoView {
             }
         }
     });
-    let selected = RwSignal::new(None::<DestinationDefinition>);
+    // The chosen definition's name; its whole definition (with the config schema) is fetched then.
+    let selected = RwSignal::new(None::<String>);
     view! {
         <Title text="Add a destination"/>
         <div class="breadcrumbs"><a href=ws.href("/destinations")>"Destinations"</a>" / Add"</div>
@@ -150,8 +153,8 @@ pub fn NewDestination() -> impl IntoView {
                 };
                 view! {
                     {move || match selected.get() {
-                        Some(definition) => view! {
-                            <DestinationSetup definition=definition data=data.clone() on_back=Callback::new(move |_| selected.set(None))/>
+                        Some(name) => view! {
+                            <DestinationSetup name=name data=data.clone() on_back=Callback::new(move |_| selected.set(None))/>
                         }.into_any(),
                         None => {
                             let tiles = data.catalog.iter().map(|d| Tile {
@@ -160,8 +163,7 @@ pub fn NewDestination() -> impl IntoView {
                                 description: d.description.clone(),
                                 group: d.category.clone(),
                             }).collect();
-                            let catalog = data.catalog.clone();
-                            let on_pick = Callback::new(move |name: String| selected.set(catalog.iter().find(|d| d.name == name).cloned()));
+                            let on_pick = Callback::new(move |name: String| selected.set(Some(name)));
                             view! {
                                 <PageHeader title="Add a destination" subtitle="Choose where events go."/>
                                 <CatalogPicker groups=CATEGORIES tiles=tiles search_placeholder="Search destinations" on_pick=on_pick/>
@@ -174,8 +176,40 @@ pub fn NewDestination() -> impl IntoView {
     }
 }
 
+/// The set-up form of the definition named `name`, once its definition has arrived.
 #[component]
-fn DestinationSetup(
+fn DestinationSetup(name: String, data: NewDestinationData, on_back: Callback<()>) -> impl IntoView {
+    let api = use_api();
+    let definition = Resource::new(
+        move || name.clone(),
+        move |name| {
+            let api = api.clone();
+            async move {
+                api.get::<DestinationDefinition>(format!(
+                    "/api/v1/catalog/destinations/{}",
+                    encode(&name)
+                ))
+                .await
+            }
+        },
+    );
+    view! {
+        <Suspense fallback=Loading>
+            {move || {
+                let data = data.clone();
+                Suspend::new(async move {
+                    match definition.await {
+                        Ok(definition) => view! { <DestinationForm definition=definition data=data on_back=on_back/> }.into_any(),
+                        Err(e) => error_view(e),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
+
+#[component]
+fn DestinationForm(
     definition: DestinationDefinition,
     data: NewDestinationData,
     on_back: Callback<()>,
@@ -188,9 +222,13 @@ fn DestinationSetup(
         &definition.config_schema,
         Value::Object(Default::default()),
     ));
-    let candidates: Vec<Source> = compatible(&definition, &data.sources, &data.source_catalog)
-        .cloned()
-        .collect();
+    let candidates: Vec<Source> = compatible(
+        &definition.supported_source_types,
+        &data.sources,
+        &data.source_catalog,
+    )
+    .cloned()
+    .collect();
     let chosen = RwSignal::new(Vec::<String>::new());
     let create = Action::new({
         let ws = ws.clone();
@@ -282,7 +320,7 @@ struct DestinationPage {
     destination: Destination,
     definition: Option<DestinationDefinition>,
     sources: Vec<Source>,
-    source_catalog: Vec<SourceDefinition>,
+    source_catalog: Vec<SourceSummary>,
     connections: Vec<Connection>,
 }
 
@@ -301,13 +339,20 @@ pub fn DestinationDetail() -> impl IntoView {
                 let destination = api
                     .get::<Destination>(ws.api(&format!("/destinations/{id}")))
                     .await?;
-                let catalog = api
-                    .get::<Vec<DestinationDefinition>>("/api/v1/catalog/destinations")
-                    .await?;
+                // A type the catalog no longer has leaves the page without a settings form, not broken.
+                let definition = match api
+                    .get::<DestinationDefinition>(format!(
+                        "/api/v1/catalog/destinations/{}",
+                        encode(&destination.destination_type)
+                    ))
+                    .await
+                {
+                    Ok(definition) => Some(definition),
+                    Err(e) if e.is_not_found() => None,
+                    Err(e) => return Err(e),
+                };
                 Ok::<_, ApiError>(DestinationPage {
-                    definition: catalog
-                        .into_iter()
-                        .find(|d| d.name == destination.destination_type),
+                    definition,
                     destination,
                     sources: api.get(ws.api("/sources")).await?,
                     source_catalog: api.get("/api/v1/catalog/sources").await?,
@@ -400,7 +445,7 @@ fn DestinationView(page: DestinationPage, version: RwSignal<u32>) -> impl IntoVi
         })
         .collect();
     let connectable: Vec<(String, String)> = match &definition {
-        Some(def) => compatible(def, &sources, &source_catalog)
+        Some(def) => compatible(&def.supported_source_types, &sources, &source_catalog)
             .filter(|s| {
                 !connections
                     .iter()
@@ -445,7 +490,7 @@ fn DestinationView(page: DestinationPage, version: RwSignal<u32>) -> impl IntoVi
                 <button type="button" class="btn danger" on:click=remove>"Delete"</button>
             })}
         </PageHeader>
-        <ApiErrorAlert error=error_signal beside=&["name", "config"]/>
+        <ApiErrorAlert error=error_signal beside=&["name", "config"] reload=Callback::new(move |_| version.update(|v| *v += 1))/>
         <div class="stack">
             <ConnectionsCard
                 title="Sources"

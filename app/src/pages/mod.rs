@@ -1,5 +1,6 @@
 //! One module per area of the UI.
 
+pub mod audit;
 pub mod auth;
 pub mod destinations;
 pub mod home;

@@ -1,4 +1,5 @@
-//! Workspace settings: name and deletion, members and invites, API tokens, data-plane tokens.
+//! Workspace settings: name, audit retention and deletion, members and invites, API tokens, data-plane
+//! tokens. The audit log is `audit`.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -17,7 +18,7 @@ use crate::components::{report, use_browser_origin, ApiErrorAlert, Loading, Show
 use crate::session::{reload_me, use_workspace};
 
 #[component]
-fn SettingsTabs() -> impl IntoView {
+pub fn SettingsTabs() -> impl IntoView {
     let ws = use_workspace();
     view! {
         <nav class="tabs" aria-label="Settings">
@@ -26,6 +27,7 @@ fn SettingsTabs() -> impl IntoView {
             {ws.can(Role::Admin).then(|| view! {
                 <A href=ws.href("/settings/api-tokens")>"API tokens"</A>
                 <A href=ws.href("/settings/data-planes")>"Data planes"</A>
+                <A href=ws.href("/settings/audit")>"Audit log"</A>
             })}
         </nav>
     }

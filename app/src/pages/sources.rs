@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::auth::failed;
 use super::confirm;
-use crate::api::catalog::{DestinationDefinition, SourceDefinition};
+use crate::api::catalog::{DestinationSummary, SourceDefinition, SourceSummary};
 use crate::api::destinations::{Connection, CreateConnection, Destination};
 use crate::api::sources::{CreateSource, Source, UpdateSource};
 use crate::api::workspaces::Role;
@@ -20,7 +20,7 @@ use crate::components::{
     report, use_browser_origin, ApiErrorAlert, CatalogPicker, ConnectionsCard, CopyField, Loading,
     TextField, Tile,
 };
-use crate::session::use_workspace;
+use crate::session::{encode, use_workspace};
 
 const GROUPS: &[(&str, &str)] = &[
     ("sdk", "Web and mobile SDKs"),
@@ -99,9 +99,10 @@ pub fn NewSource() -> impl IntoView {
     let api = use_api();
     let catalog = Resource::new(|| (), {
         let api = api.clone();
-        move |_| api.get::<Vec<SourceDefinition>>("/api/v1/catalog/sources")
+        move |_| api.get::<Vec<SourceSummary>>("/api/v1/catalog/sources")
     });
-    let selected = RwSignal::new(None::<SourceDefinition>);
+    // The chosen definition's name; its whole definition (with the config schema) is fetched then.
+    let selected = RwSignal::new(None::<String>);
     view! {
         <Title text="Add a source"/>
         <div class="breadcrumbs"><a href=ws.href("/sources")>"Sources"</a>" / Add"</div>
@@ -113,7 +114,7 @@ pub fn NewSource() -> impl IntoView {
                 };
                 view! {
                     {move || match selected.get() {
-                        Some(definition) => view! { <SourceSetup definition=definition on_back=Callback::new(move |_| selected.set(None))/> }.into_any(),
+                        Some(name) => view! { <SourceSetup name=name on_back=Callback::new(move |_| selected.set(None))/> }.into_any(),
                         None => {
                             let tiles = catalog.iter().map(|d| Tile {
                                 name: d.name.clone(),
@@ -121,8 +122,7 @@ pub fn NewSource() -> impl IntoView {
                                 description: d.description.clone(),
                                 group: d.group.clone(),
                             }).collect();
-                            let catalog = catalog.clone();
-                            let on_pick = Callback::new(move |name: String| selected.set(catalog.iter().find(|d| d.name == name).cloned()));
+                            let on_pick = Callback::new(move |name: String| selected.set(Some(name)));
                             view! {
                                 <PageHeader title="Add a source" subtitle="Choose where events come from."/>
                                 <CatalogPicker groups=GROUPS tiles=tiles search_placeholder="Search sources" on_pick=on_pick/>
@@ -135,8 +135,34 @@ pub fn NewSource() -> impl IntoView {
     }
 }
 
+/// The set-up form of the definition named `name`, once its definition has arrived.
 #[component]
-fn SourceSetup(definition: SourceDefinition, on_back: Callback<()>) -> impl IntoView {
+fn SourceSetup(name: String, on_back: Callback<()>) -> impl IntoView {
+    let api = use_api();
+    let definition = Resource::new(
+        move || name.clone(),
+        move |name| {
+            let api = api.clone();
+            async move {
+                api.get::<SourceDefinition>(format!("/api/v1/catalog/sources/{}", encode(&name)))
+                    .await
+            }
+        },
+    );
+    view! {
+        <Suspense fallback=Loading>
+            {move || Suspend::new(async move {
+                match definition.await {
+                    Ok(definition) => view! { <SourceForm definition=definition on_back=on_back/> }.into_any(),
+                    Err(e) => error_view(e),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn SourceForm(definition: SourceDefinition, on_back: Callback<()>) -> impl IntoView {
     let ws = use_workspace();
     let api = use_api();
     let navigate = use_navigate();
@@ -203,15 +229,23 @@ pub fn SourceDetail() -> impl IntoView {
             let (api, ws) = (api.clone(), ws.clone());
             async move {
                 let source = api.get::<Source>(ws.api(&format!("/sources/{id}"))).await?;
-                let catalog = api
-                    .get::<Vec<SourceDefinition>>("/api/v1/catalog/sources")
-                    .await?;
+                // A type the catalog no longer has leaves the page without a settings form, not broken.
+                let definition = match api
+                    .get::<SourceDefinition>(format!(
+                        "/api/v1/catalog/sources/{}",
+                        encode(&source.source_type)
+                    ))
+                    .await
+                {
+                    Ok(definition) => Some(definition),
+                    Err(e) if e.is_not_found() => None,
+                    Err(e) => return Err(e),
+                };
                 let destinations = api.get::<Vec<Destination>>(ws.api("/destinations")).await?;
                 let destination_catalog = api
-                    .get::<Vec<DestinationDefinition>>("/api/v1/catalog/destinations")
+                    .get::<Vec<DestinationSummary>>("/api/v1/catalog/destinations")
                     .await?;
                 let connections = api.get::<Vec<Connection>>(ws.api("/connections")).await?;
-                let definition = catalog.into_iter().find(|d| d.name == source.source_type);
                 Ok::<_, ApiError>(SourcePage {
                     source,
                     definition,
@@ -239,7 +273,7 @@ struct SourcePage {
     source: Source,
     definition: Option<SourceDefinition>,
     destinations: Vec<Destination>,
-    destination_catalog: Vec<DestinationDefinition>,
+    destination_catalog: Vec<DestinationSummary>,
     connections: Vec<Connection>,
 }
 
@@ -397,7 +431,7 @@ fn SourceView(page: SourcePage, version: RwSignal<u32>) -> impl IntoView {
                 <button type="button" class="btn danger" on:click=remove>"Delete"</button>
             })}
         </PageHeader>
-        <ApiErrorAlert error=error_signal beside=&["name", "config"]/>
+        <ApiErrorAlert error=error_signal beside=&["name", "config"] reload=Callback::new(move |_| reload())/>
         <div class="stack">
             <div class="card">
                 <div class="card-header"><h2>"Write key"</h2><span class="hint">"SDKs and webhooks send events with it. It is not a secret: it ships in your site and apps."</span></div>

@@ -44,13 +44,11 @@ async fn canaried_workspace(app: &TestApp, owner: &Client) -> Canaried {
             json!({"account": "xy1", "warehouse": "WH", "database": "DB", "user": "u", "password": canaries[3]}),
         )
         .await;
+    // In device mode for the website: the browser's own config lists it (with its public key only).
+    let mut in_the_browser = amplitude_config("am-public-key", &canaries[0]);
+    in_the_browser["connectionMode"] = json!({"web": "device"});
     let amplitude = owner
-        .create_destination(
-            &ws,
-            "AM",
-            "Amplitude",
-            amplitude_config("am-public-key", &canaries[0]),
-        )
+        .create_destination(&ws, "AM", "Amplitude", in_the_browser)
         .await;
     let webhook = owner
         .create_destination(
@@ -125,6 +123,12 @@ async fn a_canary_secret_reaches_only_the_data_plane(backend: Backend) {
         .get(&format!("/api/v1/workspaces/{ws}/data-plane-tokens"))
         .await
         .expect(200);
+    for admin in [&owner, &token] {
+        admin
+            .get(&format!("/api/v1/workspaces/{ws}/audit-log"))
+            .await
+            .expect(200);
+    }
     owner
         .patch(&amplitude, json!({"name": "Amplitude (renamed)"}))
         .await
@@ -162,6 +166,7 @@ async fn a_canary_secret_reaches_only_the_data_plane(backend: Backend) {
         format!("/w/{ws}/settings/members"),
         format!("/w/{ws}/settings/api-tokens"),
         format!("/w/{ws}/settings/data-planes"),
+        format!("/w/{ws}/settings/audit"),
         format!("/w/{ws}/sources/new"),
         format!("/w/{ws}/destinations/new"),
         "/account".into(),
@@ -187,7 +192,9 @@ async fn a_canary_secret_reaches_only_the_data_plane(backend: Backend) {
 
     // The browser SDK's config.
     let sdk = app.sdk_config(&c.web).await;
-    assert_eq!(sdk["source"]["destinations"].as_array().unwrap().len(), 2);
+    let browser_destinations = sdk["source"]["destinations"].as_array().unwrap();
+    assert_eq!(browser_destinations.len(), 1, "the device-mode destination only");
+    assert_eq!(browser_destinations[0]["config"]["apiKey"], "am-public-key");
 
     // The data plane gets every secret.
     let data_plane = app.data_plane(&owner, ws).await;
