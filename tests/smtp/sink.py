@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """A real SMTP server for the integration tests (aiosmtpd).
 
-    python3 tests/smtp/sink.py <directory>
+    python3 tests/smtp/sink.py <directory> [port]
 
-Listens on 127.0.0.1 on a port the OS picks, prints that port as its first line of stdout, and writes every
+Listens on 127.0.0.1 on the port given (tests that first let mail fail pick one that nothing listens on), or
+on one the OS picks, prints that port as its first line of stdout, and writes every
 message it receives into <directory> as one JSON file: {"from", "to": [...], "subject", "body"} (the body is the
 decoded text/plain part). Files appear atomically (written under a temporary name, then renamed).
 
@@ -46,12 +47,12 @@ class Sink:
         return "250 Message accepted"
 
 
-async def main(directory):
+async def main(directory, port):
     os.makedirs(directory, exist_ok=True)
     loop = asyncio.get_running_loop()
     sink = Sink(directory)
     server = await loop.create_server(
-        lambda: SMTP(sink, hostname="wheelhouse-tests-sink"), host="127.0.0.1", port=0
+        lambda: SMTP(sink, hostname="wheelhouse-tests-sink"), host="127.0.0.1", port=port
     )
     port = server.sockets[0].getsockname()[1]
     print(port, flush=True)
@@ -61,6 +62,6 @@ async def main(directory):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: sink.py <directory>")
-    asyncio.run(main(sys.argv[1]))
+    if len(sys.argv) not in (2, 3):
+        sys.exit("usage: sink.py <directory> [port]")
+    asyncio.run(main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) == 3 else 0))

@@ -20,10 +20,16 @@ pub struct SmtpSink {
 
 impl SmtpSink {
     pub async fn start(dir: PathBuf) -> SmtpSink {
+        SmtpSink::start_on(dir, 0).await
+    }
+
+    /// On `port` (0: one the OS picks).
+    pub async fn start_on(dir: PathBuf, port: u16) -> SmtpSink {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("smtp/sink.py");
         let mut child = Command::new("python3")
             .arg(&script)
             .arg(&dir)
+            .arg(port.to_string())
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())
@@ -100,6 +106,14 @@ impl Mailbox {
             dir,
             seen: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// Every message received so far to `to`.
+    pub fn all_to(&self, to: &str) -> Vec<Mail> {
+        self.all()
+            .into_iter()
+            .filter(|mail| mail.to.iter().any(|t| t.eq_ignore_ascii_case(to)))
+            .collect()
     }
 
     /// Every message received so far, including those already returned by `wait_for`.

@@ -19,15 +19,41 @@ use crate::mail::{Mailbox, SmtpSink};
 /// How to start a [`TestApp`]; `TestApp::start(backend)` takes the defaults.
 pub struct TestAppBuilder {
     backend: Backend,
-    smtp: bool,
+    smtp: Smtp,
     bootstrap: Option<(String, String)>,
     master_key: Option<String>,
+    fast_jobs: bool,
+}
+
+/// Where the server sends mail.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Smtp {
+    /// The outbox folder.
+    None,
+    /// A real SMTP server process.
+    Up,
+    /// A port nothing listens on, until `TestApp::start_smtp` starts the SMTP server there.
+    Down,
 }
 
 impl TestAppBuilder {
     /// Sends mail over SMTP to a real SMTP server process (`app.mailbox()` reads it).
     pub fn with_smtp(mut self) -> Self {
-        self.smtp = true;
+        self.smtp = Smtp::Up;
+        self
+    }
+
+    /// Sends mail over SMTP to a port where nothing listens yet: mail fails (and is retried) until
+    /// `app.start_smtp()` starts the SMTP server there.
+    pub fn with_smtp_down(mut self) -> Self {
+        self.smtp = Smtp::Down;
+        self
+    }
+
+    /// Background jobs polled every 20 ms and retried after 50 ms (at most 200 ms), so that tests of
+    /// retries do not wait for production's backoff.
+    pub fn fast_jobs(mut self) -> Self {
+        self.fast_jobs = true;
         self
     }
 
@@ -50,14 +76,23 @@ impl TestAppBuilder {
             Backend::Postgres => Some(PgDatabase::create().await),
             Backend::Sqlite => None,
         };
-        let smtp = if self.smtp {
-            Some(SmtpSink::start(data_dir.path().join("smtp-received")).await)
-        } else {
-            None
+        let smtp = match self.smtp {
+            Smtp::Up => Some(SmtpSink::start(data_dir.path().join("smtp-received")).await),
+            Smtp::None | Smtp::Down => None,
         };
+        let smtp_down_port = (self.smtp == Smtp::Down).then(free_port);
         let mut config = Config::for_data_dir(data_dir.path().join("data"));
         config.database_url = pg.as_ref().map(|pg| pg.url.clone());
-        config.smtp_url = smtp.as_ref().map(|s| SecretString::from(s.url()));
+        config.smtp_url = match (&smtp, smtp_down_port) {
+            (Some(sink), _) => Some(SecretString::from(sink.url())),
+            (None, Some(port)) => Some(SecretString::from(format!("smtp://127.0.0.1:{port}"))),
+            (None, None) => None,
+        };
+        if self.fast_jobs {
+            config.job_poll_ms = 20;
+            config.job_retry_base_ms = 50;
+            config.job_retry_max_ms = 200;
+        }
         config.master_key = self.master_key.map(SecretString::from);
         config.site_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/site");
         if let Some((email, password)) = self.bootstrap {
@@ -79,11 +114,20 @@ impl TestAppBuilder {
             password: format!("pw-{}-{}", crate::random_suffix(8), crate::random_suffix(8)),
             password_hash: OnceCell::new(),
             mailbox: smtp.as_ref().map(|s| Mailbox::new(s.dir.clone())),
-            _smtp: smtp,
+            smtp,
+            smtp_down_port,
             pg,
             _data_dir: data_dir,
         }
     }
+}
+
+/// A port nothing listens on now (the OS gave it out and it was closed again).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
 }
 
 /// One running server and everything it owns. Dropping it stops the server, drops its PostgreSQL database,
@@ -98,7 +142,8 @@ pub struct TestApp {
     password_hash: OnceCell<String>,
     mailbox: Option<Mailbox>,
     // Dropped after the server (fields drop in declaration order).
-    _smtp: Option<SmtpSink>,
+    smtp: Option<SmtpSink>,
+    smtp_down_port: Option<u16>,
     pg: Option<PgDatabase>,
     _data_dir: TempDir,
 }
@@ -107,9 +152,10 @@ impl TestApp {
     pub fn builder(backend: Backend) -> TestAppBuilder {
         TestAppBuilder {
             backend,
-            smtp: false,
+            smtp: Smtp::None,
             bootstrap: None,
             master_key: None,
+            fast_jobs: false,
         }
     }
 
@@ -158,6 +204,16 @@ impl TestApp {
                 .expect("master key"),
             None => MasterKey::read_file(&self.master_key_file()).expect("master key file"),
         }
+    }
+
+    /// Starts the SMTP server on the port the app (`with_smtp_down`) has been failing to reach.
+    pub async fn start_smtp(&mut self) {
+        let port = self
+            .smtp_down_port
+            .expect("start the app with TestApp::builder(backend).with_smtp_down()");
+        let sink = SmtpSink::start_on(self._data_dir.path().join("smtp-received"), port).await;
+        self.mailbox = Some(Mailbox::new(sink.dir.clone()));
+        self.smtp = Some(sink);
     }
 
     pub fn mailbox(&self) -> &Mailbox {

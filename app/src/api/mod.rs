@@ -39,3 +39,83 @@ impl std::fmt::Debug for Redacted {
         f.write_str("[redacted]")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::auth::{LoginRequest, PasswordResetConfirm, SetupRequest};
+    use super::namespaces::{Namespace, NamespaceWithSecret};
+    use super::sources::UpdateSource;
+    use super::tokens::CreatedToken;
+    use super::workspaces::AcceptInvite;
+
+    #[test]
+    fn debug_never_prints_a_password_a_token_or_a_secret() {
+        let secret = "hunter2-canary";
+        let printed = [
+            format!(
+                "{:?}",
+                LoginRequest {
+                    email: "ada@example.com".into(),
+                    password: secret.into()
+                }
+            ),
+            format!(
+                "{:?}",
+                PasswordResetConfirm {
+                    token: secret.into(),
+                    new_password: secret.into()
+                }
+            ),
+            format!(
+                "{:?}",
+                SetupRequest {
+                    token: secret.into(),
+                    email: "ada@example.com".into(),
+                    name: "Ada".into(),
+                    password: secret.into(),
+                    workspace_name: "Acme".into()
+                }
+            ),
+            format!(
+                "{:?}",
+                AcceptInvite {
+                    token: secret.into(),
+                    name: None,
+                    password: Some(secret.into())
+                }
+            ),
+            format!(
+                "{:?}",
+                CreatedToken {
+                    id: "t1".into(),
+                    token: secret.into()
+                }
+            ),
+            format!(
+                "{:?}",
+                NamespaceWithSecret {
+                    namespace: Namespace {
+                        id: "n".into(),
+                        name: "eu".into(),
+                        workspace_ids: vec![],
+                        secret_prefix: "whk_ns_abc".into(),
+                        created_at: String::new(),
+                        updated_at: String::new(),
+                    },
+                    secret: secret.into()
+                }
+            ),
+            format!(
+                "{:?}",
+                UpdateSource {
+                    config: Some(serde_json::json!({"apiSecret": secret})),
+                    ..Default::default()
+                }
+            ),
+        ];
+        for text in printed {
+            assert!(!text.contains(secret), "{text}");
+            assert!(text.contains("[redacted]"), "{text}");
+        }
+    }
+}

@@ -5,6 +5,7 @@ mod accounts;
 mod bad_input;
 mod catalog;
 mod config_api;
+mod jobs;
 mod ops;
 mod role_matrix;
 mod routes;
