@@ -1,14 +1,20 @@
 //! The role matrix: every workspace route against every kind of caller. Viewers read; editors also edit
 //! sources, destinations and connections; admins also manage members, invites, API tokens and data-plane
-//! tokens; owners also delete or hand over the workspace. Allowed → 2xx; a member whose role is too low
-//! → 403; not a member, or a token of another workspace → 404 with nothing but the error in the body;
-//! nobody → 401. A refused call changes nothing a data plane sees.
+//! tokens, and read the audit log; owners also delete or hand over the workspace. Allowed → 2xx; a member
+//! whose role is too low → 403; not a member, or a token of another workspace → 404 with nothing but the
+//! error in the body; nobody → 401. A refused call changes nothing a data plane sees; an allowed change
+//! writes one audit entry naming its caller. Every route of the OpenAPI document is in this matrix, or in the
+//! list of routes outside workspaces with who may call them (`OUTSIDE_WORKSPACES`).
 
 use reqwest::Method;
 use serde_json::{json, Value};
 use wheelhouse_tests::*;
 
-both_backends!(every_workspace_route_enforces_its_role,);
+both_backends!(
+    every_workspace_route_enforces_its_role,
+    every_route_of_the_openapi_document_is_in_the_matrix,
+    instance_administration_is_for_instance_admins,
+);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Caller {
@@ -67,9 +73,10 @@ enum Route {
     ListConnections,
     CreateConnection,
     DeleteConnection,
+    AuditLog,
 }
 
-const ROUTES: [Route; 29] = [
+const ROUTES: [Route; 30] = [
     Route::GetWorkspace,
     Route::RenameWorkspace,
     Route::DeleteWorkspace,
@@ -99,6 +106,36 @@ const ROUTES: [Route; 29] = [
     Route::ListConnections,
     Route::CreateConnection,
     Route::DeleteConnection,
+    Route::AuditLog,
+];
+
+/// Every route outside a workspace, and who may call it. With `ROUTES`, the whole OpenAPI document.
+const OUTSIDE_WORKSPACES: &[(&str, &str, &str)] = &[
+    ("POST", "/api/v1/auth/login", "anyone"),
+    ("POST", "/api/v1/auth/logout", "anyone"),
+    ("POST", "/api/v1/auth/password-reset", "anyone"),
+    ("POST", "/api/v1/auth/password-reset/confirm", "anyone with the link"),
+    ("GET", "/api/v1/setup", "anyone"),
+    ("POST", "/api/v1/setup", "anyone with the set-up token"),
+    ("GET", "/api/v1/invites/preview", "anyone with the link"),
+    ("POST", "/api/v1/invites/accept", "anyone with the link"),
+    ("GET", "/api/v1/me", "signed in"),
+    ("POST", "/api/v1/me/password", "signed in"),
+    ("GET", "/api/v1/workspaces", "signed in"),
+    ("POST", "/api/v1/workspaces", "signed in, not a token"),
+    ("GET", "/api/v1/tokens", "signed in (admin of the token's workspace)"),
+    ("GET", "/api/v1/catalog/sources", "signed in"),
+    ("GET", "/api/v1/catalog/sources/{name}", "signed in"),
+    ("GET", "/api/v1/catalog/destinations", "signed in"),
+    ("GET", "/api/v1/catalog/destinations/{name}", "signed in"),
+    ("GET", "/api/v1/namespaces", "instance admin"),
+    ("POST", "/api/v1/namespaces", "instance admin"),
+    ("PATCH", "/api/v1/namespaces/{id}", "instance admin"),
+    ("DELETE", "/api/v1/namespaces/{id}", "instance admin"),
+    ("POST", "/api/v1/namespaces/{id}/rotate-secret", "instance admin"),
+    ("GET", "/api/v1/instance/workspaces", "instance admin"),
+    ("GET", "/api/v1/instance/jobs", "instance admin"),
+    ("POST", "/api/v1/instance/jobs/{id}/retry", "instance admin"),
 ];
 
 impl Route {
@@ -114,9 +151,77 @@ impl Route {
             }
             RenameWorkspace | ChangeMemberRole | RemoveMember | ListInvites | CreateInvite
             | RevokeInvite | CreateApiToken | RevokeApiToken | ListDataPlaneTokens
-            | CreateDataPlaneToken | RevokeDataPlaneToken => Role::Admin,
+            | CreateDataPlaneToken | RevokeDataPlaneToken | AuditLog => Role::Admin,
             DeleteWorkspace | TransferOwnership => Role::Owner,
         }
+    }
+
+    /// The operation, as the OpenAPI document names it.
+    fn template(self) -> (&'static str, &'static str) {
+        use Route::*;
+        match self {
+            GetWorkspace => ("GET", "/api/v1/workspaces/{ws}"),
+            RenameWorkspace => ("PATCH", "/api/v1/workspaces/{ws}"),
+            DeleteWorkspace => ("DELETE", "/api/v1/workspaces/{ws}"),
+            ListMembers => ("GET", "/api/v1/workspaces/{ws}/members"),
+            ChangeMemberRole => ("PATCH", "/api/v1/workspaces/{ws}/members/{user_id}"),
+            RemoveMember => ("DELETE", "/api/v1/workspaces/{ws}/members/{user_id}"),
+            TransferOwnership => ("POST", "/api/v1/workspaces/{ws}/transfer"),
+            ListInvites => ("GET", "/api/v1/workspaces/{ws}/invites"),
+            CreateInvite => ("POST", "/api/v1/workspaces/{ws}/invites"),
+            RevokeInvite => ("DELETE", "/api/v1/workspaces/{ws}/invites/{invite_id}"),
+            CreateApiToken => ("POST", "/api/v1/tokens"),
+            RevokeApiToken => ("DELETE", "/api/v1/tokens/{id}"),
+            ListDataPlaneTokens => ("GET", "/api/v1/workspaces/{ws}/data-plane-tokens"),
+            CreateDataPlaneToken => ("POST", "/api/v1/workspaces/{ws}/data-plane-tokens"),
+            RevokeDataPlaneToken => ("DELETE", "/api/v1/workspaces/{ws}/data-plane-tokens/{id}"),
+            ListSources => ("GET", "/api/v1/workspaces/{ws}/sources"),
+            CreateSource => ("POST", "/api/v1/workspaces/{ws}/sources"),
+            GetSource => ("GET", "/api/v1/workspaces/{ws}/sources/{id}"),
+            UpdateSource => ("PATCH", "/api/v1/workspaces/{ws}/sources/{id}"),
+            DeleteSource => ("DELETE", "/api/v1/workspaces/{ws}/sources/{id}"),
+            RotateWriteKey => ("POST", "/api/v1/workspaces/{ws}/sources/{id}/rotate-write-key"),
+            ListDestinations => ("GET", "/api/v1/workspaces/{ws}/destinations"),
+            CreateDestination => ("POST", "/api/v1/workspaces/{ws}/destinations"),
+            GetDestination => ("GET", "/api/v1/workspaces/{ws}/destinations/{id}"),
+            UpdateDestination => ("PATCH", "/api/v1/workspaces/{ws}/destinations/{id}"),
+            DeleteDestination => ("DELETE", "/api/v1/workspaces/{ws}/destinations/{id}"),
+            ListConnections => ("GET", "/api/v1/workspaces/{ws}/connections"),
+            CreateConnection => ("POST", "/api/v1/workspaces/{ws}/connections"),
+            DeleteConnection => ("DELETE", "/api/v1/workspaces/{ws}/connections/{id}"),
+            AuditLog => ("GET", "/api/v1/workspaces/{ws}/audit-log"),
+        }
+    }
+
+    /// The audit entry a successful call writes; `None` for reads.
+    fn audit_action(self) -> Option<&'static str> {
+        use Route::*;
+        Some(match self {
+            RenameWorkspace => "workspace.updated",
+            DeleteWorkspace => "workspace.deleted",
+            ChangeMemberRole => "member.role_changed",
+            RemoveMember => "member.removed",
+            TransferOwnership => "workspace.transferred",
+            CreateInvite => "invite.created",
+            RevokeInvite => "invite.revoked",
+            CreateApiToken => "api_token.created",
+            RevokeApiToken => "api_token.revoked",
+            CreateDataPlaneToken => "data_plane_token.created",
+            RevokeDataPlaneToken => "data_plane_token.revoked",
+            CreateSource => "source.created",
+            UpdateSource => "source.updated",
+            DeleteSource => "source.deleted",
+            RotateWriteKey => "source.write_key_rotated",
+            CreateDestination => "destination.created",
+            UpdateDestination => "destination.updated",
+            DeleteDestination => "destination.deleted",
+            CreateConnection => "connection.created",
+            DeleteConnection => "connection.deleted",
+            GetWorkspace | ListMembers | ListInvites | ListDataPlaneTokens | ListSources
+            | GetSource | ListDestinations | GetDestination | ListConnections | AuditLog => {
+                return None
+            }
+        })
     }
 
     /// Succeeding changes the workspace for everyone after: the caller gets a workspace of its own.
@@ -439,7 +544,36 @@ async fn prepare(route: Route, app: &TestApp, w: &World) -> Call {
                 None,
             )
         }
+        AuditLog => call(
+            Method::GET,
+            format!("/api/v1/workspaces/{ws}/audit-log"),
+            None,
+        ),
     }
+}
+
+/// The ids of the audit entries about a workspace (in it, or about it once it is gone).
+async fn audit_ids(app: &TestApp, ws: &str) -> Vec<String> {
+    sqlx::query_scalar("SELECT id FROM audit_events WHERE workspace_id = $1 OR resource_id = $1")
+        .bind(ws)
+        .fetch_all(&app.db().pool)
+        .await
+        .unwrap()
+}
+
+/// `(action, actor type, actor label)` of the entries not in `before`.
+async fn new_audit_entries(app: &TestApp, ws: &str, before: &[String]) -> Vec<(String, String, String)> {
+    let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+        "SELECT id, action, actor_type, actor_label FROM audit_events WHERE workspace_id = $1 OR resource_id = $1",
+    )
+    .bind(ws)
+    .fetch_all(&app.db().pool)
+    .await
+    .unwrap();
+    rows.into_iter()
+        .filter(|(id, ..)| !before.contains(id))
+        .map(|(_, action, kind, label)| (action, kind, label))
+        .collect()
 }
 
 /// What the caller must get: a status class and an error code.
@@ -490,17 +624,39 @@ async fn every_workspace_route_enforces_its_role(backend: Backend) {
             let client = &w.callers.iter().find(|(c, _)| *c == caller).unwrap().1;
             let request = prepare(route, &app, w).await;
             let before = config_etag(w).await;
+            let audited_before = audit_ids(&app, &w.ws).await;
             let response = send(client, &request).await;
             calls += 1;
             let what = format!(
                 "{route:?} as {caller:?}: {} {} → {} {}",
                 request.method, request.path, response.status, response.text
             );
+            let entries = new_audit_entries(&app, &w.ws, &audited_before).await;
             if allowed {
                 if !(200..300).contains(&response.status) {
                     failures.push(format!("{what} (expected 2xx)"));
                 }
+                let expected_entries: Vec<(String, String)> = route
+                    .audit_action()
+                    .map(|action| {
+                        let kind = if matches!(caller, Caller::Token(_)) { "apiToken" } else { "user" };
+                        vec![(action.to_string(), kind.to_string())]
+                    })
+                    .unwrap_or_default();
+                let got: Vec<(String, String)> = entries
+                    .iter()
+                    .map(|(action, kind, _)| (action.clone(), kind.clone()))
+                    .collect();
+                if got != expected_entries {
+                    failures.push(format!("{what} (audit entries {entries:?}, expected {expected_entries:?})"));
+                }
+                if entries.iter().any(|(_, _, label)| label.is_empty()) {
+                    failures.push(format!("{what} (an audit entry without its actor's label)"));
+                }
                 continue;
+            }
+            if !entries.is_empty() {
+                failures.push(format!("{what} (a refused call was audited: {entries:?})"));
             }
             if response.status != status || response.error_code() != code {
                 failures.push(format!("{what} (expected {status} {code:?})"));
@@ -523,4 +679,82 @@ async fn every_workspace_route_enforces_its_role(backend: Backend) {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// The matrix and `OUTSIDE_WORKSPACES` together are exactly the OpenAPI document's operations: a new route
+/// cannot be added without saying who may call it.
+async fn every_route_of_the_openapi_document_is_in_the_matrix(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let openapi = app.anonymous().get("/api/v1/openapi.json").await.expect(200);
+    let mut documented = std::collections::BTreeSet::new();
+    for (path, item) in openapi["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            if ["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                documented.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    let mut listed = std::collections::BTreeSet::new();
+    for route in ROUTES {
+        let (method, path) = route.template();
+        assert!(listed.insert((method.to_string(), path.to_string())), "{route:?} twice");
+    }
+    for (method, path, _) in OUTSIDE_WORKSPACES {
+        assert!(listed.insert((method.to_string(), path.to_string())), "{method} {path} twice");
+    }
+    let unlisted: Vec<_> = documented.difference(&listed).collect();
+    let undocumented: Vec<_> = listed.difference(&documented).collect();
+    assert!(
+        unlisted.is_empty() && undocumented.is_empty(),
+        "in the OpenAPI document but not in the role matrix: {unlisted:?}\nin the matrix but not documented: {undocumented:?}"
+    );
+}
+
+/// Namespaces, the instance's workspaces and its background jobs: instance administrators only. A member of
+/// every role and an owner's API token get 403, nobody 401.
+async fn instance_administration_is_for_instance_admins(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let root = app.instance_admin("root@example.com").await;
+    let owner = app.user("owner@example.com").await;
+    let ws = app.workspace(&owner, "Acme").await;
+    let token = app.api_token(&owner, &ws, Role::Owner).await;
+    let root_token = app.api_token(&root, &app.workspace(&root, "Root's").await, Role::Owner).await;
+    let namespace = root
+        .post("/api/v1/namespaces", json!({"name": "eu", "workspaceIds": []}))
+        .await
+        .expect(201);
+    let ns = id(&namespace["namespace"]);
+    let job: String = sqlx::query_scalar("SELECT id FROM jobs LIMIT 1")
+        .fetch_one(&app.db().pool)
+        .await
+        .unwrap();
+    let calls: Vec<(Method, String, Option<Value>)> = vec![
+        (Method::GET, "/api/v1/namespaces".into(), None),
+        (Method::POST, "/api/v1/namespaces".into(), Some(json!({"name": "us"}))),
+        (Method::PATCH, format!("/api/v1/namespaces/{ns}"), Some(json!({"workspaceIds": [ws]}))),
+        (Method::POST, format!("/api/v1/namespaces/{ns}/rotate-secret"), None),
+        (Method::DELETE, format!("/api/v1/namespaces/{ns}"), None),
+        (Method::GET, "/api/v1/instance/workspaces".into(), None),
+        (Method::GET, "/api/v1/instance/jobs".into(), None),
+        (Method::POST, format!("/api/v1/instance/jobs/{job}/retry"), None),
+    ];
+    let mut failures = Vec::new();
+    for (method, path, body) in &calls {
+        for (who, client, status) in [
+            ("nobody", app.anonymous(), 401),
+            ("a workspace owner", owner.clone(), 403),
+            ("an owner's API token", token.clone(), 403),
+            ("an instance admin's API token", root_token.clone(), 403),
+        ] {
+            let mut request = client.request(method.clone(), path);
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let response = request.send().await;
+            if response.status != status {
+                failures.push(format!("{method} {path} as {who}: {} {}", response.status, response.text));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
