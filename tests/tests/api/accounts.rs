@@ -18,6 +18,8 @@ both_backends!(
     guessing_the_current_password_is_throttled,
     state_changing_cookie_requests_need_our_origin,
     first_run_setup_creates_the_owner_once,
+    concurrent_set_ups_create_one_owner,
+    signed_links_outlive_a_master_key_rotation_on_every_replica,
     bootstrap_account_is_created_at_start,
 );
 
@@ -629,4 +631,95 @@ async fn expired_reset_token(app: &TestApp, user_id: &str) -> String {
         exp: now - 3600,
     };
     app.server().state.links.sign_claims(&claims)
+}
+
+/// Several set-ups at once, with the right token: one creates the owner, the others are told the instance is
+/// set up. The transaction claims the instance's first owner, so this holds on PostgreSQL too, where reading
+/// "no user yet" does not stop a concurrent transaction from reading the same.
+async fn concurrent_set_ups_create_one_owner(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let token = url::Url::parse(&app.setup_url().unwrap())
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "token")
+        .unwrap()
+        .1
+        .into_owned();
+    let browsers: Vec<Client> = (0..6).map(|_| app.anonymous()).collect();
+    let attempts = browsers.iter().enumerate().map(|(i, browser)| {
+        browser.post(
+            "/api/v1/setup",
+            json!({"token": token, "email": format!("owner{i}@example.com"), "name": "Owner",
+                "password": "the first owner's password", "workspaceName": "First"}),
+        )
+    });
+    let statuses: Vec<u16> = futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses.iter().filter(|&&s| s == 200).count(), 1, "{statuses:?}");
+    assert!(statuses.iter().all(|&s| s == 200 || s == 409), "{statuses:?}");
+    let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(&app.db().pool)
+        .await
+        .unwrap();
+    assert_eq!(users, 1);
+}
+
+/// Invite links are signed with a key every replica derives from the instance's own root key: a link signed
+/// before `keys rotate` is good after it, on a replica still running on the old master key and on one started
+/// on the new one, and a link either signs is good on the other.
+async fn signed_links_outlive_a_master_key_rotation_on_every_replica(backend: Backend) {
+    let mut app = TestApp::builder(backend).with_smtp().start().await;
+    let ada = app.user("ada@example.com").await;
+    let ws = app.workspace(&ada, "Acme").await;
+    let invite_token = |email: &'static str| {
+        let (ada, ws, app) = (ada.clone(), ws.clone(), &app);
+        async move {
+            ada.post(
+                &format!("/api/v1/workspaces/{ws}/invites"),
+                json!({"email": email, "role": "viewer"}),
+            )
+            .await
+            .expect(201);
+            let url = app.url();
+            app.mailbox()
+                .wait_for(email)
+                .await
+                .token(&format!("{url}/invite?token="))
+        }
+    };
+    let before = invite_token("before@example.com").await;
+
+    // Rotate while this replica keeps running on the old key.
+    let db = server::connect_database(app.config()).await.unwrap();
+    server::secrets::rotate::run(
+        &db,
+        app.data_dir(),
+        server::load_master_keys(app.config()).unwrap(),
+        None,
+    )
+    .await
+    .unwrap();
+    db.pool.close().await;
+    let new_replica = server::start(app.config().clone())
+        .await
+        .expect("a replica on the new master key");
+    let preview = |base: String, token: String| async move {
+        reqwest::get(format!("{base}/api/v1/invites/preview?token={token}"))
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(preview(new_replica.url(), before.clone()).await, 200);
+    let after = invite_token("after@example.com").await;
+    assert_eq!(preview(new_replica.url(), after.clone()).await, 200);
+    assert_eq!(preview(app.url(), after.clone()).await, 200);
+    new_replica.shutdown().await.unwrap();
+
+    app.restart().await;
+    assert_eq!(preview(app.url(), before).await, 200);
+    assert_eq!(preview(app.url(), after).await, 200);
 }

@@ -24,6 +24,7 @@ both_backends!(
     incremental_polls_never_miss_a_workspace,
     a_failed_rebuild_keeps_the_change_and_is_retried,
     a_workspace_that_cannot_be_built_does_not_stop_the_others,
+    revoked_credentials_stop_at_once_even_when_the_config_cannot_be_rebuilt,
 );
 
 /// The JSON types rudder-server's Go structs decode (a mismatch fails its whole config poll).
@@ -1393,4 +1394,60 @@ async fn a_change_through_one_replica_reaches_the_other_postgres() {
     )
     .await;
     replica.shutdown().await.unwrap();
+}
+
+/// Revoking a data-plane token, rotating a namespace's secret or deleting the namespace takes effect on the
+/// next poll, even while the workspace's config cannot be rebuilt (its data key is unusable): revocation never
+/// waits for a build that may fail.
+async fn revoked_credentials_stop_at_once_even_when_the_config_cannot_be_rebuilt(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let root = app.instance_admin("root@example.com").await;
+    let (ws, _) = workspace_with_a_secret(&app, &root, "Acme", &canary()).await;
+    let created = root
+        .post(
+            &format!("/api/v1/workspaces/{ws}/data-plane-tokens"),
+            json!({"name": "rudder-server"}),
+        )
+        .await
+        .expect(201);
+    let data_plane = app.basic(&str_of(&created, "token"));
+    workspace_config(&data_plane).await;
+    let namespace = root
+        .post("/api/v1/namespaces", json!({"name": "eu", "workspaceIds": [ws]}))
+        .await
+        .expect(201);
+    let namespace_id = id(&namespace["namespace"]);
+    let hosted = app.basic(&str_of(&namespace, "secret"));
+    let namespace_config = "/data-plane/v1/namespaces/eu/config";
+    hosted.get(namespace_config).await.expect(200);
+
+    break_data_key(&app, &ws).await;
+    root.delete(&format!(
+        "/api/v1/workspaces/{ws}/data-plane-tokens/{}",
+        id(&created)
+    ))
+    .await
+    .expect(204);
+    data_plane
+        .get("/workspaceConfig?fetchAll=true")
+        .await
+        .expect_error(401, "unauthorized", None);
+
+    let rotated = root
+        .post_empty(&format!("/api/v1/namespaces/{namespace_id}/rotate-secret"))
+        .await
+        .expect(200);
+    hosted
+        .get(namespace_config)
+        .await
+        .expect_error(401, "unauthorized", None);
+    let rotated = app.basic(&str_of(&rotated, "secret"));
+    rotated.get(namespace_config).await.expect(200);
+    root.delete(&format!("/api/v1/namespaces/{namespace_id}"))
+        .await
+        .expect(204);
+    rotated
+        .get(namespace_config)
+        .await
+        .expect_error(401, "unauthorized", None);
 }

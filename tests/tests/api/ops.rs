@@ -161,3 +161,17 @@ async fn read_until(stream: &mut TcpStream, end: &[u8]) -> String {
     .expect("an interim answer");
     String::from_utf8_lossy(&out).into_owned()
 }
+
+/// `DATABASE_URL=sqlite://path/to/new.db` creates the file (and its folder), as someone following the README
+/// expects; SQLite alone would refuse a file that does not exist.
+#[tokio::test]
+async fn a_sqlite_database_url_creates_its_file() {
+    let dir = db::TempDir::new();
+    let file = dir.path().join("nested/folder/new.db");
+    let mut config = server::config::Config::for_data_dir(dir.path().join("data"));
+    config.database_url = Some(format!("sqlite://{}", file.display()));
+    config.site_root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/site");
+    let server = server::start(config).await.expect("starting on a new SQLite file");
+    assert!(file.exists(), "{} was not created", file.display());
+    server.shutdown().await.unwrap();
+}

@@ -10,6 +10,7 @@ both_backends!(
     connections,
     resources_are_reached_through_their_own_workspace_only,
     a_change_based_on_a_stale_revision_is_not_stored,
+    a_patch_on_a_stale_revision_is_a_409_naming_the_current_one,
 );
 
 /// Add, list, read, rename, disable, rotate the write key of, and delete a source.
@@ -388,4 +389,91 @@ async fn a_change_based_on_a_stale_revision_is_not_stored(backend: Backend) {
     check::<Sources>(&app, &id(&source)).await;
     let destination = ada.post(&destinations_path(&ws), json!({"name": "Hook", "type": "WEBHOOK", "config": {"webhookUrl": "https://example.com/hook"}})).await.expect(201);
     check::<Destinations>(&app, &id(&destination)).await;
+}
+
+/// Each configurable resource is served with its revision (`revision`, and the `ETag`). A PATCH naming the
+/// revision it was made on (`If-Match`, or `revision` in the body) is a 409 naming the current revision once
+/// someone else changed the resource, and stores nothing; without one, the last writer wins, as scripts
+/// expect. An `If-Match` that is not one revision is a 400.
+async fn a_patch_on_a_stale_revision_is_a_409_naming_the_current_one(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let ada = app.user("ada@example.com").await;
+    let ws = app.workspace(&ada, "Acme").await;
+    let source = ada.create_source(&ws, "Javascript", "Website").await;
+    let destination = ada
+        .create_destination(&ws, "WEBHOOK", "Hook", webhook_config("https://example.com", &[]))
+        .await;
+    for (resource, path) in [
+        ("source", format!("{}/{}", sources_path(&ws), id(&source))),
+        ("destination", format!("{}/{}", destinations_path(&ws), id(&destination))),
+    ] {
+        let read = ada.get(&path).await;
+        let revision = str_of(&read.json, "revision");
+        assert_eq!(
+            read.header("etag"),
+            Some(format!("\"{revision}\"").as_str()),
+            "{resource}: the ETag is the revision"
+        );
+
+        // Someone else's change, made on the revision read.
+        let theirs = ada
+            .request(reqwest::Method::PATCH, &path)
+            .header("if-match", &format!("\"{revision}\""))
+            .json(&json!({"name": "Theirs"}))
+            .send()
+            .await;
+        let current = str_of(&theirs.json, "revision");
+        assert_ne!(current, revision, "{resource}: a change moves the revision");
+        assert_eq!(theirs.header("etag"), Some(format!("\"{current}\"").as_str()));
+        theirs.expect(200);
+
+        // Mine, made on what I read before theirs: refused, by header or by body, naming theirs.
+        for stale in [
+            ada.request(reqwest::Method::PATCH, &path)
+                .header("if-match", &format!("\"{revision}\""))
+                .json(&json!({"name": "Mine"}))
+                .send()
+                .await,
+            ada.patch(&path, json!({"name": "Mine", "revision": revision})).await,
+        ] {
+            assert_eq!(stale.header("etag"), Some(format!("\"{current}\"").as_str()));
+            assert_eq!(stale.json["error"]["currentRevision"], current.as_str());
+            assert!(
+                stale.json["error"]["message"].as_str().unwrap().contains("someone else"),
+                "{}",
+                stale.text
+            );
+            stale.expect_error(409, "stale_revision", None);
+        }
+        assert_eq!(ada.get(&path).await.expect(200)["name"], "Theirs", "{resource}: nothing stored");
+
+        // On the current revision, or on none (the last writer wins), or with If-Match: *.
+        ada.patch(&path, json!({"name": "Mine", "revision": current}))
+            .await
+            .expect(200);
+        ada.patch(&path, json!({"name": "Script"})).await.expect(200);
+        ada.request(reqwest::Method::PATCH, &path)
+            .header("if-match", "*")
+            .json(&json!({"name": "Anything"}))
+            .send()
+            .await
+            .expect(200);
+
+        // What If-Match cannot be.
+        let now = str_of(&ada.get(&path).await.json, "revision");
+        for bad in [format!("W/\"{now}\""), now.clone(), format!("\"{now}\", \"other\"")] {
+            ada.request(reqwest::Method::PATCH, &path)
+                .header("if-match", bad.as_str())
+                .json(&json!({"name": "Bad"}))
+                .send()
+                .await
+                .expect_error(400, "bad_request", Some("If-Match"));
+        }
+        ada.request(reqwest::Method::PATCH, &path)
+            .header("if-match", &format!("\"{now}\""))
+            .json(&json!({"name": "Bad", "revision": "something-else"}))
+            .send()
+            .await
+            .expect_error(422, "validation_failed", Some("revision"));
+    }
 }

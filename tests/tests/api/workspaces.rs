@@ -9,6 +9,7 @@ both_backends!(
     members_and_roles,
     ownership_handover,
     concurrent_handovers_leave_one_owner,
+    member_changes_racing_a_handover_leave_one_owner,
     invite_a_new_person_by_email,
     invite_an_existing_account,
     an_expired_invite_is_refused,
@@ -592,4 +593,51 @@ async fn an_expired_invite_is_refused(backend: Backend) {
     )
     .await
     .expect_error(422, "validation_failed", Some("token"));
+}
+
+/// An admin demotes or removes a member while the owner hands the workspace over to that member: whichever
+/// wins, the workspace ends with exactly one owner (the role changes are conditional on the role they read,
+/// in the statement that changes it).
+async fn member_changes_racing_a_handover_leave_one_owner(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let owner = app.user("owner@example.com").await;
+    let admin = app.user("admin@example.com").await;
+    for round in 0..8 {
+        let ws = app.workspace(&owner, &format!("Race {round}")).await;
+        app.add_member(&ws, &admin, Role::Admin).await;
+        let heir = app.member(&ws, &format!("heir{round}@example.com"), Role::Editor).await;
+        let member_path = format!("/api/v1/workspaces/{ws}/members/{}", heir.user_id());
+        let transfer_path = format!("/api/v1/workspaces/{ws}/transfer");
+        let handover = owner.post(&transfer_path, json!({"userId": heir.user_id()}));
+        let (handed, changed) = if round % 2 == 0 {
+            let demote = admin.patch(&member_path, json!({"role": "viewer"}));
+            tokio::join!(handover, demote)
+        } else {
+            let remove = admin.delete(&member_path);
+            tokio::join!(handover, remove)
+        };
+        let owners: Vec<String> = sqlx::query_scalar(
+            "SELECT user_id FROM memberships WHERE workspace_id = $1 AND role = 'owner'",
+        )
+        .bind(&ws)
+        .fetch_all(&app.db().pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            owners.len(),
+            1,
+            "round {round}: handover {} / change {}: owners {owners:?}",
+            handed.status,
+            changed.status
+        );
+        // The owner is whoever the handover says; a removed member cannot have become it.
+        let expected_owner = if handed.status == 204 { heir.user_id() } else { owner.user_id() };
+        assert_eq!(owners[0], expected_owner, "round {round}");
+        if round % 2 == 1 {
+            assert!(
+                !(handed.status == 204 && changed.status == 204),
+                "round {round}: the heir was both removed and made owner"
+            );
+        }
+    }
 }
