@@ -1,6 +1,8 @@
 // Compatibility with the real RudderStack JavaScript SDK (@rudderstack/analytics-js, its bundled build from
 // npm): loaded in Chromium from another origin, it pulls its source config from Wheelhouse (CORS preflight
-// included) and sends a track call to a local data plane.
+// included), loads the script of the one destination configured in device mode (a stand-in served by the
+// test site: the real integrations come from RudderStack's CDN) and of no cloud-mode one, and sends a track
+// call to a local data plane and to the device-mode destination.
 //
 //   page origin  (static server: the page and the SDK)          http://127.0.0.1:A
 //   configUrl    (Wheelhouse)                                    http://127.0.0.1:B
@@ -37,6 +39,27 @@ let dataPlane;
 const received = [];
 /** Paths the static site was asked for that it does not have (e.g. a plugin fetched from a CDN path). */
 const missing = [];
+/** Device-mode integration scripts the SDK asked the site for. */
+const integrationScripts = [];
+
+/**
+ * Stands in for RudderStack's Amplitude integration script (its CDN is not reachable here): the SDK mounts
+ * `window.Amplitude_RS.Amplitude`, constructs it with the destination's browser config, and hands it events.
+ */
+const AMPLITUDE_STAND_IN = `
+window.deviceModeCalls = window.deviceModeCalls || [];
+window.Amplitude_RS = { Amplitude: class {
+  constructor(config) { window.deviceModeCalls.push(['constructed', config.apiKey, config.apiSecret === undefined]); }
+  init() {}
+  isLoaded() { return true; }
+  isReady() { return true; }
+  track(event) { window.deviceModeCalls.push(['track', event?.message?.event]); }
+  page() {}
+  identify() {}
+  group() {}
+  alias() {}
+} };
+`;
 const canary = `CANARY-${random(12)}`;
 const setup = {};
 
@@ -87,6 +110,13 @@ before(async () => {
     const url = new URL(req.url, 'http://site');
     if (url.pathname === '/sdk/index.mjs') {
       res.writeHead(200, { 'content-type': 'text/javascript' }).end(SDK_BUNDLE);
+    } else if (url.pathname.startsWith('/js-integrations/')) {
+      integrationScripts.push(url.pathname);
+      if (url.pathname === '/js-integrations/Amplitude.min.js') {
+        res.writeHead(200, { 'content-type': 'text/javascript' }).end(AMPLITUDE_STAND_IN);
+      } else {
+        res.writeHead(404).end();
+      }
     } else if (url.pathname === '/') {
       const html = pageHtml({
         writeKey: url.searchParams.get('writeKey'),
@@ -117,14 +147,22 @@ before(async () => {
     type: 'WEBHOOK',
     config: { webhookUrl: 'https://hooks.example.com/orders', headers: [{ from: 'Authorization', to: canary }] },
   });
+  // Delivered by the browser itself (device mode), and by the data plane (cloud mode): only the first is the
+  // SDK's business. A cloud-mode destination listed to the SDK would get every event twice.
   const amplitude = await api.post(`${ws}/destinations`, {
     name: 'Product analytics',
     type: 'AM',
-    config: { apiKey: 'amplitude-browser-key', apiSecret: canary },
+    config: { apiKey: 'amplitude-browser-key', apiSecret: canary, connectionMode: { web: 'device' } },
   });
-  await api.post(`${ws}/connections`, { sourceId: source.id, destinationId: webhook.id });
-  await api.post(`${ws}/connections`, { sourceId: source.id, destinationId: amplitude.id });
-  Object.assign(setup, { api, ws, workspace, source, webhook, amplitude });
+  const mixpanel = await api.post(`${ws}/destinations`, {
+    name: 'Funnels',
+    type: 'MP',
+    config: { token: 'mixpanel-token', connectionMode: { web: 'cloud' } },
+  });
+  for (const destination of [webhook, amplitude, mixpanel]) {
+    await api.post(`${ws}/connections`, { sourceId: source.id, destinationId: destination.id });
+  }
+  Object.assign(setup, { api, ws, workspace, source, webhook, amplitude, mixpanel });
 });
 
 after(() => done.run());
@@ -181,18 +219,24 @@ test('the SDK loads its config from Wheelhouse across origins and sends a track 
   assert.equal(body.source.id, setup.source.id);
   assert.equal(body.source.workspaceId, setup.workspace.id);
   assert.equal(body.source.enabled, true);
-  const destination = body.source.destinations.find((d) => d.id === setup.webhook.id);
-  assert.ok(destination, 'the connected destination is in the source config');
-  assert.equal(destination.config.connectionMode, 'cloud');
-  assert.equal(destination.destinationDefinition.displayName, 'Webhook');
-  assert.equal(destination.config.headers, undefined, 'the webhook headers (with a secret value) are not exposed');
-  const amplitude = body.source.destinations.find((d) => d.id === setup.amplitude.id);
-  assert.ok(amplitude, 'Amplitude is in the source config');
-  assert.equal(amplitude.config.connectionMode, 'cloud');
+  assert.deepEqual(
+    body.source.destinations.map((d) => d.id),
+    [setup.amplitude.id],
+    'only the device-mode destination is listed: the webhook and Mixpanel are the data plane\'s',
+  );
+  const [amplitude] = body.source.destinations;
+  assert.equal(amplitude.config.connectionMode, 'device');
   assert.equal(amplitude.destinationDefinition.displayName, 'Amplitude');
   assert.equal(amplitude.config.apiKey, 'amplitude-browser-key', 'a key the browser may see is there');
   assert.equal(amplitude.config.apiSecret, undefined, 'the API secret is not');
   assert.ok(!text.includes(canary), 'no secret anywhere in the source config');
+  assert.ok(text.length < 2048, `the source config is small (${text.length} bytes)`);
+
+  // The scripts the SDK loaded: the device-mode destination's, and no cloud-mode one's (Mixpanel is a
+  // destination the SDK knows by name: listed, it would have been loaded and sent every event a second time).
+  await eventually(() => integrationScripts.length > 0, { message: 'the device-mode integration script' });
+  await page.waitForFunction(() => (window.deviceModeCalls ?? []).length > 0, null, { timeout: 10_000 });
+  assert.deepEqual(await page.evaluate(() => window.deviceModeCalls[0]), ['constructed', 'amplitude-browser-key', true]);
 
   // A track call reaches the data plane, authenticated with the write key.
   await page.evaluate(() =>
@@ -209,8 +253,14 @@ test('the SDK loads its config from Wheelhouse across origins and sends a track 
   assert.equal(event.properties.revenue, 42.5);
   assert.equal(event.context.library.name, 'RudderLabs JavaScript SDK');
   assert.equal(event.context.library.version, SDK_VERSION);
+  // The device-mode destination got it in the browser.
+  await page.waitForFunction(
+    () => window.deviceModeCalls.some(([kind, name]) => kind === 'track' && name === 'Order Completed'),
+    null,
+    { timeout: 10_000 },
+  );
 
-  // Cloud mode only: the SDK fetched no device-mode integration or plugin from our "CDN".
+  assert.deepEqual(integrationScripts, ['/js-integrations/Amplitude.min.js'], 'no cloud-mode destination script was loaded');
   assert.deepEqual(missing, [], 'the SDK requested nothing the site does not have');
   assert.deepEqual(consoleLog.problems(), [], 'the SDK logged no error or warning');
 });
