@@ -8,7 +8,7 @@ pub mod pages;
 pub mod session;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, Link, Meta, MetaTags, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
@@ -22,13 +22,18 @@ use pages::overview::Overview;
 use pages::settings::{SettingsApiTokens, SettingsDataPlanes, SettingsGeneral, SettingsMembers};
 use pages::sources::{NewSource, SourceDetail, SourcesList};
 
+/// The page around the app (server only): the hashed stylesheet and scripts, and the Content-Security-Policy
+/// that lets only this page's own scripts run.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <HashedStylesheet options=options.clone() id="leptos"/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -37,6 +42,29 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <App/>
             </body>
         </html>
+    }
+}
+
+/// Scripts run only from this origin, and inline only with this render's nonce (Leptos puts it on its
+/// hydration and resource scripts); the wasm is compiled by the browser (`wasm-unsafe-eval`), never `eval`.
+/// Styles only from the stylesheet: the pages carry no inline style. No plugins, no framing, no other base,
+/// forms post here.
+#[cfg(feature = "ssr")]
+fn content_security_policy() {
+    use http::header::{HeaderValue, CONTENT_SECURITY_POLICY};
+    let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) else {
+        return;
+    };
+    let policy = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
+         img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \
+         frame-ancestors 'none'; form-action 'self'"
+    );
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        response.insert_header(CONTENT_SECURITY_POLICY, value);
     }
 }
 
@@ -49,7 +77,6 @@ pub fn App() -> impl IntoView {
     // real 302, and the HTML that arrives is complete.
     let ssr = SsrMode::Async;
     view! {
-        <Stylesheet id="leptos" href="/pkg/wheelhouse.css"/>
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg"/>
         <Meta name="description" content="Wheelhouse: the control plane for customer-data pipelines."/>
         <Title formatter=|text: String| if text.is_empty() { "Wheelhouse".to_string() } else { format!("{text} · Wheelhouse") }/>

@@ -97,7 +97,7 @@ export async function startServer({ bootstrap = true, env = {} } = {}) {
   if (!existsSync(SERVER_BIN)) {
     throw new Error(`no server binary at ${SERVER_BIN}: run scripts/build-site --dev (or set WHEELHOUSE_BIN)`);
   }
-  if (!existsSync(path.join(SITE_ROOT, 'pkg', 'wheelhouse_bg.wasm'))) {
+  if (!existsSync(path.join(SITE_ROOT, 'hash.txt'))) {
     throw new Error(`no built UI under ${SITE_ROOT}: run scripts/build-site --dev (or set WHEELHOUSE_SITE_ROOT)`);
   }
   const dataDir = mkdtempSync(path.join(tmpdir(), 'wheelhouse-e2e-'));

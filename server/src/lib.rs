@@ -206,9 +206,8 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         root: config.site_root.clone(),
         addr,
     };
-    // `scripts/build-site` names the bundle wheelhouse_bg.wasm, cargo-leptos wheelhouse.wasm.
-    let pkg = site.root.join("pkg");
-    if !pkg.join("wheelhouse_bg.wasm").exists() && !pkg.join("wheelhouse.wasm").exists() {
+    // `scripts/build-site` leaves hash.txt beside the hashed bundle, cargo-leptos a plain wheelhouse.wasm.
+    if !site.root.join("hash.txt").exists() && !site.root.join("pkg/wheelhouse.wasm").exists() {
         tracing::warn!(site_root = %site.root.display(), "the UI is not built here: pages render, but will not come alive. Run scripts/build-site.");
     }
     let app = http::app(state.clone(), site);

@@ -32,7 +32,7 @@ pub fn CatalogPicker(
                     .cloned()
                     .collect();
                 (!matching.is_empty()).then(|| view! {
-                    <h2 style="margin: 22px 0 10px">{*heading}</h2>
+                    <h2 class="catalog-group">{*heading}</h2>
                     <div class="catalog">
                         {matching.into_iter().map(|t| {
                             let name = t.name.clone();

@@ -95,7 +95,7 @@ pub fn ConnectionsCard(
             }}
             {(can_edit && !connectable.is_empty()).then(|| view! {
                 <div class="card-footer">
-                    <select aria-label=picker style="max-width: 280px" prop:value=move || chosen.get() on:change=move |ev| chosen.set(event_target_value(&ev))>
+                    <select aria-label=picker class="picker" prop:value=move || chosen.get() on:change=move |ev| chosen.set(event_target_value(&ev))>
                         {connectable.iter().map(|(id, name)| view! { <option value=id.clone()>{name.clone()}</option> }).collect_view()}
                     </select>
                     <button type="button" class="btn primary" on:click=connect_chosen>"Connect"</button>

@@ -92,7 +92,7 @@ pub fn ShownOnce(
         <div class="once">
             <p>{format!("Copy this {what} now: it will not be shown again.")}</p>
             <CopyField value=value test_id="shown-once"/>
-            <div class="row" style="margin-top: 10px">
+            <div class="row spaced-top">
                 <button type="button" class="btn small" on:click=move |_| on_done.run(())>"Done"</button>
             </div>
         </div>

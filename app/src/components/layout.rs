@@ -13,7 +13,7 @@ use crate::session::{me_resource, ToLogin, WorkspaceCtx};
 pub fn AuthShell(children: Children) -> impl IntoView {
     view! {
         <div class="auth">
-            <div style="width: 100%; max-width: 400px">
+            <div class="narrow-column">
                 <div class="brand"><span class="logo">"W"</span>"Wheelhouse"</div>
                 <div class="card"><div class="card-body">{children()}</div></div>
             </div>

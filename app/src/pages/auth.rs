@@ -56,7 +56,7 @@ pub fn Login() -> impl IntoView {
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
                     matches!(setup.await, Ok(SetupStatus { needs_setup: true })).then(|| view! {
-                        <div class="alert info" style="margin-bottom: 14px">
+                        <div class="alert info spaced-bottom">
                             "This instance has no account yet. Open the set-up link the server printed when it started."
                         </div>
                     })
@@ -308,7 +308,7 @@ pub fn AcceptInvite() -> impl IntoView {
                         <h1>{format!("Join {}", preview.workspace_name)}</h1>
                         <p class="lead">{format!("You are invited as {} ({}).", preview.role.label().to_lowercase(), preview.email)}</p>
                         {(mode == "other-account").then(|| view! {
-                            <div class="alert warning" style="margin-bottom: 14px">
+                            <div class="alert warning spaced-bottom">
                                 {format!("You are signed in as {}, but this invite is for {}. Sign out, then open the link again.", signed_in_as.clone().unwrap_or_default(), preview.email)}
                             </div>
                         })}

@@ -146,7 +146,7 @@ fn AccountPage(me: Me) -> impl IntoView {
         .unwrap_or_else(|| "/".into());
     view! {
         <div class="auth">
-            <div style="width: 100%; max-width: 480px">
+            <div class="narrow-column wide">
                 <div class="breadcrumbs"><a href=back>"← Back to your workspace"</a></div>
                 <div class="card">
                     <div class="card-header"><h2>"Your account"</h2></div>

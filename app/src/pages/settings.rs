@@ -128,7 +128,7 @@ pub fn SettingsGeneral() -> impl IntoView {
                                         return view! { <span class="muted">"Invite someone first: the workspace has no other member."</span> }.into_any();
                                     }
                                     view! {
-                                        <select aria-label="New owner" style="max-width: 320px" on:change=move |ev| transfer_to.set(event_target_value(&ev))>
+                                        <select aria-label="New owner" class="picker wide" on:change=move |ev| transfer_to.set(event_target_value(&ev))>
                                             <option value="">"Choose a member"</option>
                                             {others.into_iter().map(|m| view! { <option value=m.user_id.clone()>{format!("{} ({})", m.name, m.email)}</option> }).collect_view()}
                                         </select>

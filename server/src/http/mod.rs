@@ -204,7 +204,11 @@ pub fn app(state: AppState, site: site::Site) -> Router {
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
         }))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(60)))
-        .layer(axum::middleware::from_fn(api_errors_in_our_shape));
+        .layer(axum::middleware::from_fn(api_errors_in_our_shape))
+        // Pages and API answers, in the encoding the client prefers. The built assets are already
+        // compressed (and are left as they are); the data-plane routes, outside this router, serve their own
+        // snapshot's gzip.
+        .layer(tower_http::compression::CompressionLayer::new());
     // The data-plane endpoints answer from memory, polled every few seconds by every data plane: no per-request
     // span or timer.
     Router::new()
