@@ -175,3 +175,123 @@ async fn a_sqlite_database_url_creates_its_file() {
     assert!(file.exists(), "{} was not created", file.display());
     server.shutdown().await.unwrap();
 }
+
+/// The two migration folders define the same schema: the same tables, each with the same columns, each
+/// nullable or not alike (types are each dialect's own: INTEGER on SQLite is BIGINT on PostgreSQL).
+#[tokio::test]
+async fn sqlite_and_postgres_migrations_define_the_same_tables_and_columns() {
+    use std::collections::BTreeMap;
+    let sqlite_app = TestApp::start(Backend::Sqlite).await;
+    let postgres_app = TestApp::start(Backend::Postgres).await;
+    type Schema = BTreeMap<String, BTreeMap<String, bool>>;
+
+    let mut sqlite: Schema = BTreeMap::new();
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> '_sqlx_migrations'",
+    )
+    .fetch_all(&sqlite_app.db().pool)
+    .await
+    .unwrap();
+    for table in tables {
+        let columns: Vec<(String, i64, i64)> = sqlx::query_as(&format!(
+            "SELECT name, \"notnull\", pk FROM pragma_table_info('{table}')"
+        ))
+        .fetch_all(&sqlite_app.db().pool)
+        .await
+        .unwrap();
+        sqlite.insert(
+            table,
+            columns
+                .into_iter()
+                .map(|(name, not_null, pk)| (name, not_null == 1 || pk > 0))
+                .collect(),
+        );
+    }
+
+    let mut postgres: Schema = BTreeMap::new();
+    let columns: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT table_name::text, column_name::text, is_nullable::text FROM information_schema.columns
+         WHERE table_schema = 'public' AND table_name <> '_sqlx_migrations'",
+    )
+    .fetch_all(&postgres_app.db().pool)
+    .await
+    .unwrap();
+    for (table, column, nullable) in columns {
+        postgres
+            .entry(table)
+            .or_default()
+            .insert(column, nullable == "NO");
+    }
+    assert_eq!(sqlite.keys().collect::<Vec<_>>(), postgres.keys().collect::<Vec<_>>(), "the same tables");
+    for (table, columns) in &sqlite {
+        assert_eq!(columns, &postgres[table], "the columns of {table} (name → NOT NULL)");
+    }
+}
+
+/// Pages carry a Content-Security-Policy whose nonce is the one on their inline scripts, and are never
+/// cached; the built assets have hashed names, come precompressed in the encoding asked for and are cached
+/// for a year; API answers are compressed for clients that accept it.
+#[tokio::test]
+async fn pages_and_assets_are_served_safely_compressed_and_cached_right() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let page = app.anonymous().get("/login").await;
+    let policy = page
+        .header("content-security-policy")
+        .expect("a Content-Security-Policy")
+        .to_string();
+    let nonce = policy
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("a nonce in script-src");
+    assert!(policy.contains("style-src 'self';"), "{policy}");
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    let scripts = page.text.matches("<script").count();
+    assert!(scripts > 0);
+    assert_eq!(
+        page.text.matches(&format!("nonce=\"{nonce}\"")).count(),
+        scripts,
+        "every inline script carries this render's nonce"
+    );
+    assert!(!page.text.contains(" style=\""), "no inline style");
+    assert_eq!(page.header("cache-control"), Some("no-store"));
+    let other = app.anonymous().get("/login").await;
+    assert!(
+        !other.header("content-security-policy").unwrap().contains(nonce),
+        "a new nonce per page"
+    );
+
+    let site = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/site");
+    let hashes = std::fs::read_to_string(site.join("hash.txt")).expect("scripts/build-site was run");
+    let wasm_hash = hashes
+        .lines()
+        .find_map(|line| line.strip_prefix("wasm: "))
+        .unwrap();
+    let wasm = format!("/pkg/wheelhouse.{wasm_hash}.wasm");
+    assert!(page.text.contains(&wasm), "the page names the hashed wasm");
+    for (accept, encoding) in [("br, gzip", Some("br")), ("gzip", Some("gzip")), ("identity", None)] {
+        let asset = app
+            .anonymous()
+            .request(reqwest::Method::GET, &wasm)
+            .header("accept-encoding", accept)
+            .send()
+            .await;
+        assert_eq!(asset.status, 200);
+        assert_eq!(asset.header("content-encoding"), encoding, "{accept}");
+        assert_eq!(asset.header("content-type"), Some("application/wasm"));
+        assert_eq!(
+            asset.header("cache-control"),
+            Some("public, max-age=31536000, immutable")
+        );
+    }
+
+    let ada = app.user("ada@example.com").await;
+    let catalog = ada
+        .request(reqwest::Method::GET, "/api/v1/catalog/destinations")
+        .header("accept-encoding", "gzip")
+        .send()
+        .await;
+    assert_eq!(catalog.header("content-encoding"), Some("gzip"));
+    assert!(catalog.raw.len() < catalog.text.len() / 2, "compressed");
+    assert_eq!(catalog.header("cache-control"), Some("no-store"));
+}
