@@ -34,6 +34,13 @@ ensure_wasm_opt() {
   npm install --prefix "$TOOLS" --no-audit --no-fund --silent "binaryen@$BINARYEN_VERSION"
 }
 
+# rustfmt and clippy come with the machine's toolchain (rustup cannot download them here).
+ensure_rust_components() {
+  cargo fmt --version >/dev/null 2>&1 && cargo clippy --version >/dev/null 2>&1 && return
+  echo "cargo fmt and cargo clippy are needed (rustup component add rustfmt clippy)" >&2
+  return 1
+}
+
 ensure_build_tools() {
   ensure_wasm_target
   ensure_wasm_bindgen

@@ -6,6 +6,7 @@ use wheelhouse_tests::*;
 both_backends!(
     api_token_lifecycle,
     api_tokens_are_scoped_to_a_workspace_and_a_role,
+    a_token_never_mints_a_token_above_its_own_role,
     tokens_are_listed_to_admins_only,
     data_plane_token_lifecycle,
 );
@@ -221,4 +222,38 @@ async fn data_plane_token_lifecycle(backend: Backend) {
         .await
         .expect_error(404, "not_found", None);
     logs::assert_never_logged(&token, "a data-plane token");
+}
+
+/// An API token creating tokens (it needs the admin role) acts with the lower of its own role and its
+/// creator's: an owner's admin token cannot create an owner token, and an admin token whose creator was
+/// demoted cannot create tokens at all.
+async fn a_token_never_mints_a_token_above_its_own_role(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let owner = app.user("owner@example.com").await;
+    let ws = app.workspace(&owner, "Acme").await;
+    let admin_token = app.api_token(&owner, &ws, Role::Admin).await;
+    let create = |role: &str| json!({"name": format!("{role} by a token"), "workspaceId": ws, "role": role});
+    let refused = admin_token.post("/api/v1/tokens", create("owner")).await;
+    assert!(
+        refused.json["error"]["message"].as_str().unwrap().contains("the token that creates it"),
+        "{}",
+        refused.text
+    );
+    refused.expect_error(422, "validation_failed", Some("role"));
+    for role in ["admin", "editor", "viewer"] {
+        admin_token.post("/api/v1/tokens", create(role)).await.expect(201);
+    }
+    let editor_token = app.api_token(&owner, &ws, Role::Editor).await;
+    editor_token
+        .post("/api/v1/tokens", create("viewer"))
+        .await
+        .expect_error(403, "forbidden", None);
+
+    let admin = app.member(&ws, "admin@example.com", Role::Admin).await;
+    let admins_token = app.api_token(&admin, &ws, Role::Admin).await;
+    app.set_role(&ws, admin.user_id(), Role::Editor).await;
+    admins_token
+        .post("/api/v1/tokens", create("viewer"))
+        .await
+        .expect_error(403, "forbidden", None);
 }
