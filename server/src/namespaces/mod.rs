@@ -71,12 +71,31 @@ impl DomainError for NamespaceError {
     }
 }
 
+/// A row of `namespaces`.
+#[derive(sqlx::FromRow)]
+struct NamespaceRow {
+    id: String,
+    name: String,
+    /// SHA-256 of the secret; the secret itself is shown once.
+    secret_hash: String,
+    /// The secret's first characters, to recognise it.
+    prefix: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl NamespaceRow {
+    const COLUMNS: &'static str = "id, name, secret_hash, prefix, created_at, updated_at";
+}
+
 /// Every namespace with its workspaces (the config snapshot's view).
 pub async fn load_definitions(db: &Db) -> Result<Vec<NamespaceDef>, DbError> {
-    let rows: Vec<(String, String, String)> =
-        sqlx::query_as("SELECT id, name, secret_hash FROM namespaces ORDER BY name")
-            .fetch_all(&db.pool)
-            .await?;
+    let rows: Vec<NamespaceRow> = sqlx::query_as(&format!(
+        "SELECT {} FROM namespaces ORDER BY name",
+        NamespaceRow::COLUMNS
+    ))
+    .fetch_all(&db.pool)
+    .await?;
     let members: Vec<(String, String)> = sqlx::query_as(
         "SELECT namespace_id, workspace_id FROM namespace_workspaces ORDER BY workspace_id",
     )
@@ -88,22 +107,28 @@ pub async fn load_definitions(db: &Db) -> Result<Vec<NamespaceDef>, DbError> {
     }
     Ok(rows
         .into_iter()
-        .map(|(id, name, secret_hash)| NamespaceDef {
-            workspace_ids: by_namespace.remove(&id).unwrap_or_default(),
-            id,
-            name,
-            secret_hash,
+        .map(|row| NamespaceDef {
+            workspace_ids: by_namespace.remove(&row.id).unwrap_or_default(),
+            id: row.id,
+            name: row.name,
+            secret_hash: row.secret_hash,
         })
         .collect())
 }
 
+async fn load_row(conn: &mut AnyConnection, id: &str) -> Result<NamespaceRow, NamespaceError> {
+    sqlx::query_as(&format!(
+        "SELECT {} FROM namespaces WHERE id = $1",
+        NamespaceRow::COLUMNS
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(NamespaceError::NotFound)
+}
+
 async fn load(db: &Db, id: &str) -> Result<Namespace, NamespaceError> {
-    let (name, prefix, created_at, updated_at): (String, String, i64, i64) =
-        sqlx::query_as("SELECT name, prefix, created_at, updated_at FROM namespaces WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&db.pool)
-            .await?
-            .ok_or(NamespaceError::NotFound)?;
+    let row = load_row(&mut *db.pool.acquire().await?, id).await?;
     let workspace_ids = sqlx::query_scalar(
         "SELECT workspace_id FROM namespace_workspaces WHERE namespace_id = $1 ORDER BY workspace_id",
     )
@@ -111,12 +136,12 @@ async fn load(db: &Db, id: &str) -> Result<Namespace, NamespaceError> {
     .fetch_all(&db.pool)
     .await?;
     Ok(Namespace {
-        id: id.to_string(),
-        name,
+        id: row.id,
+        name: row.name,
         workspace_ids,
-        secret_prefix: prefix,
-        created_at: format_ms(created_at),
-        updated_at: format_ms(updated_at),
+        secret_prefix: row.prefix,
+        created_at: format_ms(row.created_at),
+        updated_at: format_ms(row.updated_at),
     })
 }
 
@@ -309,24 +334,17 @@ pub async fn update(
 pub async fn delete(state: &AppState, actor: &Actor, id: &str) -> Result<(), NamespaceError> {
     access::require_instance_admin(&state.db, actor).await?;
     let mut tx = state.db.begin().await?;
+    let gone = load_row(&mut tx, id).await?;
     let left = members(&mut tx, id).await?;
     touch_all(&mut tx, &left).await?;
-    let deleted: Option<(String, String)> =
-        sqlx::query_as("DELETE FROM namespaces WHERE id = $1 RETURNING name, secret_hash")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some((name, secret_hash)) = deleted else {
-        return Err(NamespaceError::NotFound);
-    };
-    audit::record(
-        &mut tx,
-        actor,
-        entry("namespace.deleted", id, Some(&name), Changes::new().removed("name", &name)),
-    )
-    .await?;
+    sqlx::query("DELETE FROM namespaces WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let changes = Changes::new().removed("name", &gone.name);
+    audit::record(&mut tx, actor, entry("namespace.deleted", id, Some(&gone.name), changes)).await?;
     tx.commit().await?;
-    state.snapshot.revoke_namespace_secret(&secret_hash).await;
+    state.snapshot.revoke_namespace_secret(&gone.secret_hash).await;
     publish(state, &left).await;
     Ok(())
 }
@@ -340,14 +358,7 @@ pub async fn rotate_secret(
     access::require_instance_admin(&state.db, actor).await?;
     let (secret, hash, prefix) = new_token(SECRET_KIND);
     let mut tx = state.db.begin().await?;
-    let old: Option<(String, String, String)> =
-        sqlx::query_as("SELECT name, secret_hash, prefix FROM namespaces WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some((name, old_hash, old_prefix)) = old else {
-        return Err(NamespaceError::NotFound);
-    };
+    let old = load_row(&mut tx, id).await?;
     sqlx::query("UPDATE namespaces SET secret_hash = $1, prefix = $2, updated_at = $3 WHERE id = $4")
         .bind(&hash)
         .bind(&prefix)
@@ -356,10 +367,11 @@ pub async fn rotate_secret(
         .execute(&mut *tx)
         .await?;
     // The prefixes (what the API shows to recognise a secret), never the secrets.
-    let changes = Changes::new().field("secretPrefix", Some(&old_prefix), Some(&prefix));
-    audit::record(&mut tx, actor, entry("namespace.secret_rotated", id, Some(&name), changes)).await?;
+    let changes = Changes::new().field("secretPrefix", Some(&old.prefix), Some(&prefix));
+    let action = "namespace.secret_rotated";
+    audit::record(&mut tx, actor, entry(action, id, Some(&old.name), changes)).await?;
     tx.commit().await?;
-    state.snapshot.revoke_namespace_secret(&old_hash).await;
+    state.snapshot.revoke_namespace_secret(&old.secret_hash).await;
     state.snapshot.publish_namespaces().await;
     Ok(NamespaceWithSecret {
         namespace: load(&state.db, id).await?,

@@ -256,69 +256,7 @@ impl Keyring {
         {
             return Ok(key.clone());
         }
-        let row: Option<(String, String, String)> = sqlx::query_as(
-            "SELECT id, wrapped_key, master_key_id FROM data_keys WHERE workspace_id = $1",
-        )
-        .bind(workspace_id)
-        .fetch_optional(&self.db.pool)
-        .await?;
-        let (id, wrapped, master_id) = match row {
-            Some(row) => row,
-            None => {
-                let id = new_id();
-                let mut raw = Zeroizing::new([0u8; 32]);
-                OsRng.fill_bytes(raw.as_mut());
-                let wrapped = wrap(&self.current, workspace_id, &id, raw.as_slice());
-                // A concurrent request may have created it first: keep whichever row won.
-                sqlx::query(
-                    "INSERT INTO data_keys (id, workspace_id, wrapped_key, master_key_id, created_at)
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (workspace_id) DO NOTHING",
-                )
-                .bind(&id)
-                .bind(workspace_id)
-                .bind(&wrapped)
-                .bind(&self.current.id)
-                .bind(now_ms())
-                .execute(&self.db.pool)
-                .await?;
-                sqlx::query_as(
-                    "SELECT id, wrapped_key, master_key_id FROM data_keys WHERE workspace_id = $1",
-                )
-                .bind(workspace_id)
-                .fetch_one(&self.db.pool)
-                .await?
-            }
-        };
-        let master = self
-            .master_by_id(&master_id)
-            .ok_or_else(|| KeyError::UnknownMasterKey {
-                workspace_id: workspace_id.into(),
-                wanted: master_id.clone(),
-                have: self
-                    .masters()
-                    .map(|k| k.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })?;
-        // Told apart from a value that fails to decrypt: without its data key, none of the workspace's
-        // secrets can be read, which is an error, not one unusable value.
-        let raw = unwrap(master, workspace_id, &id, &wrapped).map_err(|_| KeyError::DataKey {
-            workspace_id: workspace_id.into(),
-        })?;
-        if self.previous.iter().any(|k| k.id == master.id) {
-            // Wrapped by a previous master key: move it to the current one while we hold it.
-            sqlx::query(
-                "UPDATE data_keys SET wrapped_key = $1, master_key_id = $2, rewrapped_at = $3
-                 WHERE id = $4 AND master_key_id = $5",
-            )
-            .bind(wrap(&self.current, workspace_id, &id, &raw))
-            .bind(&self.current.id)
-            .bind(now_ms())
-            .bind(&id)
-            .bind(&master_id)
-            .execute(&self.db.pool)
-            .await?;
-        }
+        let (id, raw) = self.open_slot(KeySlot::Workspace(workspace_id)).await?;
         let key = Arc::new(DataKey {
             id,
             cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(raw.as_slice())),
@@ -334,64 +272,60 @@ impl Keyring {
     /// use and stored wrapped by the master key like a data key: it survives a master-key rotation, and every
     /// replica, whichever master key it runs on, unwraps the same one.
     pub async fn instance_key(&self, purpose: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
-        let binding = instance_binding(purpose);
-        let select = "SELECT id, wrapped_key, master_key_id FROM instance_keys WHERE purpose = $1";
-        let row: Option<(String, String, String)> = sqlx::query_as(select)
-            .bind(purpose)
+        Ok(self.open_slot(KeySlot::Instance(purpose)).await?.1)
+    }
+
+    /// The (id, raw key) stored in a slot, created at random when the slot is empty (a concurrent creator's
+    /// key wins: the insert does nothing on conflict, and the stored row is read back). A key found under a
+    /// previous master key is moved to the current one while it is held.
+    async fn open_slot(&self, slot: KeySlot<'_>) -> Result<(String, Zeroizing<Vec<u8>>), KeyError> {
+        let (table, owner_column, owner) = slot.location();
+        let select =
+            format!("SELECT id, wrapped_key, master_key_id FROM {table} WHERE {owner_column} = $1");
+        let stored: Option<WrappedKeyRow> = sqlx::query_as(&select)
+            .bind(owner)
             .fetch_optional(&self.db.pool)
             .await?;
-        let (id, wrapped, master_id) = match row {
+        let row = match stored {
             Some(row) => row,
             None => {
                 let id = new_id();
                 let mut raw = Zeroizing::new([0u8; 32]);
                 OsRng.fill_bytes(raw.as_mut());
-                // A concurrent replica may have created it first: keep whichever row won.
-                sqlx::query(
-                    "INSERT INTO instance_keys (purpose, id, wrapped_key, master_key_id, created_at)
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (purpose) DO NOTHING",
-                )
-                .bind(purpose)
+                sqlx::query(&format!(
+                    "INSERT INTO {table} (id, {owner_column}, wrapped_key, master_key_id, created_at)
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT ({owner_column}) DO NOTHING"
+                ))
                 .bind(&id)
-                .bind(wrap(&self.current, &binding, &id, raw.as_slice()))
+                .bind(owner)
+                .bind(wrap(&self.current, &slot.binding(), &id, raw.as_slice()))
                 .bind(&self.current.id)
                 .bind(now_ms())
                 .execute(&self.db.pool)
                 .await?;
-                sqlx::query_as(select)
-                    .bind(purpose)
+                sqlx::query_as(&select)
+                    .bind(owner)
                     .fetch_one(&self.db.pool)
                     .await?
             }
         };
-        let master = self
-            .master_by_id(&master_id)
-            .ok_or_else(|| KeyError::UnknownMasterKeyForInstance {
-                purpose: purpose.to_string(),
-                wanted: master_id.clone(),
-                have: self
-                    .masters()
+        let master = self.master_by_id(&row.master_key_id).ok_or_else(|| {
+            slot.unknown_master(
+                &row.master_key_id,
+                self.masters()
                     .map(|k| k.id.as_str())
                     .collect::<Vec<_>>()
                     .join(", "),
-            })?;
-        let raw = unwrap(master, &binding, &id, &wrapped).map_err(|_| KeyError::DataKey {
-            workspace_id: binding.clone(),
-        })?;
-        if self.previous.iter().any(|k| k.id == master.id) {
-            sqlx::query(
-                "UPDATE instance_keys SET wrapped_key = $1, master_key_id = $2, rewrapped_at = $3
-                 WHERE purpose = $4 AND master_key_id = $5",
             )
-            .bind(wrap(&self.current, &binding, &id, &raw))
-            .bind(&self.current.id)
-            .bind(now_ms())
-            .bind(purpose)
-            .bind(&master_id)
-            .execute(&self.db.pool)
-            .await?;
+        })?;
+        // Told apart from a value that fails to decrypt: without its data key, none of the workspace's
+        // secrets can be read, which is an error, not one unusable value.
+        let raw = unwrap(master, &slot.binding(), &row.id, &row.wrapped_key)
+            .map_err(|_| slot.unusable())?;
+        if self.previous.iter().any(|k| k.id == master.id) {
+            rewrap(&self.db, &slot, &row, &raw, &self.current).await?;
         }
-        Ok(raw)
+        Ok((row.id, raw))
     }
 
     /// Forgets a workspace's data key (the workspace was deleted).
@@ -488,9 +422,82 @@ fn length_prefixed(parts: &[&str]) -> Vec<u8> {
     out
 }
 
-/// What an instance key is bound to where a data key names its workspace: no workspace id has a colon.
-pub(crate) fn instance_binding(purpose: &str) -> String {
-    format!("instance:{purpose}")
+/// Where a wrapped key is stored: a workspace's data key in `data_keys`, an instance key in `instance_keys`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum KeySlot<'a> {
+    Workspace(&'a str),
+    Instance(&'a str),
+}
+
+impl KeySlot<'_> {
+    /// (table, the column that names the slot, its value)
+    pub(crate) fn location(&self) -> (&'static str, &'static str, &str) {
+        match self {
+            KeySlot::Workspace(id) => ("data_keys", "workspace_id", id),
+            KeySlot::Instance(purpose) => ("instance_keys", "purpose", purpose),
+        }
+    }
+
+    /// What the wrapping is bound to: the workspace id, or `instance:<purpose>` (no workspace id has a colon).
+    pub(crate) fn binding(&self) -> String {
+        match self {
+            KeySlot::Workspace(id) => id.to_string(),
+            KeySlot::Instance(purpose) => format!("instance:{purpose}"),
+        }
+    }
+
+    pub(crate) fn unknown_master(&self, wanted: &str, have: String) -> KeyError {
+        match self {
+            KeySlot::Workspace(id) => KeyError::UnknownMasterKey {
+                workspace_id: id.to_string(),
+                wanted: wanted.to_string(),
+                have,
+            },
+            KeySlot::Instance(purpose) => KeyError::UnknownMasterKeyForInstance {
+                purpose: purpose.to_string(),
+                wanted: wanted.to_string(),
+                have,
+            },
+        }
+    }
+
+    pub(crate) fn unusable(&self) -> KeyError {
+        KeyError::DataKey {
+            workspace_id: self.binding(),
+        }
+    }
+}
+
+/// A wrapped key as stored in its slot's table.
+#[derive(sqlx::FromRow)]
+pub(crate) struct WrappedKeyRow {
+    pub id: String,
+    pub wrapped_key: String,
+    pub master_key_id: String,
+}
+
+/// Wraps `raw` (the key of `row`) under `to`, conditional on the stored wrapping still being `row`'s: a
+/// concurrent rotation or server never has its work overwritten.
+pub(crate) async fn rewrap(
+    db: &Db,
+    slot: &KeySlot<'_>,
+    row: &WrappedKeyRow,
+    raw: &[u8],
+    to: &MasterKey,
+) -> Result<(), KeyError> {
+    let (table, owner_column, owner) = slot.location();
+    sqlx::query(&format!(
+        "UPDATE {table} SET wrapped_key = $1, master_key_id = $2, rewrapped_at = $3
+         WHERE {owner_column} = $4 AND master_key_id = $5"
+    ))
+    .bind(wrap(to, &slot.binding(), &row.id, raw))
+    .bind(&to.id)
+    .bind(now_ms())
+    .bind(owner)
+    .bind(&row.master_key_id)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
 }
 
 fn data_key_aad(workspace_id: &str, data_key_id: &str) -> Vec<u8> {

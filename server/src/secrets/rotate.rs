@@ -9,9 +9,8 @@
 
 use std::path::Path;
 
-use super::keys::{instance_binding, unwrap, wrap, write_key_file, KeyError, MasterKey};
+use super::keys::{rewrap, unwrap, write_key_file, KeyError, KeySlot, MasterKey, WrappedKeyRow};
 use crate::db::Db;
-use crate::time::now_ms;
 use crate::MasterKeys;
 
 pub const KEY_FILE: &str = "master.key";
@@ -25,27 +24,36 @@ pub struct Progress {
     pub remaining: usize,
 }
 
-/// Re-wraps data keys (and the instance's keys) not yet wrapped by `to`, using whichever of `from` wraps them.
-/// `limit` stops after that many data keys (to exercise resumption); `None` runs to the end.
+/// Re-wraps the instance's keys and the workspaces' data keys not yet wrapped by `to`, using whichever of
+/// `from` wraps them. `limit` stops after that many data keys (to exercise resumption); `None` runs to the
+/// end.
 pub async fn rewrap_all(
     db: &Db,
     from: &[&MasterKey],
     to: &MasterKey,
     limit: Option<usize>,
 ) -> Result<Progress, KeyError> {
-    rewrap_instance_keys(db, from, to).await?;
+    // A handful of rows: the link-signing root must outlive the old master key.
+    let purposes: Vec<String> =
+        sqlx::query_scalar("SELECT purpose FROM instance_keys WHERE master_key_id <> $1")
+            .bind(&to.id)
+            .fetch_all(&db.pool)
+            .await?;
+    for purpose in &purposes {
+        rewrap_slot(db, KeySlot::Instance(purpose), from, to).await?;
+    }
     let mut progress = Progress::default();
     loop {
-        let rows: Vec<(String, String, String, String)> = sqlx::query_as(
-            "SELECT id, workspace_id, wrapped_key, master_key_id FROM data_keys WHERE master_key_id <> $1 ORDER BY id LIMIT 100",
+        let workspaces: Vec<String> = sqlx::query_scalar(
+            "SELECT workspace_id FROM data_keys WHERE master_key_id <> $1 ORDER BY id LIMIT 100",
         )
         .bind(&to.id)
         .fetch_all(&db.pool)
         .await?;
-        if rows.is_empty() {
+        if workspaces.is_empty() {
             return Ok(progress);
         }
-        for (id, workspace_id, wrapped, master_id) in rows {
+        for workspace_id in &workspaces {
             if limit.is_some_and(|limit| progress.rewrapped >= limit) {
                 progress.remaining = sqlx::query_scalar::<_, i64>(
                     "SELECT COUNT(*) FROM data_keys WHERE master_key_id <> $1",
@@ -55,76 +63,41 @@ pub async fn rewrap_all(
                 .await? as usize;
                 return Ok(progress);
             }
-            let master = from.iter().find(|k| k.id == master_id).ok_or_else(|| {
-                KeyError::UnknownMasterKey {
-                    workspace_id: workspace_id.clone(),
-                    wanted: master_id.clone(),
-                    have: from
-                        .iter()
-                        .map(|k| k.id.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                }
-            })?;
-            let raw =
-                unwrap(master, &workspace_id, &id, &wrapped).map_err(|_| KeyError::DataKey {
-                    workspace_id: workspace_id.clone(),
-                })?;
-            let rewrapped = wrap(to, &workspace_id, &id, &raw);
-            // Conditional on the old wrapping: a concurrent run or server never has its work overwritten.
-            sqlx::query(
-                "UPDATE data_keys SET wrapped_key = $1, master_key_id = $2, rewrapped_at = $3
-                 WHERE id = $4 AND master_key_id = $5",
-            )
-            .bind(&rewrapped)
-            .bind(&to.id)
-            .bind(now_ms())
-            .bind(&id)
-            .bind(&master_id)
-            .execute(&db.pool)
-            .await?;
+            rewrap_slot(db, KeySlot::Workspace(workspace_id), from, to).await?;
             progress.rewrapped += 1;
         }
     }
 }
 
-/// The instance's own keys (a handful of rows): the link-signing root must outlive the old master key.
-async fn rewrap_instance_keys(db: &Db, from: &[&MasterKey], to: &MasterKey) -> Result<(), KeyError> {
-    let rows: Vec<(String, String, String, String)> = sqlx::query_as(
-        "SELECT purpose, id, wrapped_key, master_key_id FROM instance_keys WHERE master_key_id <> $1",
-    )
-    .bind(&to.id)
-    .fetch_all(&db.pool)
+/// Unwraps the slot's key with whichever of `from` wrapped it, and wraps it under `to`.
+async fn rewrap_slot(
+    db: &Db,
+    slot: KeySlot<'_>,
+    from: &[&MasterKey],
+    to: &MasterKey,
+) -> Result<(), KeyError> {
+    let (table, owner_column, owner) = slot.location();
+    let row: WrappedKeyRow = sqlx::query_as(&format!(
+        "SELECT id, wrapped_key, master_key_id FROM {table} WHERE {owner_column} = $1"
+    ))
+    .bind(owner)
+    .fetch_one(&db.pool)
     .await?;
-    for (purpose, id, wrapped, master_id) in rows {
-        let binding = instance_binding(&purpose);
-        let master = from.iter().find(|k| k.id == master_id).ok_or_else(|| {
-            KeyError::UnknownMasterKeyForInstance {
-                purpose: purpose.clone(),
-                wanted: master_id.clone(),
-                have: from
-                    .iter()
+    let master = from
+        .iter()
+        .find(|k| k.id == row.master_key_id)
+        .ok_or_else(|| {
+            slot.unknown_master(
+                &row.master_key_id,
+                from.iter()
                     .map(|k| k.id.as_str())
                     .collect::<Vec<_>>()
                     .join(", "),
-            }
+            )
         })?;
-        let raw = unwrap(master, &binding, &id, &wrapped).map_err(|_| KeyError::DataKey {
-            workspace_id: binding.clone(),
-        })?;
-        sqlx::query(
-            "UPDATE instance_keys SET wrapped_key = $1, master_key_id = $2, rewrapped_at = $3
-             WHERE purpose = $4 AND master_key_id = $5",
-        )
-        .bind(wrap(to, &binding, &id, &raw))
-        .bind(&to.id)
-        .bind(now_ms())
-        .bind(&purpose)
-        .bind(&master_id)
-        .execute(&db.pool)
-        .await?;
-    }
-    Ok(())
+    let raw = unwrap(master, &slot.binding(), &row.id, &row.wrapped_key)
+        .map_err(|_| slot.unusable())?;
+    rewrap(db, &slot, &row, &raw, to).await
 }
 
 /// The whole command. `keys` are the configured ones (`crate::load_master_keys`); with the key file

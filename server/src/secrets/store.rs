@@ -129,19 +129,21 @@ pub async fn open(
     keyring: &Keyring,
     owner: Owner<'_>,
 ) -> Result<BTreeMap<String, Value>, KeyError> {
-    let rows: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT field, data_key_id, ciphertext FROM secret_values
-         WHERE resource_type = $1 AND resource_id = $2 AND workspace_id = $3",
-    )
+    let rows: Vec<SecretRow> = sqlx::query_as(&format!(
+        "SELECT {SECRET_ROW_COLUMNS} FROM secret_values
+         WHERE resource_type = $1 AND resource_id = $2 AND workspace_id = $3"
+    ))
     .bind(owner.resource_type)
     .bind(owner.resource_id)
     .bind(owner.workspace_id)
     .fetch_all(&db.pool)
     .await?;
     let mut out = BTreeMap::new();
-    for (field, data_key_id, ciphertext) in rows {
-        if let Some(value) = open_one(keyring, owner, &field, &data_key_id, &ciphertext).await? {
-            out.insert(field, value);
+    for row in rows {
+        if let Some(value) =
+            open_one(keyring, owner, &row.field, &row.data_key_id, &row.ciphertext).await?
+        {
+            out.insert(row.field, value);
         }
     }
     Ok(out)

@@ -168,19 +168,23 @@ pub async fn send_invite_mail(
     payload: &InvitePayload,
     message_id: &str,
 ) -> Result<(), SendError> {
-    let row: Option<(String, String, String, i64, String)> = sqlx::query_as(
-        "SELECT i.email, i.role, i.invited_by, i.expires_at, w.name FROM invites i
-         JOIN workspaces w ON w.id = i.workspace_id
-         WHERE i.id = $1 AND i.accepted_at IS NULL",
-    )
+    let row: Option<InviteRow> = sqlx::query_as(&format!(
+        "SELECT {} FROM invites WHERE id = $1 AND accepted_at IS NULL",
+        InviteRow::COLUMNS
+    ))
     .bind(&payload.invite_id)
     .fetch_optional(&state.db.pool)
     .await
     .map_err(crate::error::DbError::from)?;
-    let Some((email, role, inviter_name, expires_at, workspace_name)) = row else {
+    let Some(invite) = row else {
         return Ok(());
     };
-    let remaining_secs = (expires_at - now_ms()) / 1000;
+    let workspace_name: String = sqlx::query_scalar("SELECT name FROM workspaces WHERE id = $1")
+        .bind(&invite.workspace_id)
+        .fetch_one(&state.db.pool)
+        .await
+        .map_err(crate::error::DbError::from)?;
+    let remaining_secs = (invite.expires_at - now_ms()) / 1000;
     if remaining_secs <= 0 {
         return Ok(());
     }
@@ -195,11 +199,12 @@ pub async fn send_invite_mail(
         .join("/invite")
         .map_err(|e| SendError::Link(e.to_string()))?;
     link.query_pairs_mut().append_pair("token", &token);
-    let role = Role::parse(&role).map_or(role.clone(), |r| r.label().to_lowercase());
+    let role = Role::parse(&invite.role).map_or(invite.role.clone(), |r| r.label().to_lowercase());
+    let inviter_name = &invite.invited_by;
     state
         .mailer
         .send(Mail {
-            to: email,
+            to: invite.email,
             subject: format!("{inviter_name} invited you to {workspace_name} on Wheelhouse"),
             body: format!(
                 "Hello,\n\n{inviter_name} ({}) invited you to join the workspace \"{workspace_name}\" on Wheelhouse as {role}.\n\n\
