@@ -47,19 +47,13 @@ impl Filters {
         add("actor", &self.actor);
         add("resourceType", &self.resource_type);
         add("action", &self.action);
-        add(
-            "from",
-            &(!self.from.is_empty())
-                .then(|| format!("{}T00:00:00Z", self.from))
-                .unwrap_or_default(),
-        );
-        // The end date is included: entries before the start of the next day.
-        add(
-            "to",
-            &(!self.to.is_empty())
-                .then(|| format!("{}T23:59:59.999Z", self.to))
-                .unwrap_or_default(),
-        );
+        if !self.from.is_empty() {
+            add("from", &format!("{}T00:00:00Z", self.from));
+        }
+        // The end date is included: entries before the end of that day.
+        if !self.to.is_empty() {
+            add("to", &format!("{}T23:59:59.999Z", self.to));
+        }
         query
     }
 }
@@ -318,5 +312,27 @@ fn describe(change: &Change) -> String {
         (None, Some(_)) => show(&change.after),
         (Some(_), None) => format!("{} → removed", show(&change.before)),
         _ => format!("{} → {}", show(&change.before), show(&change.after)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_become_the_apis_query_string() {
+        assert_eq!(Filters::default().query(), "limit=50");
+        let filters = Filters {
+            actor: "ada@example.com".into(),
+            resource_type: "source".into(),
+            action: " source.* ".into(),
+            from: "2026-11-01".into(),
+            to: "2026-11-27".into(),
+        };
+        assert_eq!(
+            filters.query(),
+            "limit=50&actor=ada%40example.com&resourceType=source&action=source.%2A\
+             &from=2026-11-01T00%3A00%3A00Z&to=2026-11-27T23%3A59%3A59.999Z"
+        );
     }
 }
