@@ -206,10 +206,11 @@ pub async fn require_instance_admin(db: &Db, actor: &Actor) -> Result<(), Access
         }
         ActorKind::Person { user_id } => user_id,
     };
-    let admin: Option<i64> = sqlx::query_scalar("SELECT is_instance_admin FROM users WHERE id = $1")
-        .bind(user_id)
-        .fetch_optional(&db.pool)
-        .await?;
+    let admin: Option<i64> =
+        sqlx::query_scalar("SELECT is_instance_admin FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(&db.pool)
+            .await?;
     if admin != Some(1) {
         return Err(AccessError::NotInstanceAdmin);
     }

@@ -189,10 +189,7 @@ impl Config {
     pub fn database_url(&self) -> String {
         match &self.database_url {
             Some(url) => url.clone(),
-            None => format!(
-                "sqlite://{}",
-                self.data_dir.join("wheelhouse.db").display()
-            ),
+            None => format!("sqlite://{}", self.data_dir.join("wheelhouse.db").display()),
         }
     }
 

@@ -172,7 +172,11 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         .await
         .context("loading the instance's link-signing key")?;
     let state = AppState::new(Shared {
-        snapshot: Arc::new(config_api::Publisher::new(db.clone(), keyring.clone(), catalog)),
+        snapshot: Arc::new(config_api::Publisher::new(
+            db.clone(),
+            keyring.clone(),
+            catalog,
+        )),
         jobs: jobs::Jobs::new(config.job_settings()),
         links,
         keyring,
@@ -281,9 +285,14 @@ async fn bootstrap(state: &AppState, config: &Config) -> anyhow::Result<Option<S
             .bind(time::now_ms())
             .execute(&mut *tx)
             .await?;
-            workspaces::insert(&mut tx, &Actor::system("bootstrap"), "My workspace", &user_id)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            workspaces::insert(
+                &mut tx,
+                &Actor::system("bootstrap"),
+                "My workspace",
+                &user_id,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
             tx.commit().await?;
             tracing::info!(%email, "created the instance owner from WHEELHOUSE_BOOTSTRAP_EMAIL");
             Ok(None)

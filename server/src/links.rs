@@ -52,7 +52,9 @@ pub struct LinkSigner {
 impl LinkSigner {
     /// The signer of this instance (its root key is created on first use).
     pub async fn load(keyring: &Keyring) -> Result<LinkSigner, KeyError> {
-        Ok(LinkSigner::from_root(&keyring.instance_key(ROOT_PURPOSE).await?))
+        Ok(LinkSigner::from_root(
+            &keyring.instance_key(ROOT_PURPOSE).await?,
+        ))
     }
 
     fn from_root(root: &[u8]) -> LinkSigner {

@@ -50,13 +50,13 @@ pub struct AuditActor {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Change {
-    /// Absent when the field had no value (a creation).
+    /// The field's value before the change, any JSON value (text, number, object…); absent when the field
+    /// had no value (a creation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "ssr", schema(value_type = Option<Object>))]
     pub before: Option<Value>,
-    /// Absent when the field has no value any more (a deletion).
+    /// The field's value after the change, any JSON value; absent when the field has no value any more (a
+    /// deletion).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "ssr", schema(value_type = Option<Object>))]
     pub after: Option<Value>,
 }
 

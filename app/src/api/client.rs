@@ -57,6 +57,21 @@ impl Api {
         async move { decode(call.await?) }
     }
 
+    /// A GET whose 404 is an answer (`None`), not an error.
+    pub fn get_optional<T: DeserializeOwned + 'static>(
+        &self,
+        path: impl Into<String>,
+    ) -> impl Future<Output = Result<Option<T>, ApiError>> + Send + 'static {
+        let get = self.get::<T>(path);
+        async move {
+            match get.await {
+                Ok(value) => Ok(Some(value)),
+                Err(error) if error.is_not_found() => Ok(None),
+                Err(error) => Err(error),
+            }
+        }
+    }
+
     pub fn post<B: Serialize, T: DeserializeOwned + 'static>(
         &self,
         path: impl Into<String>,

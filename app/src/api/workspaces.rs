@@ -112,6 +112,7 @@ pub struct UpdateWorkspace {
     pub name: Option<String>,
     /// 1 to 3650 days.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 3650))]
     pub audit_retention_days: Option<u32>,
 }
 

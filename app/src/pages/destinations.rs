@@ -178,7 +178,11 @@ pub fn NewDestination() -> impl IntoView {
 
 /// The set-up form of the definition named `name`, once its definition has arrived.
 #[component]
-fn DestinationSetup(name: String, data: NewDestinationData, on_back: Callback<()>) -> impl IntoView {
+fn DestinationSetup(
+    name: String,
+    data: NewDestinationData,
+    on_back: Callback<()>,
+) -> impl IntoView {
     let api = use_api();
     let definition = Resource::new(
         move || name.clone(),
@@ -340,17 +344,12 @@ pub fn DestinationDetail() -> impl IntoView {
                     .get::<Destination>(ws.api(&format!("/destinations/{id}")))
                     .await?;
                 // A type the catalog no longer has leaves the page without a settings form, not broken.
-                let definition = match api
-                    .get::<DestinationDefinition>(format!(
+                let definition = api
+                    .get_optional::<DestinationDefinition>(format!(
                         "/api/v1/catalog/destinations/{}",
                         encode(&destination.destination_type)
                     ))
-                    .await
-                {
-                    Ok(definition) => Some(definition),
-                    Err(e) if e.is_not_found() => None,
-                    Err(e) => return Err(e),
-                };
+                    .await?;
                 Ok::<_, ApiError>(DestinationPage {
                     definition,
                     destination,

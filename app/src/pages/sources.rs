@@ -230,17 +230,12 @@ pub fn SourceDetail() -> impl IntoView {
             async move {
                 let source = api.get::<Source>(ws.api(&format!("/sources/{id}"))).await?;
                 // A type the catalog no longer has leaves the page without a settings form, not broken.
-                let definition = match api
-                    .get::<SourceDefinition>(format!(
+                let definition = api
+                    .get_optional::<SourceDefinition>(format!(
                         "/api/v1/catalog/sources/{}",
                         encode(&source.source_type)
                     ))
-                    .await
-                {
-                    Ok(definition) => Some(definition),
-                    Err(e) if e.is_not_found() => None,
-                    Err(e) => return Err(e),
-                };
+                    .await?;
                 let destinations = api.get::<Vec<Destination>>(ws.api("/destinations")).await?;
                 let destination_catalog = api
                     .get::<Vec<DestinationSummary>>("/api/v1/catalog/destinations")

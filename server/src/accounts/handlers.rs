@@ -31,7 +31,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// Sign in with email and password; sets the session cookie.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", security(()), request_body = LoginRequest,
-    responses((status = 200, body = Me), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+    responses((status = 200, body = Me, headers(("Set-Cookie" = String, description = "The session cookie"))),
+        (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn login(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
@@ -64,8 +65,8 @@ pub async fn start_session(session: &Session, user_id: &str, epoch: i64) -> ApiR
     Ok(())
 }
 
-/// Sign out: ends the session.
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", responses((status = 204)))]
+/// Sign out: ends the session. Without one there is nothing to end, and the answer is the same.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(()), responses((status = 204)))]
 async fn logout(session: Session) -> ApiResult<StatusCode> {
     session.flush().await.map_err(AppError::internal)?;
     Ok(StatusCode::NO_CONTENT)
@@ -83,7 +84,7 @@ async fn me(State(state): State<AppState>, principal: Principal) -> ApiResult<Js
 }
 
 /// Change your password. Ends your other sessions; keeps this one.
-#[utoipa::path(post, path = "/api/v1/me/password", tag = "auth", request_body = ChangePasswordRequest,
+#[utoipa::path(post, path = "/api/v1/me/password", tag = "auth", security(("session" = [])), request_body = ChangePasswordRequest,
     responses((status = 204), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn change_password(
     State(state): State<AppState>,
@@ -140,7 +141,8 @@ async fn setup_status(State(state): State<AppState>) -> ApiResult<Json<SetupStat
 
 /// First run: create the instance owner and a first workspace, with the set-up token the server printed.
 #[utoipa::path(post, path = "/api/v1/setup", tag = "auth", security(()), request_body = SetupRequest,
-    responses((status = 200, body = Me), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Me, headers(("Set-Cookie" = String, description = "The session cookie"))),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn setup(
     State(state): State<AppState>,
     ClientAddr(ip): ClientAddr,

@@ -97,7 +97,10 @@ pub fn parse_email(field: &str, raw: &str) -> Result<String, Invalid> {
         && !email.chars().any(char::is_whitespace)
         && matches!(email.split_once('@'), Some((local, domain)) if !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@'));
     if !valid {
-        return Err(Invalid::new(field, format!("{field} must be an email address")));
+        return Err(Invalid::new(
+            field,
+            format!("{field} must be an email address"),
+        ));
     }
     Ok(email)
 }
@@ -263,9 +266,7 @@ pub async fn sign_in(
 
 /// Who is calling, and the workspaces they can see (an API token sees its one workspace, at its role).
 pub async fn me(db: &Db, actor: &Actor) -> Result<Me, AccountError> {
-    let user_id = actor
-        .user_id()
-        .ok_or(AccountError::NotFound("user"))?;
+    let user_id = actor.user_id().ok_or(AccountError::NotFound("user"))?;
     let user = by_id(db, user_id)
         .await?
         .ok_or(AccountError::NotFound("user"))?;
@@ -359,14 +360,8 @@ async fn set_password(
     audit::record(
         &mut tx,
         actor,
-        audit::Entry {
-            workspace_id: None,
-            action: "user.password_changed",
-            resource_type: "user",
-            resource_id: user_id,
-            resource_name: None,
-            changes: Changes::new().set("password", app::api::audit::SECRET_MARKER),
-        },
+        audit::Entry::new("user.password_changed", user_id)
+            .with(Changes::new().set("password", app::api::audit::SECRET_MARKER)),
     )
     .await?;
     tx.commit().await?;

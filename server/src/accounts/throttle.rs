@@ -8,8 +8,8 @@
 
 use std::net::IpAddr;
 
-use crate::db::Db;
 use super::AccountError;
+use crate::db::Db;
 use crate::time::now_ms;
 
 #[derive(Clone, Copy, Debug)]

@@ -45,7 +45,13 @@ impl Changes {
     /// secret key (`secret_keys`, as in a definition's `secretKeys`: `headers.to` covers `headers.3.to`)
     /// appears with the marker in place of its values; two secret values compare by value, so a secret that
     /// was sent again unchanged is no change.
-    pub fn config(mut self, prefix: &str, before: &Value, after: &Value, secret_keys: &[String]) -> Changes {
+    pub fn config(
+        mut self,
+        prefix: &str,
+        before: &Value,
+        after: &Value,
+        secret_keys: &[String],
+    ) -> Changes {
         let mut old = BTreeMap::new();
         let mut new = BTreeMap::new();
         flatten(before, prefix, &mut old);
@@ -56,7 +62,10 @@ impl Changes {
             if b == a {
                 continue;
             }
-            let relative = path.strip_prefix(prefix).unwrap_or(path).trim_start_matches('.');
+            let relative = path
+                .strip_prefix(prefix)
+                .unwrap_or(path)
+                .trim_start_matches('.');
             let mask = |value: Option<&&Value>| {
                 value.map(|v| {
                     if is_secret(relative, secret_keys) {
@@ -185,10 +194,16 @@ mod tests {
 
     #[test]
     fn config_changes_name_each_leaf_and_mask_secrets() {
-        let before = json!({"url": "a", "apiSecret": "old-secret", "headers": [{"from": "X", "to": "t1"}]});
+        let before =
+            json!({"url": "a", "apiSecret": "old-secret", "headers": [{"from": "X", "to": "t1"}]});
         let after = json!({"url": "b", "apiSecret": "new-secret", "headers": [{"from": "X", "to": "t2"}, {"from": "Y"}]});
         let changes = Changes::new()
-            .config("config", &before, &after, &keys(&["apiSecret", "headers.to"]))
+            .config(
+                "config",
+                &before,
+                &after,
+                &keys(&["apiSecret", "headers.to"]),
+            )
             .into_map();
         let text = serde_json::to_string(&changes).unwrap();
         for secret in ["old-secret", "new-secret", "t1", "t2"] {
@@ -196,8 +211,14 @@ mod tests {
         }
         assert_eq!(changes["config.url"].before, Some(json!("a")));
         assert_eq!(changes["config.url"].after, Some(json!("b")));
-        assert_eq!(changes["config.apiSecret"].after, Some(json!(SECRET_MARKER)));
-        assert_eq!(changes["config.headers.0.to"].before, Some(json!(SECRET_MARKER)));
+        assert_eq!(
+            changes["config.apiSecret"].after,
+            Some(json!(SECRET_MARKER))
+        );
+        assert_eq!(
+            changes["config.headers.0.to"].before,
+            Some(json!(SECRET_MARKER))
+        );
         assert_eq!(changes["config.headers.1.from"].before, None);
         assert!(!changes.contains_key("config.headers.0.from"));
     }

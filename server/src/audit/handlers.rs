@@ -34,6 +34,7 @@ struct AuditQuery {
     /// The `nextCursor` of the previous page.
     cursor: Option<String>,
     /// Entries per page, 1 to 200 (50 unless given).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 

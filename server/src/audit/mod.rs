@@ -28,7 +28,8 @@ use crate::time::{format_ms, now_ms, parse_rfc3339_ms};
 pub const DEFAULT_RETENTION_DAYS: i64 = 400;
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
-/// One change, as the domain describes it.
+/// One change, as the domain describes it:
+/// `Entry::new("source.updated", id).in_workspace(ws).named(name).with(changes)`.
 pub struct Entry<'a> {
     /// `None` for changes outside any workspace (namespaces, a deleted workspace's last entry).
     pub workspace_id: Option<&'a str>,
@@ -40,8 +41,49 @@ pub struct Entry<'a> {
     pub changes: Changes,
 }
 
+impl<'a> Entry<'a> {
+    /// A change to the resource `resource_id`, whose type is the action's first word (`source.updated` is
+    /// about a `source`), outside any workspace until `in_workspace`.
+    pub fn new(action: &'a str, resource_id: &'a str) -> Entry<'a> {
+        Entry {
+            workspace_id: None,
+            action,
+            resource_type: action.split('.').next().unwrap_or(action),
+            resource_id,
+            resource_name: None,
+            changes: Changes::new(),
+        }
+    }
+
+    /// The resource's type, when it is not the action's first word (`invite.accepted` makes a `member`).
+    pub fn about(mut self, resource_type: &'a str) -> Entry<'a> {
+        self.resource_type = resource_type;
+        self
+    }
+
+    pub fn in_workspace(mut self, workspace_id: &'a str) -> Entry<'a> {
+        self.workspace_id = Some(workspace_id);
+        self
+    }
+
+    /// The resource's name at the time.
+    pub fn named(mut self, name: &'a str) -> Entry<'a> {
+        self.resource_name = Some(name);
+        self
+    }
+
+    pub fn with(mut self, changes: Changes) -> Entry<'a> {
+        self.changes = changes;
+        self
+    }
+}
+
 /// Records an entry inside the transaction of the change it describes.
-pub async fn record(conn: &mut AnyConnection, actor: &Actor, entry: Entry<'_>) -> Result<(), DbError> {
+pub async fn record(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    entry: Entry<'_>,
+) -> Result<(), DbError> {
     let (actor_type, actor_id) = actor.audit_identity();
     sqlx::query(
         "INSERT INTO audit_events (id, workspace_id, actor_type, actor_id, actor_label, ip, user_agent, action,
@@ -165,7 +207,9 @@ pub async fn list(
     access::require(db, actor, workspace_id, Role::Admin).await?;
     let limit = filter.limit.unwrap_or(PAGE_DEFAULT);
     if !(1..=PAGE_MAX).contains(&limit) {
-        return Err(Invalid::new("limit", format!("limit must be between 1 and {PAGE_MAX}")).into());
+        return Err(
+            Invalid::new("limit", format!("limit must be between 1 and {PAGE_MAX}")).into(),
+        );
     }
     let time = |field: &str, value: &Option<String>| {
         value
@@ -236,7 +280,9 @@ pub async fn list(
         ));
     }
     let p_limit = param(&mut binds, BindValue::Int(limit as i64 + 1));
-    sql.push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT {p_limit}"));
+    sql.push_str(&format!(
+        " ORDER BY created_at DESC, id DESC LIMIT {p_limit}"
+    ));
 
     let mut query = sqlx::query_as::<_, AuditRow>(&sql);
     for value in binds {

@@ -27,7 +27,9 @@ async fn source_catalog(
     State(state): State<AppState>,
     _principal: Principal,
 ) -> ApiResult<Json<Vec<SourceSummary>>> {
-    Ok(Json(state.catalog.sources().map(SourceSummary::from).collect()))
+    Ok(Json(
+        state.catalog.sources().map(SourceSummary::from).collect(),
+    ))
 }
 
 /// One source definition, with the JSON Schema of its config.

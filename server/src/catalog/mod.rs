@@ -137,7 +137,6 @@ impl Catalog {
             .get(name)
             .map(|&i| &self.destinations[i])
     }
-
 }
 
 /// What the catalog needs of a definition, source or destination alike.

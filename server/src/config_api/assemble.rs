@@ -385,7 +385,9 @@ pub fn build(
         let enabled = common.is_enabled();
         let mut data_plane_destinations = Vec::new();
         let mut browser_destinations = Vec::new();
-        for (connection_id, destination_id) in connected.get(common.id.as_str()).into_iter().flatten() {
+        for (connection_id, destination_id) in
+            connected.get(common.id.as_str()).into_iter().flatten()
+        {
             let Some(dest) = destinations_by_id.get(destination_id) else {
                 continue;
             };

@@ -61,9 +61,9 @@ impl Payload {
             Payload::Whole(bytes) => Body::from(bytes),
             Payload::Chunks(chunks) => {
                 let count = chunks.len();
-                Body::from_stream(futures::stream::iter((0..count).map(move |i| {
-                    Ok::<_, std::convert::Infallible>(chunks[i].clone())
-                })))
+                Body::from_stream(futures::stream::iter(
+                    (0..count).map(move |i| Ok::<_, std::convert::Infallible>(chunks[i].clone())),
+                ))
             }
         }
     }
@@ -151,7 +151,11 @@ impl Document {
     }
 }
 
-fn serve(identity: &Representation, gzip: Option<&Representation>, headers: &HeaderMap) -> Response {
+fn serve(
+    identity: &Representation,
+    gzip: Option<&Representation>,
+    headers: &HeaderMap,
+) -> Response {
     let (representation, encoding) = match gzip {
         Some(gzip) if accepts_gzip(headers) => (gzip, Some("gzip")),
         _ => (identity, None),
@@ -186,10 +190,12 @@ pub struct NamespaceDocument {
 
 impl NamespaceDocument {
     /// `entries`: each workspace's id and its spliceable config document, in order.
-    pub fn splice<'a>(entries: impl IntoIterator<Item = (&'a str, &'a Document)>) -> NamespaceDocument {
+    pub fn splice<'a>(
+        entries: impl IntoIterator<Item = (&'a str, &'a Document)>,
+    ) -> NamespaceDocument {
         static SEPARATORS: std::sync::OnceLock<[Bytes; 3]> = std::sync::OnceLock::new();
-        let [open, comma, close] = SEPARATORS
-            .get_or_init(|| [b"{", b",", b"}"].map(|s| Bytes::from(deflate_segment(s))));
+        let [open, comma, close] =
+            SEPARATORS.get_or_init(|| [b"{", b",", b"}"].map(|s| Bytes::from(deflate_segment(s))));
         let mut identity = vec![Bytes::from_static(b"{")];
         let mut gzip = vec![Bytes::from_static(&GZIP_HEADER), open.clone()];
         let mut identity_digest = Sha256::new();
@@ -276,8 +282,10 @@ fn gzip_member(segments: &[&[u8]], body: &[u8]) -> Vec<u8> {
     out.extend_from_slice(&FINAL_BLOCK);
     let mut crc = crc32fast::Hasher::new();
     crc.update(body);
-    out.write_all(&crc.finalize().to_le_bytes()).expect("memory");
-    out.write_all(&(body.len() as u32).to_le_bytes()).expect("memory");
+    out.write_all(&crc.finalize().to_le_bytes())
+        .expect("memory");
+    out.write_all(&(body.len() as u32).to_le_bytes())
+        .expect("memory");
     out
 }
 
@@ -462,8 +470,7 @@ mod tests {
         let documents: Vec<(String, Document)> = (0..4)
             .map(|n| (format!("ws{n}"), Document::spliceable(config(n))))
             .collect();
-        let spliced =
-            NamespaceDocument::splice(documents.iter().map(|(id, d)| (id.as_str(), d)));
+        let spliced = NamespaceDocument::splice(documents.iter().map(|(id, d)| (id.as_str(), d)));
         let expected = serde_json::to_vec(&serde_json::json!({
             "ws0": serde_json::from_slice::<serde_json::Value>(&config(0)).unwrap(),
             "ws1": serde_json::from_slice::<serde_json::Value>(&config(1)).unwrap(),
@@ -481,6 +488,9 @@ mod tests {
 
         // A workspace's own gzip representation is its segment in a gzip member.
         let single = Document::spliceable(config(3));
-        assert_eq!(gunzip(&single.gzip.as_ref().unwrap().body.to_vec()), config(3));
+        assert_eq!(
+            gunzip(&single.gzip.as_ref().unwrap().body.to_vec()),
+            config(3)
+        );
     }
 }

@@ -179,7 +179,11 @@ impl Snapshot {
                 out.put_u8(b',');
             }
             first = false;
-            out.put_slice(serde_json::Value::from(workspace_id.as_str()).to_string().as_bytes());
+            out.put_slice(
+                serde_json::Value::from(workspace_id.as_str())
+                    .to_string()
+                    .as_bytes(),
+            );
             out.put_u8(b':');
             if snapshot.updated_at_ms.max(snapshot.served_since_ms)
                 < updated_after_ms - UPDATED_AFTER_GRACE_MS
@@ -394,14 +398,7 @@ impl Publisher {
         if defs.is_empty() {
             return;
         }
-        // Checksums over every member's bytes: off the async runtime for large namespaces.
-        let spliced = tokio::task::spawn_blocking(move || {
-            defs.iter()
-                .map(|def| Arc::new(snapshot.splice_namespace(def)))
-                .collect::<Vec<_>>()
-        })
-        .await
-        .expect("splicing namespace documents");
+        let spliced = splice_off_the_runtime(snapshot, defs).await;
         self.current.rcu(|snapshot| {
             let mut next = Snapshot::clone(snapshot);
             for ns in &spliced {
@@ -430,25 +427,8 @@ impl Publisher {
             }
         };
         let _one_at_a_time = self.splicing.lock().await;
-        let snapshot = self.current();
-        let spliced = tokio::task::spawn_blocking(move || {
-            defs.iter()
-                .map(|def| Arc::new(snapshot.splice_namespace(def)))
-                .collect::<Vec<_>>()
-        })
-        .await
-        .expect("splicing namespace documents");
-        let defs: Arc<Vec<NamespaceDef>> = Arc::new(
-            spliced
-                .iter()
-                .map(|ns| NamespaceDef {
-                    id: ns.id.clone(),
-                    name: ns.name.clone(),
-                    secret_hash: ns.secret_hash.clone(),
-                    workspace_ids: ns.workspace_ids.clone(),
-                })
-                .collect(),
-        );
+        let defs = Arc::new(defs);
+        let spliced = splice_off_the_runtime(self.current(), defs.to_vec()).await;
         self.current.rcu(|snapshot| {
             let mut next = Snapshot::clone(snapshot);
             next.namespaces = spliced
@@ -571,7 +551,9 @@ impl Publisher {
             return;
         }
         let result = match what.split_once(':') {
-            Some(("ws", workspace_id)) => self.rebuild(workspace_id).await.map_err(|e| e.to_string()),
+            Some(("ws", workspace_id)) => {
+                self.rebuild(workspace_id).await.map_err(|e| e.to_string())
+            }
             Some(("revoke", hash)) => {
                 self.forget_credential(hash);
                 Ok(())
@@ -650,6 +632,20 @@ impl Publisher {
                 .await;
         });
     }
+}
+
+/// Splices namespace documents: checksums over every member's bytes, so off the async runtime.
+async fn splice_off_the_runtime(
+    snapshot: Arc<Snapshot>,
+    defs: Vec<NamespaceDef>,
+) -> Vec<Arc<NamespaceSnapshot>> {
+    tokio::task::spawn_blocking(move || {
+        defs.iter()
+            .map(|def| Arc::new(snapshot.splice_namespace(def)))
+            .collect()
+    })
+    .await
+    .expect("splicing namespace documents")
 }
 
 /// The background task that retries failed builds, with a growing delay, until they succeed: a change is

@@ -79,7 +79,11 @@ impl DomainError for ConnectionError {
 }
 
 /// A workspace's connections (viewer).
-pub async fn list(db: &Db, actor: &Actor, workspace_id: &str) -> Result<Vec<Connection>, ConnectionError> {
+pub async fn list(
+    db: &Db,
+    actor: &Actor,
+    workspace_id: &str,
+) -> Result<Vec<Connection>, ConnectionError> {
     access::require(db, actor, workspace_id, Role::Viewer).await?;
     let rows: Vec<ConnectionRow> = sqlx::query_as(&format!(
         "SELECT {} FROM connections WHERE workspace_id = $1 ORDER BY created_at",
@@ -106,7 +110,9 @@ pub async fn create(
             .bind(workspace_id)
             .fetch_optional(&state.db.pool)
             .await?
-            .ok_or_else(|| Invalid::new("sourceId", "sourceId is not a source of this workspace"))?;
+            .ok_or_else(|| {
+                Invalid::new("sourceId", "sourceId is not a source of this workspace")
+            })?;
     let (destination_name, destination_type): (String, String) =
         sqlx::query_as("SELECT name, type FROM destinations WHERE id = $1 AND workspace_id = $2")
             .bind(destination_id)
@@ -164,23 +170,26 @@ pub async fn create(
         state,
         tx,
         actor,
-        audit::Entry {
-            workspace_id: Some(workspace_id),
-            action: "connection.created",
-            resource_type: "connection",
-            resource_id: &row.id,
-            resource_name: Some(&format!("{source_name} → {destination_name}")),
-            changes: Changes::new()
-                .set("sourceId", source_id)
-                .set("destinationId", destination_id),
-        },
+        audit::Entry::new("connection.created", &row.id)
+            .in_workspace(workspace_id)
+            .named(&format!("{source_name} → {destination_name}"))
+            .with(
+                Changes::new()
+                    .set("sourceId", source_id)
+                    .set("destinationId", destination_id),
+            ),
     )
     .await?;
     Ok(row.into_wire())
 }
 
 /// Disconnects (editor).
-pub async fn delete(state: &AppState, actor: &Actor, workspace_id: &str, id: &str) -> Result<(), ConnectionError> {
+pub async fn delete(
+    state: &AppState,
+    actor: &Actor,
+    workspace_id: &str,
+    id: &str,
+) -> Result<(), ConnectionError> {
     access::require(&state.db, actor, workspace_id, Role::Editor).await?;
     let mut tx = state.db.begin().await?;
     let deleted: Option<(String, String)> = sqlx::query_as(
@@ -197,16 +206,13 @@ pub async fn delete(state: &AppState, actor: &Actor, workspace_id: &str, id: &st
         state,
         tx,
         actor,
-        audit::Entry {
-            workspace_id: Some(workspace_id),
-            action: "connection.deleted",
-            resource_type: "connection",
-            resource_id: id,
-            resource_name: None,
-            changes: Changes::new()
-                .removed("sourceId", source_id)
-                .removed("destinationId", destination_id),
-        },
+        audit::Entry::new("connection.deleted", id)
+            .in_workspace(workspace_id)
+            .with(
+                Changes::new()
+                    .removed("sourceId", source_id)
+                    .removed("destinationId", destination_id),
+            ),
     )
     .await?;
     Ok(())

@@ -148,7 +148,10 @@ mod tests {
     fn a_sqlite_url_creates_its_file_unless_it_says_otherwise() {
         let dir = std::env::temp_dir().join(format!("wh-db-{}", crate::ids::new_id()));
         let url = format!("sqlite://{}/nested/new.db", dir.display());
-        assert_eq!(sqlite_creating_the_file(&url).unwrap(), format!("{url}?mode=rwc"));
+        assert_eq!(
+            sqlite_creating_the_file(&url).unwrap(),
+            format!("{url}?mode=rwc")
+        );
         assert!(dir.join("nested").is_dir());
         assert_eq!(
             sqlite_creating_the_file("sqlite://x.db?mode=ro").unwrap(),

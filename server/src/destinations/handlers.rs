@@ -17,7 +17,11 @@ use crate::state::AppState;
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_destinations, create_destination))
-        .routes(routes!(get_destination, update_destination, delete_destination))
+        .routes(routes!(
+            get_destination,
+            update_destination,
+            delete_destination
+        ))
 }
 
 #[utoipa::path(get, path = "/api/v1/workspaces/{ws}/destinations", tag = "destinations", params(("ws" = String, Path)),
@@ -73,7 +77,8 @@ async fn get_destination(
 /// someone else is a 409 naming its current revision.
 #[utoipa::path(patch, path = "/api/v1/workspaces/{ws}/destinations/{id}", tag = "destinations",
     params(("ws" = String, Path), ("id" = String, Path),
-        ("If-Match" = Option<String>, Header, description = "The revision (ETag) the change is made on")),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|"[!#-~]+")$"#,
+            description = "The revision (ETag) the change is made on, as the `ETag` header gave it, or `*`")),
     request_body = UpdateDestination,
     responses((status = 200, body = Destination, headers(("ETag" = String, description = "The destination's new revision"))),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),

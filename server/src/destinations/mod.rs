@@ -4,8 +4,6 @@
 
 mod handlers;
 
-use std::collections::HashMap;
-
 use app::api::destinations::Destination;
 use serde_json::Value;
 
@@ -44,16 +42,15 @@ fn to_wire(
     }
 }
 
-async fn load(state: &AppState, workspace_id: &str, id: &str) -> Result<Destination, IntegrationError> {
+async fn load(
+    state: &AppState,
+    workspace_id: &str,
+    id: &str,
+) -> Result<Destination, IntegrationError> {
     let row = DestinationRow {
         common: integrations::load_common::<Destinations>(&state.db, workspace_id, id).await?,
     };
-    let source_ids = sqlx::query_scalar(
-        "SELECT source_id FROM connections WHERE destination_id = $1 ORDER BY created_at",
-    )
-    .bind(id)
-    .fetch_all(&state.db.pool)
-    .await?;
+    let source_ids = integrations::connected_to::<Destinations>(&state.db, id).await?;
     let paths = integrations::secret_paths(&state.db, Destinations::RESOURCE, id).await?;
     Ok(to_wire(state.catalog, row, source_ids, &paths))
 }
@@ -72,16 +69,8 @@ pub async fn list(
     .bind(workspace_id)
     .fetch_all(&state.db.pool)
     .await?;
-    let connections: Vec<(String, String)> = sqlx::query_as(
-        "SELECT destination_id, source_id FROM connections WHERE workspace_id = $1 ORDER BY created_at",
-    )
-    .bind(workspace_id)
-    .fetch_all(&state.db.pool)
-    .await?;
-    let mut sources_of: HashMap<String, Vec<String>> = HashMap::new();
-    for (destination_id, source_id) in connections {
-        sources_of.entry(destination_id).or_default().push(source_id);
-    }
+    let mut sources_of =
+        integrations::connected_in_workspace::<Destinations>(&state.db, workspace_id).await?;
     let mut paths = integrations::secret_paths_in_workspace(&state.db, workspace_id).await?;
     Ok(rows
         .into_iter()

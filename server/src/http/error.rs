@@ -92,12 +92,20 @@ impl AppError {
 
     /// 404
     pub fn not_found(what: &str) -> AppError {
-        AppError::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+        AppError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
     }
 
     /// 412: `If-Match` that is not a revision tag.
     pub fn precondition(message: impl Into<String>) -> AppError {
-        AppError::new(StatusCode::PRECONDITION_FAILED, "precondition_failed", message)
+        AppError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "precondition_failed",
+            message,
+        )
     }
 
     /// 413
@@ -118,7 +126,11 @@ impl AppError {
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> AppError {
         AppError {
             field: Some(field.into()),
-            ..AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", message)
+            ..AppError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                message,
+            )
         }
     }
 

@@ -64,6 +64,14 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
             error.column()
         )));
     }
+    // Every body is an object: serde would also read a struct from an array of its fields in order, so
+    // `[null, null]` would be a valid (empty) change.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(AppError::validation(
+            "body",
+            "the body must be a JSON object",
+        ));
+    }
     let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(deserializer).map_err(|error| {
         // `headers[0].to` → `headers.0.to`: the dotted form the schema errors (and the UI's forms) use.
@@ -220,7 +228,10 @@ mod tests {
 
     fn field_and_message(error: AppError) -> (Option<String>, String) {
         assert_eq!(error.status(), 422, "{error:?}");
-        (error.field().map(str::to_string), error.message().to_string())
+        (
+            error.field().map(str::to_string),
+            error.message().to_string(),
+        )
     }
 
     fn is_bad_request(error: AppError) -> bool {
@@ -283,6 +294,21 @@ mod tests {
         assert_eq!(field.as_deref(), Some("config.headers.0.to"));
         // An escaped backslash followed by "u0000" is not a NUL.
         assert!(parse::<serde_json::Value>(br#"{"to": "a\\u0000b"}"#).is_ok());
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_object_is_a_422() {
+        for body in [
+            &br#"["x", "w"]"#[..],
+            b" [null, null]",
+            b"null",
+            b"\"x\"",
+            b"5",
+        ] {
+            let (field, _) = field_and_message(parse::<Body>(body).unwrap_err());
+            assert_eq!(field.as_deref(), Some("body"));
+        }
+        assert!(parse::<Body>(br#" {"name": "x", "workspaceId": "w"}"#).is_ok());
     }
 
     #[test]

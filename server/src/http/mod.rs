@@ -5,6 +5,7 @@ pub mod client_addr;
 pub mod csrf;
 pub mod error;
 pub mod json;
+pub mod openapi;
 pub mod revision;
 mod site;
 
@@ -78,7 +79,7 @@ impl utoipa::Modify for Authentication {
 
 /// `/api/v1`: the public API, also what the UI calls (in-process during server-side rendering).
 pub fn api_router(state: AppState) -> Router {
-    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(crate::accounts::routes())
         .merge(crate::workspaces::routes())
         .merge(crate::tokens::routes())
@@ -90,6 +91,8 @@ pub fn api_router(state: AppState) -> Router {
         .merge(crate::audit::routes())
         .merge(crate::jobs::handlers::routes())
         .split_for_parts();
+    // The error answers every operation shares, once the routers have listed the operations.
+    openapi::complete(&mut openapi);
     let openapi = std::sync::Arc::new(openapi);
     let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
         .with_name(csrf::SESSION_COOKIE)

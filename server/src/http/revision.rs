@@ -60,7 +60,11 @@ impl IfMatch {
 }
 
 /// A JSON answer with the resource's revision as its `ETag`.
-pub fn with_etag<T: Serialize>(status: axum::http::StatusCode, body: T, revision: &str) -> Response {
+pub fn with_etag<T: Serialize>(
+    status: axum::http::StatusCode,
+    body: T,
+    revision: &str,
+) -> Response {
     let mut response = (status, Json(body)).into_response();
     if let Ok(etag) = HeaderValue::from_str(&format!("\"{revision}\"")) {
         response.headers_mut().insert(ETAG, etag);

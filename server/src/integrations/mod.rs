@@ -32,6 +32,9 @@ pub trait IntegrationKind: Send + Sync + 'static {
     /// `source` or `destination`: the audit log's resource type and the secrets' owner type.
     const RESOURCE: &'static str;
     const TABLE: &'static str;
+    /// The columns of `connections` that name this kind, and the other.
+    const CONNECTED_AS: &'static str;
+    const CONNECTED_TO: &'static str;
     type Definition: Definition + Send + Sync + 'static;
 
     fn entry<'c>(catalog: &'c Catalog, name: &str) -> Option<&'c catalog::Entry<Self::Definition>>;
@@ -64,6 +67,8 @@ pub enum Destinations {}
 impl IntegrationKind for Sources {
     const RESOURCE: &'static str = "source";
     const TABLE: &'static str = "sources";
+    const CONNECTED_AS: &'static str = "source_id";
+    const CONNECTED_TO: &'static str = "destination_id";
     type Definition = app::api::catalog::SourceDefinition;
 
     fn entry<'c>(catalog: &'c Catalog, name: &str) -> Option<&'c catalog::Entry<Self::Definition>> {
@@ -78,6 +83,8 @@ impl IntegrationKind for Sources {
 impl IntegrationKind for Destinations {
     const RESOURCE: &'static str = "destination";
     const TABLE: &'static str = "destinations";
+    const CONNECTED_AS: &'static str = "destination_id";
+    const CONNECTED_TO: &'static str = "source_id";
     type Definition = app::api::catalog::DestinationDefinition;
 
     fn entry<'c>(catalog: &'c Catalog, name: &str) -> Option<&'c catalog::Entry<Self::Definition>> {
@@ -195,8 +202,9 @@ pub async fn create<K: IntegrationKind>(
     let enabled = input.enabled.unwrap_or(true);
     let now = now_ms();
     let extra = K::new_columns();
-    let mut columns =
-        String::from("id, workspace_id, name, type, config, enabled, revision_id, created_at, updated_at");
+    let mut columns = String::from(
+        "id, workspace_id, name, type, config, enabled, revision_id, created_at, updated_at",
+    );
     let mut values = String::from("$1, $2, $3, $4, $5, $6, $7, $8, $8");
     for (i, (column, _)) in extra.iter().enumerate() {
         columns.push_str(&format!(", {column}"));
@@ -227,14 +235,10 @@ pub async fn create<K: IntegrationKind>(
         state,
         tx,
         actor,
-        audit::Entry {
-            workspace_id: Some(workspace_id),
-            action: &format!("{}.created", K::RESOURCE),
-            resource_type: K::RESOURCE,
-            resource_id: &id,
-            resource_name: Some(&name),
-            changes,
-        },
+        audit::Entry::new(&format!("{}.created", K::RESOURCE), &id)
+            .in_workspace(workspace_id)
+            .named(&name)
+            .with(changes),
     )
     .await?;
     Ok(id)
@@ -296,19 +300,25 @@ pub async fn update<K: IntegrationKind>(
         changes = changes.field("name", Some(&current.name), Some(name));
     }
     if let Some(enabled) = change.enabled {
-        sqlx::query(&format!("UPDATE {} SET enabled = $1 WHERE id = $2", K::TABLE))
-            .bind(flag(enabled))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(&format!(
+            "UPDATE {} SET enabled = $1 WHERE id = $2",
+            K::TABLE
+        ))
+        .bind(flag(enabled))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         changes = changes.field("enabled", Some(current.enabled == 1), Some(enabled));
     }
     if let Some(prepared) = prepared {
-        sqlx::query(&format!("UPDATE {} SET config = $1 WHERE id = $2", K::TABLE))
-            .bind(prepared.public.to_string())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(&format!(
+            "UPDATE {} SET config = $1 WHERE id = $2",
+            K::TABLE
+        ))
+        .bind(prepared.public.to_string())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         store::replace(&mut tx, owner, &prepared.sealed).await?;
         changes = changes.merge(prepared.changes);
     }
@@ -316,14 +326,10 @@ pub async fn update<K: IntegrationKind>(
         state,
         tx,
         actor,
-        audit::Entry {
-            workspace_id: Some(workspace_id),
-            action: &format!("{}.updated", K::RESOURCE),
-            resource_type: K::RESOURCE,
-            resource_id: id,
-            resource_name: Some(name.as_deref().unwrap_or(&current.name)),
-            changes,
-        },
+        audit::Entry::new(&format!("{}.updated", K::RESOURCE), id)
+            .in_workspace(workspace_id)
+            .named(name.as_deref().unwrap_or(&current.name))
+            .with(changes),
     )
     .await?;
     Ok(())
@@ -356,16 +362,14 @@ pub async fn delete<K: IntegrationKind>(
         state,
         tx,
         actor,
-        audit::Entry {
-            workspace_id: Some(workspace_id),
-            action: &format!("{}.deleted", K::RESOURCE),
-            resource_type: K::RESOURCE,
-            resource_id: id,
-            resource_name: Some(&current.name),
-            changes: Changes::new()
-                .removed("name", &current.name)
-                .removed("type", &current.type_name),
-        },
+        audit::Entry::new(&format!("{}.deleted", K::RESOURCE), id)
+            .in_workspace(workspace_id)
+            .named(&current.name)
+            .with(
+                Changes::new()
+                    .removed("name", &current.name)
+                    .removed("type", &current.type_name),
+            ),
     )
     .await?;
     Ok(())
@@ -389,12 +393,40 @@ pub async fn load_common<K: IntegrationKind>(
     .ok_or(IntegrationError::NotFound(K::RESOURCE))
 }
 
-/// What the API shows of an integration's secrets: which are set (never their values).
-pub async fn secret_paths(
+/// What one source (or destination) is connected to: destination (or source) ids, oldest connection first.
+pub async fn connected_to<K: IntegrationKind>(db: &Db, id: &str) -> Result<Vec<String>, DbError> {
+    Ok(sqlx::query_scalar(&format!(
+        "SELECT {} FROM connections WHERE {} = $1 ORDER BY created_at",
+        K::CONNECTED_TO,
+        K::CONNECTED_AS
+    ))
+    .bind(id)
+    .fetch_all(&db.pool)
+    .await?)
+}
+
+/// What each source (or destination) of a workspace is connected to, by id.
+pub async fn connected_in_workspace<K: IntegrationKind>(
     db: &Db,
-    resource_type: &str,
-    id: &str,
-) -> Result<Vec<String>, DbError> {
+    workspace_id: &str,
+) -> Result<HashMap<String, Vec<String>>, DbError> {
+    let pairs: Vec<(String, String)> = sqlx::query_as(&format!(
+        "SELECT {}, {} FROM connections WHERE workspace_id = $1 ORDER BY created_at",
+        K::CONNECTED_AS,
+        K::CONNECTED_TO
+    ))
+    .bind(workspace_id)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut connected: HashMap<String, Vec<String>> = HashMap::new();
+    for (this, other) in pairs {
+        connected.entry(this).or_default().push(other);
+    }
+    Ok(connected)
+}
+
+/// What the API shows of an integration's secrets: which are set (never their values).
+pub async fn secret_paths(db: &Db, resource_type: &str, id: &str) -> Result<Vec<String>, DbError> {
     Ok(store::stored_paths(db, resource_type, id).await?)
 }
 

@@ -22,12 +22,13 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 struct JobQuery {
     /// `queued`, `running`, `succeeded` or `dead` (the jobs that gave up); all when absent.
+    #[param(value_type = Option<app::api::jobs::JobState>)]
     state: Option<String>,
 }
 
 /// Background jobs, most recently changed first (instance admin). `?state=dead` lists those that failed
 /// as often as they may, with why.
-#[utoipa::path(get, path = "/api/v1/instance/jobs", tag = "instance", params(JobQuery),
+#[utoipa::path(get, path = "/api/v1/instance/jobs", tag = "instance", security(("session" = [])), params(JobQuery),
     responses((status = 200, body = Vec<Job>), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn list_jobs(
     State(state): State<AppState>,
@@ -40,7 +41,7 @@ async fn list_jobs(
 }
 
 /// Queue a dead job again, with a fresh set of attempts (instance admin).
-#[utoipa::path(post, path = "/api/v1/instance/jobs/{id}/retry", tag = "instance", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/instance/jobs/{id}/retry", tag = "instance", security(("session" = [])), params(("id" = String, Path)),
     responses((status = 200, body = Job), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn retry_job(
     State(state): State<AppState>,

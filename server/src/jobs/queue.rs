@@ -272,7 +272,10 @@ mod tests {
         let around = |attempts, expected: u64| {
             let delay = backoff(attempts, base, max);
             let expected = Duration::from_secs(expected);
-            assert!(delay <= expected && delay >= expected.mul_f64(0.9), "{attempts}: {delay:?}");
+            assert!(
+                delay <= expected && delay >= expected.mul_f64(0.9),
+                "{attempts}: {delay:?}"
+            );
         };
         around(1, 10);
         around(2, 20);

@@ -73,7 +73,10 @@ async fn run_one(state: &AppState, job: ClaimedJob) {
     let settings = &state.jobs.settings;
     let outcome = if job.attempts > job.max_attempts {
         // Its last attempt's worker died: that counts as a failure like any other.
-        Err("its lease expired during its last attempt (the replica running it stopped)".to_string())
+        Err(
+            "its lease expired during its last attempt (the replica running it stopped)"
+                .to_string(),
+        )
     } else {
         let renewing = async {
             let mut every = tokio::time::interval(settings.lease / 3);
@@ -85,7 +88,9 @@ async fn run_one(state: &AppState, job: ClaimedJob) {
                     Ok(false) => {
                         tracing::warn!(job_id = %job.id, kind = %job.kind, "lost the lease of a running job");
                     }
-                    Err(error) => tracing::warn!(job_id = %job.id, %error, "could not renew a job's lease"),
+                    Err(error) => {
+                        tracing::warn!(job_id = %job.id, %error, "could not renew a job's lease")
+                    }
                 }
             }
         };
@@ -99,7 +104,14 @@ async fn run_one(state: &AppState, job: ClaimedJob) {
     let recorded = match &outcome {
         Ok(()) => queue::complete(&state.db, &job).await.map(|_| false),
         Err(error) => {
-            queue::fail(&state.db, &job, error, settings.retry_base, settings.retry_max).await
+            queue::fail(
+                &state.db,
+                &job,
+                error,
+                settings.retry_base,
+                settings.retry_max,
+            )
+            .await
         }
     };
     match (outcome, recorded) {

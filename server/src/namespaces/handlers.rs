@@ -22,7 +22,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_instance_workspaces))
 }
 
-#[utoipa::path(get, path = "/api/v1/namespaces", tag = "data planes",
+#[utoipa::path(get, path = "/api/v1/namespaces", tag = "data planes", security(("session" = [])),
     responses((status = 200, body = Vec<Namespace>), (status = 403, body = ErrorBody)))]
 async fn list_namespaces(
     State(state): State<AppState>,
@@ -32,7 +32,7 @@ async fn list_namespaces(
 }
 
 /// Create a namespace (instance admin). Its secret is shown once.
-#[utoipa::path(post, path = "/api/v1/namespaces", tag = "data planes", request_body = CreateNamespace,
+#[utoipa::path(post, path = "/api/v1/namespaces", tag = "data planes", security(("session" = [])), request_body = CreateNamespace,
     responses((status = 201, body = NamespaceWithSecret), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_namespace(
     State(state): State<AppState>,
@@ -45,7 +45,7 @@ async fn create_namespace(
 }
 
 /// Set a namespace's workspaces (instance admin).
-#[utoipa::path(patch, path = "/api/v1/namespaces/{id}", tag = "data planes", params(("id" = String, Path)),
+#[utoipa::path(patch, path = "/api/v1/namespaces/{id}", tag = "data planes", security(("session" = [])), params(("id" = String, Path)),
     request_body = UpdateNamespace,
     responses((status = 200, body = Namespace), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn update_namespace(
@@ -60,7 +60,7 @@ async fn update_namespace(
 }
 
 /// Delete a namespace (instance admin); its secret stops working at once.
-#[utoipa::path(delete, path = "/api/v1/namespaces/{id}", tag = "data planes", params(("id" = String, Path)),
+#[utoipa::path(delete, path = "/api/v1/namespaces/{id}", tag = "data planes", security(("session" = [])), params(("id" = String, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn delete_namespace(
     State(state): State<AppState>,
@@ -72,7 +72,7 @@ async fn delete_namespace(
 }
 
 /// A new secret for the namespace (instance admin); the old one stops working at once.
-#[utoipa::path(post, path = "/api/v1/namespaces/{id}/rotate-secret", tag = "data planes", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/namespaces/{id}/rotate-secret", tag = "data planes", security(("session" = [])), params(("id" = String, Path)),
     responses((status = 200, body = NamespaceWithSecret), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn rotate_namespace_secret(
     State(state): State<AppState>,
@@ -85,7 +85,7 @@ async fn rotate_namespace_secret(
 }
 
 /// Every workspace of the instance and its namespace (instance admin): what a namespace can hold.
-#[utoipa::path(get, path = "/api/v1/instance/workspaces", tag = "data planes",
+#[utoipa::path(get, path = "/api/v1/instance/workspaces", tag = "data planes", security(("session" = [])),
     responses((status = 200, body = Vec<InstanceWorkspace>), (status = 403, body = ErrorBody)))]
 async fn list_instance_workspaces(
     State(state): State<AppState>,

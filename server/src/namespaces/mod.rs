@@ -103,7 +103,10 @@ pub async fn load_definitions(db: &Db) -> Result<Vec<NamespaceDef>, DbError> {
     .await?;
     let mut by_namespace: std::collections::HashMap<String, Vec<String>> = Default::default();
     for (namespace_id, workspace_id) in members {
-        by_namespace.entry(namespace_id).or_default().push(workspace_id);
+        by_namespace
+            .entry(namespace_id)
+            .or_default()
+            .push(workspace_id);
     }
     Ok(rows
         .into_iter()
@@ -238,17 +241,6 @@ async fn publish(state: &AppState, changed: &[String]) {
     state.snapshot.publish_namespaces().await;
 }
 
-fn entry<'a>(action: &'a str, id: &'a str, name: Option<&'a str>, changes: Changes) -> audit::Entry<'a> {
-    audit::Entry {
-        workspace_id: None,
-        action,
-        resource_type: "namespace",
-        resource_id: id,
-        resource_name: name,
-        changes,
-    }
-}
-
 pub async fn list(db: &Db, actor: &Actor) -> Result<Vec<Namespace>, NamespaceError> {
     access::require_instance_admin(db, actor).await?;
     let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM namespaces ORDER BY name")
@@ -289,8 +281,11 @@ pub async fn create(
         other => other?,
     };
     let changed = set_members(&mut tx, &id, workspace_ids).await?;
-    let changes = Changes::new().set("name", &name).set("workspaceIds", workspace_ids);
-    audit::record(&mut tx, actor, entry("namespace.created", &id, Some(&name), changes)).await?;
+    let changes = Changes::new()
+        .set("name", &name)
+        .set("workspaceIds", workspace_ids);
+    let entry = audit::Entry::new("namespace.created", &id).named(&name);
+    audit::record(&mut tx, actor, entry.with(changes)).await?;
     tx.commit().await?;
     publish(state, &changed).await;
     Ok(NamespaceWithSecret {
@@ -316,12 +311,17 @@ pub async fn update(
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        let changes =
-            Changes::new().field("workspaceIds", Some(&before.workspace_ids), Some(&workspace_ids));
+        let changes = Changes::new().field(
+            "workspaceIds",
+            Some(&before.workspace_ids),
+            Some(&workspace_ids),
+        );
         audit::record(
             &mut tx,
             actor,
-            entry("namespace.updated", id, Some(&before.name), changes),
+            audit::Entry::new("namespace.updated", id)
+                .named(&before.name)
+                .with(changes),
         )
         .await?;
         tx.commit().await?;
@@ -342,9 +342,13 @@ pub async fn delete(state: &AppState, actor: &Actor, id: &str) -> Result<(), Nam
         .execute(&mut *tx)
         .await?;
     let changes = Changes::new().removed("name", &gone.name);
-    audit::record(&mut tx, actor, entry("namespace.deleted", id, Some(&gone.name), changes)).await?;
+    let entry = audit::Entry::new("namespace.deleted", id).named(&gone.name);
+    audit::record(&mut tx, actor, entry.with(changes)).await?;
     tx.commit().await?;
-    state.snapshot.revoke_namespace_secret(&gone.secret_hash).await;
+    state
+        .snapshot
+        .revoke_namespace_secret(&gone.secret_hash)
+        .await;
     publish(state, &left).await;
     Ok(())
 }
@@ -359,19 +363,24 @@ pub async fn rotate_secret(
     let (secret, hash, prefix) = new_token(SECRET_KIND);
     let mut tx = state.db.begin().await?;
     let old = load_row(&mut tx, id).await?;
-    sqlx::query("UPDATE namespaces SET secret_hash = $1, prefix = $2, updated_at = $3 WHERE id = $4")
-        .bind(&hash)
-        .bind(&prefix)
-        .bind(now_ms())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "UPDATE namespaces SET secret_hash = $1, prefix = $2, updated_at = $3 WHERE id = $4",
+    )
+    .bind(&hash)
+    .bind(&prefix)
+    .bind(now_ms())
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
     // The prefixes (what the API shows to recognise a secret), never the secrets.
     let changes = Changes::new().field("secretPrefix", Some(&old.prefix), Some(&prefix));
-    let action = "namespace.secret_rotated";
-    audit::record(&mut tx, actor, entry(action, id, Some(&old.name), changes)).await?;
+    let entry = audit::Entry::new("namespace.secret_rotated", id).named(&old.name);
+    audit::record(&mut tx, actor, entry.with(changes)).await?;
     tx.commit().await?;
-    state.snapshot.revoke_namespace_secret(&old.secret_hash).await;
+    state
+        .snapshot
+        .revoke_namespace_secret(&old.secret_hash)
+        .await;
     state.snapshot.publish_namespaces().await;
     Ok(NamespaceWithSecret {
         namespace: load(&state.db, id).await?,
@@ -380,7 +389,10 @@ pub async fn rotate_secret(
 }
 
 /// Every workspace of the instance and its namespace (instance admin): what a namespace can hold.
-pub async fn instance_workspaces(db: &Db, actor: &Actor) -> Result<Vec<InstanceWorkspace>, NamespaceError> {
+pub async fn instance_workspaces(
+    db: &Db,
+    actor: &Actor,
+) -> Result<Vec<InstanceWorkspace>, NamespaceError> {
     access::require_instance_admin(db, actor).await?;
     let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
         "SELECT w.id, w.name, nw.namespace_id FROM workspaces w \

@@ -95,8 +95,8 @@ async fn rewrap_slot(
                     .join(", "),
             )
         })?;
-    let raw = unwrap(master, &slot.binding(), &row.id, &row.wrapped_key)
-        .map_err(|_| slot.unusable())?;
+    let raw =
+        unwrap(master, &slot.binding(), &row.id, &row.wrapped_key).map_err(|_| slot.unusable())?;
     rewrap(db, &slot, &row, &raw, to).await
 }
 

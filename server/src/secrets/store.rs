@@ -140,8 +140,14 @@ pub async fn open(
     .await?;
     let mut out = BTreeMap::new();
     for row in rows {
-        if let Some(value) =
-            open_one(keyring, owner, &row.field, &row.data_key_id, &row.ciphertext).await?
+        if let Some(value) = open_one(
+            keyring,
+            owner,
+            &row.field,
+            &row.data_key_id,
+            &row.ciphertext,
+        )
+        .await?
         {
             out.insert(row.field, value);
         }
@@ -208,8 +214,14 @@ pub async fn open_rows(
             resource_type,
             resource_id: &row.resource_id,
         };
-        let Some(value) =
-            open_one(keyring, owner, &row.field, &row.data_key_id, &row.ciphertext).await?
+        let Some(value) = open_one(
+            keyring,
+            owner,
+            &row.field,
+            &row.data_key_id,
+            &row.ciphertext,
+        )
+        .await?
         else {
             continue;
         };

@@ -73,7 +73,8 @@ async fn get_source(
 /// else is a 409 naming its current revision.
 #[utoipa::path(patch, path = "/api/v1/workspaces/{ws}/sources/{id}", tag = "sources",
     params(("ws" = String, Path), ("id" = String, Path),
-        ("If-Match" = Option<String>, Header, description = "The revision (ETag) the change is made on")),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|"[!#-~]+")$"#,
+            description = "The revision (ETag) the change is made on, as the `ETag` header gave it, or `*`")),
     request_body = UpdateSource,
     responses((status = 200, body = Source, headers(("ETag" = String, description = "The source's new revision"))),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -113,7 +114,8 @@ async fn delete_source(
 /// Give a source a new write key (editor). The old one stops working at once.
 #[utoipa::path(post, path = "/api/v1/workspaces/{ws}/sources/{id}/rotate-write-key", tag = "sources",
     params(("ws" = String, Path), ("id" = String, Path)),
-    responses((status = 200, body = Source), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Source, headers(("ETag" = String, description = "The source's new revision"))),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn rotate_write_key(
     State(state): State<AppState>,
     principal: Principal,

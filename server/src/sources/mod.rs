@@ -4,8 +4,6 @@
 
 mod handlers;
 
-use std::collections::HashMap;
-
 use app::api::sources::Source;
 use app::api::workspaces::Role;
 use serde_json::Value;
@@ -64,18 +62,17 @@ async fn load_row(db: &Db, workspace_id: &str, id: &str) -> Result<SourceRow, In
 /// One source as the API shows it (no access check: the caller did it).
 async fn load(state: &AppState, workspace_id: &str, id: &str) -> Result<Source, IntegrationError> {
     let row = load_row(&state.db, workspace_id, id).await?;
-    let destination_ids = sqlx::query_scalar(
-        "SELECT destination_id FROM connections WHERE source_id = $1 ORDER BY created_at",
-    )
-    .bind(id)
-    .fetch_all(&state.db.pool)
-    .await?;
+    let destination_ids = integrations::connected_to::<Sources>(&state.db, id).await?;
     let paths = integrations::secret_paths(&state.db, Sources::RESOURCE, id).await?;
     Ok(to_wire(state.catalog, row, destination_ids, &paths))
 }
 
 /// A workspace's sources (viewer).
-pub async fn list(state: &AppState, actor: &Actor, workspace_id: &str) -> Result<Vec<Source>, IntegrationError> {
+pub async fn list(
+    state: &AppState,
+    actor: &Actor,
+    workspace_id: &str,
+) -> Result<Vec<Source>, IntegrationError> {
     integrations::require_reader(&state.db, actor, workspace_id).await?;
     let rows: Vec<SourceRow> = sqlx::query_as(&format!(
         "SELECT {} FROM sources WHERE workspace_id = $1 ORDER BY name, id",
@@ -84,16 +81,8 @@ pub async fn list(state: &AppState, actor: &Actor, workspace_id: &str) -> Result
     .bind(workspace_id)
     .fetch_all(&state.db.pool)
     .await?;
-    let connections: Vec<(String, String)> = sqlx::query_as(
-        "SELECT source_id, destination_id FROM connections WHERE workspace_id = $1 ORDER BY created_at",
-    )
-    .bind(workspace_id)
-    .fetch_all(&state.db.pool)
-    .await?;
-    let mut destinations_of: HashMap<String, Vec<String>> = HashMap::new();
-    for (source_id, destination_id) in connections {
-        destinations_of.entry(source_id).or_default().push(destination_id);
-    }
+    let mut destinations_of =
+        integrations::connected_in_workspace::<Sources>(&state.db, workspace_id).await?;
     let mut paths = integrations::secret_paths_in_workspace(&state.db, workspace_id).await?;
     Ok(rows
         .into_iter()
@@ -111,7 +100,12 @@ pub async fn list(state: &AppState, actor: &Actor, workspace_id: &str) -> Result
 }
 
 /// One source (viewer).
-pub async fn get(state: &AppState, actor: &Actor, workspace_id: &str, id: &str) -> Result<Source, IntegrationError> {
+pub async fn get(
+    state: &AppState,
+    actor: &Actor,
+    workspace_id: &str,
+    id: &str,
+) -> Result<Source, IntegrationError> {
     integrations::require_reader(&state.db, actor, workspace_id).await?;
     load(state, workspace_id, id).await
 }
@@ -140,7 +134,12 @@ pub async fn update(
 }
 
 /// Deletes a source and its connections (editor). Its write key stops working at once.
-pub async fn delete(state: &AppState, actor: &Actor, workspace_id: &str, id: &str) -> Result<(), IntegrationError> {
+pub async fn delete(
+    state: &AppState,
+    actor: &Actor,
+    workspace_id: &str,
+    id: &str,
+) -> Result<(), IntegrationError> {
     integrations::delete::<Sources>(state, actor, workspace_id, id).await
 }
 
@@ -168,16 +167,12 @@ pub async fn rotate_write_key(
         state,
         tx,
         actor,
-        audit::Entry {
-            workspace_id: Some(workspace_id),
-            action: "source.write_key_rotated",
-            resource_type: Sources::RESOURCE,
-            resource_id: id,
-            resource_name: Some(&current.common.name),
-            // The write key is not a secret (it ships in web pages), but the old one stops working: no
-            // reason to keep either in the log.
-            changes: Changes::new().set("writeKey", "rotated"),
-        },
+        // The write key is not a secret (it ships in web pages), but the old one stops working: no reason to
+        // keep either in the log.
+        audit::Entry::new("source.write_key_rotated", id)
+            .in_workspace(workspace_id)
+            .named(&current.common.name)
+            .with(Changes::new().set("writeKey", "rotated")),
     )
     .await?;
     load(state, workspace_id, id).await

@@ -40,8 +40,7 @@ async fn list_api_tokens(
     ApiQuery(filter): ApiQuery<TokenFilter>,
 ) -> ApiResult<Json<Vec<ApiToken>>> {
     Ok(Json(
-        super::list_api_tokens(&state.db, &principal.actor, filter.workspace_id.as_deref())
-            .await?,
+        super::list_api_tokens(&state.db, &principal.actor, filter.workspace_id.as_deref()).await?,
     ))
 }
 

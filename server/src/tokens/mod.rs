@@ -212,14 +212,10 @@ pub async fn create_api_token(
     audit::record(
         &mut tx,
         actor,
-        audit::Entry {
-            workspace_id: Some(workspace_id),
-            action: "api_token.created",
-            resource_type: "api_token",
-            resource_id: &id,
-            resource_name: Some(&name),
-            changes: Changes::new().set("name", &name).set("role", role),
-        },
+        audit::Entry::new("api_token.created", &id)
+            .in_workspace(workspace_id)
+            .named(&name)
+            .with(Changes::new().set("name", &name).set("role", role)),
     )
     .await?;
     tx.commit().await?;
@@ -254,14 +250,10 @@ pub async fn revoke_api_token(db: &Db, actor: &Actor, id: &str) -> Result<(), To
     audit::record(
         &mut tx,
         actor,
-        audit::Entry {
-            workspace_id: Some(&workspace_id),
-            action: "api_token.revoked",
-            resource_type: "api_token",
-            resource_id: id,
-            resource_name: Some(&name),
-            changes: Changes::new().removed("name", &name),
-        },
+        audit::Entry::new("api_token.revoked", id)
+            .in_workspace(&workspace_id)
+            .named(&name)
+            .with(Changes::new().removed("name", &name)),
     )
     .await?;
     tx.commit().await?;
@@ -333,14 +325,10 @@ pub async fn create_data_plane_token(
     audit::record(
         &mut tx,
         actor,
-        audit::Entry {
-            workspace_id: Some(workspace_id),
-            action: "data_plane_token.created",
-            resource_type: "data_plane_token",
-            resource_id: &id,
-            resource_name: Some(&name),
-            changes: Changes::new().set("name", &name),
-        },
+        audit::Entry::new("data_plane_token.created", &id)
+            .in_workspace(workspace_id)
+            .named(&name)
+            .with(Changes::new().set("name", &name)),
     )
     .await?;
     tx.commit().await?;
@@ -380,14 +368,10 @@ pub async fn revoke_data_plane_token(
     audit::record(
         &mut tx,
         actor,
-        audit::Entry {
-            workspace_id: Some(workspace_id),
-            action: "data_plane_token.revoked",
-            resource_type: "data_plane_token",
-            resource_id: id,
-            resource_name: Some(&name),
-            changes: Changes::new().removed("name", &name),
-        },
+        audit::Entry::new("data_plane_token.revoked", id)
+            .in_workspace(workspace_id)
+            .named(&name)
+            .with(Changes::new().removed("name", &name)),
     )
     .await?;
     tx.commit().await?;

@@ -46,7 +46,7 @@ async fn list_workspaces(
 }
 
 /// Create a workspace; you become its owner.
-#[utoipa::path(post, path = "/api/v1/workspaces", tag = "workspaces", request_body = CreateWorkspace,
+#[utoipa::path(post, path = "/api/v1/workspaces", tag = "workspaces", security(("session" = [])), request_body = CreateWorkspace,
     responses((status = 201, body = Workspace), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_workspace(
     State(state): State<AppState>,
@@ -161,9 +161,7 @@ async fn list_invites(
     principal: Principal,
     Path(ws): Path<String>,
 ) -> ApiResult<Json<Vec<Invite>>> {
-    Ok(Json(
-        invites::list(&state.db, &principal.actor, &ws).await?,
-    ))
+    Ok(Json(invites::list(&state.db, &principal.actor, &ws).await?))
 }
 
 /// Invite someone by email (admin). Inviting the same address again replaces the earlier invite.
@@ -213,8 +211,11 @@ async fn preview_invite(
 
 /// Accept an invite: signed in as the invited address, or with that account's password, or by creating
 /// the account (name and password). Signs you in.
-#[utoipa::path(post, path = "/api/v1/invites/accept", tag = "workspaces", security(()), request_body = AcceptInvite,
-    responses((status = 200, body = InviteAccepted), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/invites/accept", tag = "workspaces",
+    security((), ("apiToken" = []), ("session" = [])), request_body = AcceptInvite,
+    responses((status = 200, body = InviteAccepted,
+            headers(("Set-Cookie" = String, description = "The session cookie, when the call was not signed in"))),
+        (status = 403, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn accept_invite(
     State(state): State<AppState>,
     ClientAddr(ip): ClientAddr,

@@ -58,7 +58,11 @@ impl InviteRow {
 }
 
 /// Pending invites (admin).
-pub async fn list(db: &Db, actor: &Actor, workspace_id: &str) -> Result<Vec<Invite>, WorkspaceError> {
+pub async fn list(
+    db: &Db,
+    actor: &Actor,
+    workspace_id: &str,
+) -> Result<Vec<Invite>, WorkspaceError> {
     access::require(db, actor, workspace_id, Role::Admin).await?;
     let rows: Vec<InviteRow> = sqlx::query_as(&format!(
         "SELECT {} FROM invites WHERE workspace_id = $1 AND accepted_at IS NULL AND expires_at > $2
@@ -129,14 +133,10 @@ pub async fn create(
     audit::record(
         &mut tx,
         actor,
-        audit::Entry {
-            workspace_id: Some(workspace_id),
-            action: "invite.created",
-            resource_type: "invite",
-            resource_id: &id,
-            resource_name: Some(&email),
-            changes: Changes::new().set("email", &email).set("role", role),
-        },
+        audit::Entry::new("invite.created", &id)
+            .in_workspace(workspace_id)
+            .named(&email)
+            .with(Changes::new().set("email", &email).set("role", role)),
     )
     .await?;
     jobs::enqueue(
@@ -239,14 +239,10 @@ pub async fn revoke(
     audit::record(
         &mut tx,
         actor,
-        audit::Entry {
-            workspace_id: Some(workspace_id),
-            action: "invite.revoked",
-            resource_type: "invite",
-            resource_id: invite_id,
-            resource_name: Some(&email),
-            changes: Changes::new().removed("email", &email),
-        },
+        audit::Entry::new("invite.revoked", invite_id)
+            .in_workspace(workspace_id)
+            .named(&email)
+            .with(Changes::new().removed("email", &email)),
     )
     .await?;
     tx.commit().await?;
@@ -342,7 +338,9 @@ pub async fn accept(
     let (user_id, origin) = match (&acceptor, &existing) {
         (Acceptor::SignedIn(actor), _) => {
             let ActorKind::Person { user_id } = &actor.kind else {
-                return Err(WorkspaceError::Forbidden("an API token cannot accept an invite"));
+                return Err(WorkspaceError::Forbidden(
+                    "an API token cannot accept an invite",
+                ));
             };
             if existing.as_ref().map(|u| &u.id) != Some(user_id) {
                 return Err(WorkspaceError::Forbidden(
@@ -351,7 +349,12 @@ pub async fn accept(
             }
             (Some(user_id.clone()), actor.origin.clone())
         }
-        (Acceptor::Anonymous { password, origin, .. }, Some(user)) => {
+        (
+            Acceptor::Anonymous {
+                password, origin, ..
+            },
+            Some(user),
+        ) => {
             let attempt = PasswordAttempt::start(&state.db, &user.email, origin.ip).await?;
             let password = password.clone().unwrap_or_default();
             if !password::verify(
@@ -428,14 +431,11 @@ pub async fn accept(
     audit::record(
         &mut tx,
         &actor,
-        audit::Entry {
-            workspace_id: Some(&invite.workspace_id),
-            action: "invite.accepted",
-            resource_type: "member",
-            resource_id: &user_id,
-            resource_name: Some(&invite.email),
-            changes: Changes::new().field("role", current.as_deref(), Some(role.as_str())),
-        },
+        audit::Entry::new("invite.accepted", &user_id)
+            .about("member")
+            .in_workspace(&invite.workspace_id)
+            .named(&invite.email)
+            .with(Changes::new().field("role", current.as_deref(), Some(role.as_str()))),
     )
     .await?;
     tx.commit().await?;

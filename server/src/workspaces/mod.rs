@@ -133,14 +133,10 @@ pub async fn insert(
     audit::record(
         conn,
         actor,
-        audit::Entry {
-            workspace_id: Some(&id),
-            action: "workspace.created",
-            resource_type: "workspace",
-            resource_id: &id,
-            resource_name: Some(name),
-            changes: Changes::new().set("name", name),
-        },
+        audit::Entry::new("workspace.created", &id)
+            .in_workspace(&id)
+            .named(name)
+            .with(Changes::new().set("name", name)),
     )
     .await?;
     Ok(id)
@@ -189,12 +185,17 @@ pub async fn list(db: &Db, actor: &Actor) -> Result<Vec<Workspace>, WorkspaceErr
 
 /// Creates a workspace; the person creating it becomes its owner. Not for API tokens, which are scoped to
 /// one workspace.
-pub async fn create(state: &AppState, actor: &Actor, name: &str) -> Result<Workspace, WorkspaceError> {
+pub async fn create(
+    state: &AppState,
+    actor: &Actor,
+    name: &str,
+) -> Result<Workspace, WorkspaceError> {
     let user_id = match &actor.kind {
         ActorKind::Person { user_id } => user_id.clone(),
         _ => {
             return Err(AccessError::NeedsPerson(
-                "API tokens are scoped to one workspace and cannot create workspaces; sign in".into(),
+                "API tokens are scoped to one workspace and cannot create workspaces; sign in"
+                    .into(),
             )
             .into())
         }
@@ -243,7 +244,11 @@ pub async fn update(
     }
     let current = load(db, workspace_id).await?;
     let changes = Changes::new()
-        .field("name", Some(&current.name), name.as_ref().or(Some(&current.name)))
+        .field(
+            "name",
+            Some(&current.name),
+            name.as_ref().or(Some(&current.name)),
+        )
         .field(
             "auditRetentionDays",
             Some(current.audit_retention_days),
@@ -271,14 +276,10 @@ pub async fn update(
         audit::record(
             &mut tx,
             actor,
-            audit::Entry {
-                workspace_id: Some(workspace_id),
-                action: "workspace.updated",
-                resource_type: "workspace",
-                resource_id: workspace_id,
-                resource_name: Some(name.as_deref().unwrap_or(&current.name)),
-                changes,
-            },
+            audit::Entry::new("workspace.updated", workspace_id)
+                .in_workspace(workspace_id)
+                .named(name.as_deref().unwrap_or(&current.name))
+                .with(changes),
         )
         .await?;
         tx.commit().await?;
@@ -287,7 +288,11 @@ pub async fn update(
 }
 
 /// Deletes a workspace and everything in it (owner). Its data-plane tokens stop working at once.
-pub async fn delete(state: &AppState, actor: &Actor, workspace_id: &str) -> Result<(), WorkspaceError> {
+pub async fn delete(
+    state: &AppState,
+    actor: &Actor,
+    workspace_id: &str,
+) -> Result<(), WorkspaceError> {
     access::require(&state.db, actor, workspace_id, Role::Owner).await?;
     let current = load(&state.db, workspace_id).await?;
     let mut tx = state.db.begin().await?;
@@ -304,14 +309,9 @@ pub async fn delete(state: &AppState, actor: &Actor, workspace_id: &str) -> Resu
     audit::record(
         &mut tx,
         actor,
-        audit::Entry {
-            workspace_id: None,
-            action: "workspace.deleted",
-            resource_type: "workspace",
-            resource_id: workspace_id,
-            resource_name: Some(&current.name),
-            changes: Changes::new().removed("name", &current.name),
-        },
+        audit::Entry::new("workspace.deleted", workspace_id)
+            .named(&current.name)
+            .with(Changes::new().removed("name", &current.name)),
     )
     .await?;
     tx.commit().await?;
@@ -348,13 +348,16 @@ impl MemberRow {
 const MEMBER_QUERY: &str = "SELECT u.id AS user_id, u.email, u.name, m.role, m.created_at
      FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.workspace_id = $1";
 
-pub async fn members(db: &Db, actor: &Actor, workspace_id: &str) -> Result<Vec<Member>, WorkspaceError> {
+pub async fn members(
+    db: &Db,
+    actor: &Actor,
+    workspace_id: &str,
+) -> Result<Vec<Member>, WorkspaceError> {
     access::require(db, actor, workspace_id, Role::Viewer).await?;
-    let rows: Vec<MemberRow> =
-        sqlx::query_as(&format!("{MEMBER_QUERY} ORDER BY u.name, u.email"))
-            .bind(workspace_id)
-            .fetch_all(&db.pool)
-            .await?;
+    let rows: Vec<MemberRow> = sqlx::query_as(&format!("{MEMBER_QUERY} ORDER BY u.name, u.email"))
+        .bind(workspace_id)
+        .fetch_all(&db.pool)
+        .await?;
     Ok(rows.into_iter().filter_map(MemberRow::into_wire).collect())
 }
 
@@ -367,8 +370,7 @@ async fn member(db: &Db, workspace_id: &str, user_id: &str) -> Result<MemberRow,
         .ok_or(WorkspaceError::NotFound("member"))
 }
 
-const OWNER_ONLY_BY_HANDOVER: &str =
-    "the owner's role only changes by handing the workspace over";
+const OWNER_ONLY_BY_HANDOVER: &str = "the owner's role only changes by handing the workspace over";
 
 /// Changes a member's role (admin). The owner's role only changes by a handover, and nobody becomes owner
 /// but by one.
@@ -409,14 +411,10 @@ pub async fn change_role(
     audit::record(
         &mut tx,
         actor,
-        audit::Entry {
-            workspace_id: Some(workspace_id),
-            action: "member.role_changed",
-            resource_type: "member",
-            resource_id: user_id,
-            resource_name: Some(&before.email),
-            changes: Changes::new().field("role", Some(&before.role), Some(role.as_str())),
-        },
+        audit::Entry::new("member.role_changed", user_id)
+            .in_workspace(workspace_id)
+            .named(&before.email)
+            .with(Changes::new().field("role", Some(&before.role), Some(role.as_str()))),
     )
     .await?;
     tx.commit().await?;
@@ -463,18 +461,18 @@ pub async fn remove_member(
     audit::record(
         &mut tx,
         actor,
-        audit::Entry {
-            workspace_id: Some(workspace_id),
-            action: if leaving {
+        audit::Entry::new(
+            if leaving {
                 "member.left"
             } else {
                 "member.removed"
             },
-            resource_type: "member",
-            resource_id: user_id,
-            resource_name: Some(&before.email),
-            changes: Changes::new().removed("role", &before.role),
-        },
+            user_id,
+        )
+        .about("member")
+        .in_workspace(workspace_id)
+        .named(&before.email)
+        .with(Changes::new().removed("role", &before.role)),
     )
     .await?;
     tx.commit().await?;
@@ -493,7 +491,9 @@ pub async fn transfer(
     // A person, or an owner's API token acting for them.
     let owner_id = actor
         .user_id()
-        .ok_or(WorkspaceError::Forbidden("only the owner can hand a workspace over"))?
+        .ok_or(WorkspaceError::Forbidden(
+            "only the owner can hand a workspace over",
+        ))?
         .to_string();
     if new_owner == owner_id {
         return Err(Invalid::new("userId", "userId is already the owner").into());
@@ -531,14 +531,9 @@ pub async fn transfer(
     audit::record(
         &mut tx,
         actor,
-        audit::Entry {
-            workspace_id: Some(workspace_id),
-            action: "workspace.transferred",
-            resource_type: "workspace",
-            resource_id: workspace_id,
-            resource_name: None,
-            changes: Changes::new().field("owner", Some(&actor.label), new_owner_email.as_ref()),
-        },
+        audit::Entry::new("workspace.transferred", workspace_id)
+            .in_workspace(workspace_id)
+            .with(Changes::new().field("owner", Some(&actor.label), new_owner_email.as_ref())),
     )
     .await?;
     tx.commit().await?;

@@ -59,7 +59,10 @@ async fn a_change_records_who_from_where_and_what(backend: Backend) {
     assert_eq!(entry["userAgent"], "audit-test/1.0");
     assert!(entry["at"].as_str().unwrap().ends_with('Z'));
     let changes = &entry["changes"];
-    assert_eq!(changes["name"], json!({"before": "Hook", "after": "Hook 2"}));
+    assert_eq!(
+        changes["name"],
+        json!({"before": "Hook", "after": "Hook 2"})
+    );
     assert_eq!(
         changes["config.webhookUrl"],
         json!({"before": "https://example.com/a", "after": "https://example.com/b"})
@@ -85,7 +88,10 @@ async fn a_change_records_who_from_where_and_what(backend: Backend) {
             .contains("ada@example.com"),
         "{entry}"
     );
-    assert_eq!(entry["changes"], json!({"enabled": {"before": true, "after": false}}));
+    assert_eq!(
+        entry["changes"],
+        json!({"enabled": {"before": true, "after": false}})
+    );
 }
 
 /// Setting, changing and clearing secrets (top-level and inside arrays) is logged as a change of a
@@ -156,9 +162,14 @@ async fn a_secret_never_appears_in_the_audit_log(backend: Backend) {
         .await
         .unwrap();
     for secret in [&first, &second, &header] {
-        assert!(!log.to_string().contains(secret.as_str()), "the audit API shows a secret");
         assert!(
-            stored.iter().all(|changes| !changes.contains(secret.as_str())),
+            !log.to_string().contains(secret.as_str()),
+            "the audit API shows a secret"
+        );
+        assert!(
+            stored
+                .iter()
+                .all(|changes| !changes.contains(secret.as_str())),
             "the audit table holds a secret"
         );
     }
@@ -175,12 +186,18 @@ async fn the_log_filters_and_pages_by_cursor(backend: Backend) {
     let mut sources = Vec::new();
     for i in 0..7 {
         let who = if i % 2 == 0 { &ada } else { &grace };
-        sources.push(who.create_source(&ws, "Javascript", &format!("Site {i}")).await);
+        sources.push(
+            who.create_source(&ws, "Javascript", &format!("Site {i}"))
+                .await,
+        );
     }
     let first = id(&sources[0]);
-    ada.patch(&format!("{}/{first}", sources_path(&ws)), json!({"name": "Renamed"}))
-        .await
-        .expect(200);
+    ada.patch(
+        &format!("{}/{first}", sources_path(&ws)),
+        json!({"name": "Renamed"}),
+    )
+    .await
+    .expect(200);
 
     let all = ada
         .get(&format!("{}?limit=200", audit_path(&ws)))
@@ -190,7 +207,10 @@ async fn the_log_filters_and_pages_by_cursor(backend: Backend) {
     // workspace.created, 7 × source.created, source.updated (adding grace was direct, not audited).
     assert_eq!(all.len(), 9, "{all:#?}");
     let ats: Vec<&str> = all.iter().map(|e| e["at"].as_str().unwrap()).collect();
-    assert!(ats.windows(2).all(|w| w[0] >= w[1]), "newest first: {ats:?}");
+    assert!(
+        ats.windows(2).all(|w| w[0] >= w[1]),
+        "newest first: {ats:?}"
+    );
 
     let mut paged = Vec::new();
     let mut cursor: Option<String> = None;
@@ -211,7 +231,12 @@ async fn the_log_filters_and_pages_by_cursor(backend: Backend) {
     let count = |query: String| {
         let ada = ada.clone();
         let url = format!("{}?limit=200&{query}", audit_path(&ws));
-        async move { ada.get(&url).await.expect(200)["entries"].as_array().unwrap().len() }
+        async move {
+            ada.get(&url).await.expect(200)["entries"]
+                .as_array()
+                .unwrap()
+                .len()
+        }
     };
     assert_eq!(count("actor=grace@example.com".into()).await, 3);
     assert_eq!(count(format!("actor={}", grace.user_id())).await, 3);
@@ -256,17 +281,25 @@ async fn entries_past_the_retention_are_pruned(backend: Backend) {
     let ada = app.user("ada@example.com").await;
     let ws = app.workspace(&ada, "Acme").await;
     assert_eq!(
-        ada.get(&format!("/api/v1/workspaces/{ws}")).await.expect(200)["auditRetentionDays"],
+        ada.get(&format!("/api/v1/workspaces/{ws}"))
+            .await
+            .expect(200)["auditRetentionDays"],
         400
     );
     for days in [0, 3651] {
-        ada.patch(&format!("/api/v1/workspaces/{ws}"), json!({"auditRetentionDays": days}))
-            .await
-            .expect_error(422, "validation_failed", Some("auditRetentionDays"));
-    }
-    ada.patch(&format!("/api/v1/workspaces/{ws}"), json!({"auditRetentionDays": 30}))
+        ada.patch(
+            &format!("/api/v1/workspaces/{ws}"),
+            json!({"auditRetentionDays": days}),
+        )
         .await
-        .expect(200);
+        .expect_error(422, "validation_failed", Some("auditRetentionDays"));
+    }
+    ada.patch(
+        &format!("/api/v1/workspaces/{ws}"),
+        json!({"auditRetentionDays": 30}),
+    )
+    .await
+    .expect(200);
     let entry = newest(&ada, &ws).await;
     assert_eq!(
         entry["changes"]["auditRetentionDays"],

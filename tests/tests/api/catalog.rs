@@ -44,7 +44,10 @@ async fn full_catalog(client: &Client, kind: &str) -> BTreeMap<String, Value> {
             .await
             .expect(200);
         for (key, value) in summary.as_object().unwrap() {
-            assert_eq!(&full[key], value, "{name}: {key} differs between the list and the definition");
+            assert_eq!(
+                &full[key], value,
+                "{name}: {key} differs between the list and the definition"
+            );
         }
         out.insert(name, full);
     }

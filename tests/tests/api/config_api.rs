@@ -390,10 +390,7 @@ async fn source_config_has_the_javascript_sdk_shape(backend: Backend) {
         1,
         "the cloud-mode and the disabled destinations are left out: {document:#}"
     );
-    let amplitude_definition = ada
-        .get("/api/v1/catalog/destinations/AM")
-        .await
-        .expect(200);
+    let amplitude_definition = ada.get("/api/v1/catalog/destinations/AM").await.expect(200);
     let include_keys: Vec<&str> = amplitude_definition["includeKeys"]
         .as_array()
         .unwrap()
@@ -1413,7 +1410,10 @@ async fn revoked_credentials_stop_at_once_even_when_the_config_cannot_be_rebuilt
     let data_plane = app.basic(&str_of(&created, "token"));
     workspace_config(&data_plane).await;
     let namespace = root
-        .post("/api/v1/namespaces", json!({"name": "eu", "workspaceIds": [ws]}))
+        .post(
+            "/api/v1/namespaces",
+            json!({"name": "eu", "workspaceIds": [ws]}),
+        )
         .await
         .expect(201);
     let namespace_id = id(&namespace["namespace"]);

@@ -55,13 +55,21 @@ async fn mail_queued_while_smtp_is_down_is_delivered_once_it_is_up(backend: Back
 
     app.start_smtp().await;
     let mail = app.mailbox().wait_for("grace@example.com").await;
-    assert!(mail.subject.contains("invited you to Acme"), "{}", mail.subject);
+    assert!(
+        mail.subject.contains("invited you to Acme"),
+        "{}",
+        mail.subject
+    );
     eventually("the job to be done", Duration::from_secs(10), || async {
         (mail_jobs(&app).await[0].1 == "succeeded").then_some(())
     })
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(app.mailbox().all_to("grace@example.com").len(), 1, "sent once");
+    assert_eq!(
+        app.mailbox().all_to("grace@example.com").len(),
+        1,
+        "sent once"
+    );
 }
 
 /// A mail queued and not yet sent is in the database, not in a process: a restart (with SMTP back) sends it.
@@ -87,7 +95,11 @@ async fn a_queued_mail_survives_a_restart(backend: Backend) {
         (mail_jobs(&app).await[0].1 == "succeeded").then_some(())
     })
     .await;
-    assert_eq!(app.mailbox().all_to("grace@example.com").len(), 1, "sent once");
+    assert_eq!(
+        app.mailbox().all_to("grace@example.com").len(),
+        1,
+        "sent once"
+    );
 }
 
 /// Each failure waits longer (the delay is stored with the job); after its last attempt the job is dead,
@@ -122,7 +134,10 @@ async fn a_failing_job_backs_off_then_dies_and_is_visible(backend: Backend) {
         (mail_jobs(&app).await[0].1 == "dead").then_some(())
     })
     .await;
-    let dead = root.get("/api/v1/instance/jobs?state=dead").await.expect(200);
+    let dead = root
+        .get("/api/v1/instance/jobs?state=dead")
+        .await
+        .expect(200);
     let listed = dead
         .as_array()
         .unwrap()
@@ -134,7 +149,10 @@ async fn a_failing_job_backs_off_then_dies_and_is_visible(backend: Backend) {
     assert_eq!(listed["state"], "dead");
     assert_eq!(listed["attempts"], listed["maxAttempts"]);
     assert!(listed["lastError"].as_str().unwrap().contains("SMTP"));
-    assert!(listed.get("payload").is_none(), "what a job works on is not listed");
+    assert!(
+        listed.get("payload").is_none(),
+        "what a job works on is not listed"
+    );
 
     let owner_only = app.member(&ws, "owner2@example.com", Role::Owner).await;
     owner_only
@@ -181,10 +199,14 @@ async fn a_job_whose_replica_died_is_taken_over(backend: Backend) {
     )
     .await;
     app.mailbox().wait_for("grace@example.com").await;
-    eventually("the job to be done again", Duration::from_secs(10), || async {
-        let job = &mail_jobs(&app).await[0];
-        (job.1 == "succeeded" && job.2 == 2).then_some(())
-    })
+    eventually(
+        "the job to be done again",
+        Duration::from_secs(10),
+        || async {
+            let job = &mail_jobs(&app).await[0];
+            (job.1 == "succeeded" && job.2 == 2).then_some(())
+        },
+    )
     .await;
 }
 

@@ -171,7 +171,9 @@ async fn a_sqlite_database_url_creates_its_file() {
     let mut config = server::config::Config::for_data_dir(dir.path().join("data"));
     config.database_url = Some(format!("sqlite://{}", file.display()));
     config.site_root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/site");
-    let server = server::start(config).await.expect("starting on a new SQLite file");
+    let server = server::start(config)
+        .await
+        .expect("starting on a new SQLite file");
     assert!(file.exists(), "{} was not created", file.display());
     server.shutdown().await.unwrap();
 }
@@ -222,9 +224,16 @@ async fn sqlite_and_postgres_migrations_define_the_same_tables_and_columns() {
             .or_default()
             .insert(column, nullable == "NO");
     }
-    assert_eq!(sqlite.keys().collect::<Vec<_>>(), postgres.keys().collect::<Vec<_>>(), "the same tables");
+    assert_eq!(
+        sqlite.keys().collect::<Vec<_>>(),
+        postgres.keys().collect::<Vec<_>>(),
+        "the same tables"
+    );
     for (table, columns) in &sqlite {
-        assert_eq!(columns, &postgres[table], "the columns of {table} (name → NOT NULL)");
+        assert_eq!(
+            columns, &postgres[table],
+            "the columns of {table} (name → NOT NULL)"
+        );
     }
 }
 
@@ -257,19 +266,27 @@ async fn pages_and_assets_are_served_safely_compressed_and_cached_right() {
     assert_eq!(page.header("cache-control"), Some("no-store"));
     let other = app.anonymous().get("/login").await;
     assert!(
-        !other.header("content-security-policy").unwrap().contains(nonce),
+        !other
+            .header("content-security-policy")
+            .unwrap()
+            .contains(nonce),
         "a new nonce per page"
     );
 
     let site = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/site");
-    let hashes = std::fs::read_to_string(site.join("hash.txt")).expect("scripts/build-site was run");
+    let hashes =
+        std::fs::read_to_string(site.join("hash.txt")).expect("scripts/build-site was run");
     let wasm_hash = hashes
         .lines()
         .find_map(|line| line.strip_prefix("wasm: "))
         .unwrap();
     let wasm = format!("/pkg/wheelhouse.{wasm_hash}.wasm");
     assert!(page.text.contains(&wasm), "the page names the hashed wasm");
-    for (accept, encoding) in [("br, gzip", Some("br")), ("gzip", Some("gzip")), ("identity", None)] {
+    for (accept, encoding) in [
+        ("br, gzip", Some("br")),
+        ("gzip", Some("gzip")),
+        ("identity", None),
+    ] {
         let asset = app
             .anonymous()
             .request(reqwest::Method::GET, &wasm)

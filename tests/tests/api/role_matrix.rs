@@ -114,7 +114,11 @@ const OUTSIDE_WORKSPACES: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/auth/login", "anyone"),
     ("POST", "/api/v1/auth/logout", "anyone"),
     ("POST", "/api/v1/auth/password-reset", "anyone"),
-    ("POST", "/api/v1/auth/password-reset/confirm", "anyone with the link"),
+    (
+        "POST",
+        "/api/v1/auth/password-reset/confirm",
+        "anyone with the link",
+    ),
     ("GET", "/api/v1/setup", "anyone"),
     ("POST", "/api/v1/setup", "anyone with the set-up token"),
     ("GET", "/api/v1/invites/preview", "anyone with the link"),
@@ -123,7 +127,11 @@ const OUTSIDE_WORKSPACES: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/me/password", "signed in"),
     ("GET", "/api/v1/workspaces", "signed in"),
     ("POST", "/api/v1/workspaces", "signed in, not a token"),
-    ("GET", "/api/v1/tokens", "signed in (admin of the token's workspace)"),
+    (
+        "GET",
+        "/api/v1/tokens",
+        "signed in (admin of the token's workspace)",
+    ),
     ("GET", "/api/v1/catalog/sources", "signed in"),
     ("GET", "/api/v1/catalog/sources/{name}", "signed in"),
     ("GET", "/api/v1/catalog/destinations", "signed in"),
@@ -132,7 +140,11 @@ const OUTSIDE_WORKSPACES: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/namespaces", "instance admin"),
     ("PATCH", "/api/v1/namespaces/{id}", "instance admin"),
     ("DELETE", "/api/v1/namespaces/{id}", "instance admin"),
-    ("POST", "/api/v1/namespaces/{id}/rotate-secret", "instance admin"),
+    (
+        "POST",
+        "/api/v1/namespaces/{id}/rotate-secret",
+        "instance admin",
+    ),
     ("GET", "/api/v1/instance/workspaces", "instance admin"),
     ("GET", "/api/v1/instance/jobs", "instance admin"),
     ("POST", "/api/v1/instance/jobs/{id}/retry", "instance admin"),
@@ -180,7 +192,10 @@ impl Route {
             GetSource => ("GET", "/api/v1/workspaces/{ws}/sources/{id}"),
             UpdateSource => ("PATCH", "/api/v1/workspaces/{ws}/sources/{id}"),
             DeleteSource => ("DELETE", "/api/v1/workspaces/{ws}/sources/{id}"),
-            RotateWriteKey => ("POST", "/api/v1/workspaces/{ws}/sources/{id}/rotate-write-key"),
+            RotateWriteKey => (
+                "POST",
+                "/api/v1/workspaces/{ws}/sources/{id}/rotate-write-key",
+            ),
             ListDestinations => ("GET", "/api/v1/workspaces/{ws}/destinations"),
             CreateDestination => ("POST", "/api/v1/workspaces/{ws}/destinations"),
             GetDestination => ("GET", "/api/v1/workspaces/{ws}/destinations/{id}"),
@@ -562,7 +577,11 @@ async fn audit_ids(app: &TestApp, ws: &str) -> Vec<String> {
 }
 
 /// `(action, actor type, actor label)` of the entries not in `before`.
-async fn new_audit_entries(app: &TestApp, ws: &str, before: &[String]) -> Vec<(String, String, String)> {
+async fn new_audit_entries(
+    app: &TestApp,
+    ws: &str,
+    before: &[String],
+) -> Vec<(String, String, String)> {
     let rows: Vec<(String, String, String, String)> = sqlx::query_as(
         "SELECT id, action, actor_type, actor_label FROM audit_events WHERE workspace_id = $1 OR resource_id = $1",
     )
@@ -581,7 +600,9 @@ fn expected(route: Route, caller: Caller) -> (u16, Option<&'static str>) {
     match caller {
         Caller::Nobody => (401, Some("unauthorized")),
         Caller::Outsider | Caller::TokenOfAnotherWorkspace => (404, Some("not_found")),
-        Caller::Member(role) | Caller::Token(role) if role.at_least(route.min_role()) => (200, None),
+        Caller::Member(role) | Caller::Token(role) if role.at_least(route.min_role()) => {
+            (200, None)
+        }
         Caller::Member(_) | Caller::Token(_) => (403, Some("forbidden")),
     }
 }
@@ -639,7 +660,11 @@ async fn every_workspace_route_enforces_its_role(backend: Backend) {
                 let expected_entries: Vec<(String, String)> = route
                     .audit_action()
                     .map(|action| {
-                        let kind = if matches!(caller, Caller::Token(_)) { "apiToken" } else { "user" };
+                        let kind = if matches!(caller, Caller::Token(_)) {
+                            "apiToken"
+                        } else {
+                            "user"
+                        };
                         vec![(action.to_string(), kind.to_string())]
                     })
                     .unwrap_or_default();
@@ -648,7 +673,9 @@ async fn every_workspace_route_enforces_its_role(backend: Backend) {
                     .map(|(action, kind, _)| (action.clone(), kind.clone()))
                     .collect();
                 if got != expected_entries {
-                    failures.push(format!("{what} (audit entries {entries:?}, expected {expected_entries:?})"));
+                    failures.push(format!(
+                        "{what} (audit entries {entries:?}, expected {expected_entries:?})"
+                    ));
                 }
                 if entries.iter().any(|(_, _, label)| label.is_empty()) {
                     failures.push(format!("{what} (an audit entry without its actor's label)"));
@@ -685,7 +712,11 @@ async fn every_workspace_route_enforces_its_role(backend: Backend) {
 /// cannot be added without saying who may call it.
 async fn every_route_of_the_openapi_document_is_in_the_matrix(backend: Backend) {
     let app = TestApp::start(backend).await;
-    let openapi = app.anonymous().get("/api/v1/openapi.json").await.expect(200);
+    let openapi = app
+        .anonymous()
+        .get("/api/v1/openapi.json")
+        .await
+        .expect(200);
     let mut documented = std::collections::BTreeSet::new();
     for (path, item) in openapi["paths"].as_object().unwrap() {
         for method in item.as_object().unwrap().keys() {
@@ -697,10 +728,16 @@ async fn every_route_of_the_openapi_document_is_in_the_matrix(backend: Backend) 
     let mut listed = std::collections::BTreeSet::new();
     for route in ROUTES {
         let (method, path) = route.template();
-        assert!(listed.insert((method.to_string(), path.to_string())), "{route:?} twice");
+        assert!(
+            listed.insert((method.to_string(), path.to_string())),
+            "{route:?} twice"
+        );
     }
     for (method, path, _) in OUTSIDE_WORKSPACES {
-        assert!(listed.insert((method.to_string(), path.to_string())), "{method} {path} twice");
+        assert!(
+            listed.insert((method.to_string(), path.to_string())),
+            "{method} {path} twice"
+        );
     }
     let unlisted: Vec<_> = documented.difference(&listed).collect();
     let undocumented: Vec<_> = listed.difference(&documented).collect();
@@ -718,9 +755,14 @@ async fn instance_administration_is_for_instance_admins(backend: Backend) {
     let owner = app.user("owner@example.com").await;
     let ws = app.workspace(&owner, "Acme").await;
     let token = app.api_token(&owner, &ws, Role::Owner).await;
-    let root_token = app.api_token(&root, &app.workspace(&root, "Root's").await, Role::Owner).await;
+    let root_token = app
+        .api_token(&root, &app.workspace(&root, "Root's").await, Role::Owner)
+        .await;
     let namespace = root
-        .post("/api/v1/namespaces", json!({"name": "eu", "workspaceIds": []}))
+        .post(
+            "/api/v1/namespaces",
+            json!({"name": "eu", "workspaceIds": []}),
+        )
         .await
         .expect(201);
     let ns = id(&namespace["namespace"]);
@@ -730,13 +772,29 @@ async fn instance_administration_is_for_instance_admins(backend: Backend) {
         .unwrap();
     let calls: Vec<(Method, String, Option<Value>)> = vec![
         (Method::GET, "/api/v1/namespaces".into(), None),
-        (Method::POST, "/api/v1/namespaces".into(), Some(json!({"name": "us"}))),
-        (Method::PATCH, format!("/api/v1/namespaces/{ns}"), Some(json!({"workspaceIds": [ws]}))),
-        (Method::POST, format!("/api/v1/namespaces/{ns}/rotate-secret"), None),
+        (
+            Method::POST,
+            "/api/v1/namespaces".into(),
+            Some(json!({"name": "us"})),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/namespaces/{ns}"),
+            Some(json!({"workspaceIds": [ws]})),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/namespaces/{ns}/rotate-secret"),
+            None,
+        ),
         (Method::DELETE, format!("/api/v1/namespaces/{ns}"), None),
         (Method::GET, "/api/v1/instance/workspaces".into(), None),
         (Method::GET, "/api/v1/instance/jobs".into(), None),
-        (Method::POST, format!("/api/v1/instance/jobs/{job}/retry"), None),
+        (
+            Method::POST,
+            format!("/api/v1/instance/jobs/{job}/retry"),
+            None,
+        ),
     ];
     let mut failures = Vec::new();
     for (method, path, body) in &calls {
@@ -752,7 +810,10 @@ async fn instance_administration_is_for_instance_admins(backend: Backend) {
             }
             let response = request.send().await;
             if response.status != status {
-                failures.push(format!("{method} {path} as {who}: {} {}", response.status, response.text));
+                failures.push(format!(
+                    "{method} {path} as {who}: {} {}",
+                    response.status, response.text
+                ));
             }
         }
     }

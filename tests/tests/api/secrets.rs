@@ -193,7 +193,11 @@ async fn a_canary_secret_reaches_only_the_data_plane(backend: Backend) {
     // The browser SDK's config.
     let sdk = app.sdk_config(&c.web).await;
     let browser_destinations = sdk["source"]["destinations"].as_array().unwrap();
-    assert_eq!(browser_destinations.len(), 1, "the device-mode destination only");
+    assert_eq!(
+        browser_destinations.len(),
+        1,
+        "the device-mode destination only"
+    );
     assert_eq!(browser_destinations[0]["config"]["apiKey"], "am-public-key");
 
     // The data plane gets every secret.

@@ -372,7 +372,12 @@ async fn a_change_based_on_a_stale_revision_is_not_stored(backend: Backend) {
             .await
             .unwrap();
         let now = revisions::current::<K>(app.db(), id).await.unwrap();
-        assert_ne!(now, read, "{}: a change must advance the revision", K::TABLE);
+        assert_ne!(
+            now,
+            read,
+            "{}: a change must advance the revision",
+            K::TABLE
+        );
         let stale = revisions::advance::<K>(&mut conn, app.db(), id, Some(&read)).await;
         assert!(
             matches!(&stale, Err(IntegrationError::Stale { current, .. }) if *current == now),
@@ -401,11 +406,19 @@ async fn a_patch_on_a_stale_revision_is_a_409_naming_the_current_one(backend: Ba
     let ws = app.workspace(&ada, "Acme").await;
     let source = ada.create_source(&ws, "Javascript", "Website").await;
     let destination = ada
-        .create_destination(&ws, "WEBHOOK", "Hook", webhook_config("https://example.com", &[]))
+        .create_destination(
+            &ws,
+            "WEBHOOK",
+            "Hook",
+            webhook_config("https://example.com", &[]),
+        )
         .await;
     for (resource, path) in [
         ("source", format!("{}/{}", sources_path(&ws), id(&source))),
-        ("destination", format!("{}/{}", destinations_path(&ws), id(&destination))),
+        (
+            "destination",
+            format!("{}/{}", destinations_path(&ws), id(&destination)),
+        ),
     ] {
         let read = ada.get(&path).await;
         let revision = str_of(&read.json, "revision");
@@ -424,7 +437,10 @@ async fn a_patch_on_a_stale_revision_is_a_409_naming_the_current_one(backend: Ba
             .await;
         let current = str_of(&theirs.json, "revision");
         assert_ne!(current, revision, "{resource}: a change moves the revision");
-        assert_eq!(theirs.header("etag"), Some(format!("\"{current}\"").as_str()));
+        assert_eq!(
+            theirs.header("etag"),
+            Some(format!("\"{current}\"").as_str())
+        );
         theirs.expect(200);
 
         // Mine, made on what I read before theirs: refused, by header or by body, naming theirs.
@@ -434,24 +450,37 @@ async fn a_patch_on_a_stale_revision_is_a_409_naming_the_current_one(backend: Ba
                 .json(&json!({"name": "Mine"}))
                 .send()
                 .await,
-            ada.patch(&path, json!({"name": "Mine", "revision": revision})).await,
+            ada.patch(&path, json!({"name": "Mine", "revision": revision}))
+                .await,
         ] {
-            assert_eq!(stale.header("etag"), Some(format!("\"{current}\"").as_str()));
+            assert_eq!(
+                stale.header("etag"),
+                Some(format!("\"{current}\"").as_str())
+            );
             assert_eq!(stale.json["error"]["currentRevision"], current.as_str());
             assert!(
-                stale.json["error"]["message"].as_str().unwrap().contains("someone else"),
+                stale.json["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("someone else"),
                 "{}",
                 stale.text
             );
             stale.expect_error(409, "stale_revision", None);
         }
-        assert_eq!(ada.get(&path).await.expect(200)["name"], "Theirs", "{resource}: nothing stored");
+        assert_eq!(
+            ada.get(&path).await.expect(200)["name"],
+            "Theirs",
+            "{resource}: nothing stored"
+        );
 
         // On the current revision, or on none (the last writer wins), or with If-Match: *.
         ada.patch(&path, json!({"name": "Mine", "revision": current}))
             .await
             .expect(200);
-        ada.patch(&path, json!({"name": "Script"})).await.expect(200);
+        ada.patch(&path, json!({"name": "Script"}))
+            .await
+            .expect(200);
         ada.request(reqwest::Method::PATCH, &path)
             .header("if-match", "*")
             .json(&json!({"name": "Anything"}))
@@ -461,7 +490,11 @@ async fn a_patch_on_a_stale_revision_is_a_409_naming_the_current_one(backend: Ba
 
         // What If-Match cannot be.
         let now = str_of(&ada.get(&path).await.json, "revision");
-        for bad in [format!("W/\"{now}\""), now.clone(), format!("\"{now}\", \"other\"")] {
+        for bad in [
+            format!("W/\"{now}\""),
+            now.clone(),
+            format!("\"{now}\", \"other\""),
+        ] {
             ada.request(reqwest::Method::PATCH, &path)
                 .header("if-match", bad.as_str())
                 .json(&json!({"name": "Bad"}))

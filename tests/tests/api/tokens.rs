@@ -232,16 +232,23 @@ async fn a_token_never_mints_a_token_above_its_own_role(backend: Backend) {
     let owner = app.user("owner@example.com").await;
     let ws = app.workspace(&owner, "Acme").await;
     let admin_token = app.api_token(&owner, &ws, Role::Admin).await;
-    let create = |role: &str| json!({"name": format!("{role} by a token"), "workspaceId": ws, "role": role});
+    let create =
+        |role: &str| json!({"name": format!("{role} by a token"), "workspaceId": ws, "role": role});
     let refused = admin_token.post("/api/v1/tokens", create("owner")).await;
     assert!(
-        refused.json["error"]["message"].as_str().unwrap().contains("the token that creates it"),
+        refused.json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the token that creates it"),
         "{}",
         refused.text
     );
     refused.expect_error(422, "validation_failed", Some("role"));
     for role in ["admin", "editor", "viewer"] {
-        admin_token.post("/api/v1/tokens", create(role)).await.expect(201);
+        admin_token
+            .post("/api/v1/tokens", create(role))
+            .await
+            .expect(201);
     }
     let editor_token = app.api_token(&owner, &ws, Role::Editor).await;
     editor_token

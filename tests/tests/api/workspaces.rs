@@ -605,7 +605,9 @@ async fn member_changes_racing_a_handover_leave_one_owner(backend: Backend) {
     for round in 0..8 {
         let ws = app.workspace(&owner, &format!("Race {round}")).await;
         app.add_member(&ws, &admin, Role::Admin).await;
-        let heir = app.member(&ws, &format!("heir{round}@example.com"), Role::Editor).await;
+        let heir = app
+            .member(&ws, &format!("heir{round}@example.com"), Role::Editor)
+            .await;
         let member_path = format!("/api/v1/workspaces/{ws}/members/{}", heir.user_id());
         let transfer_path = format!("/api/v1/workspaces/{ws}/transfer");
         let handover = owner.post(&transfer_path, json!({"userId": heir.user_id()}));
@@ -631,7 +633,11 @@ async fn member_changes_racing_a_handover_leave_one_owner(backend: Backend) {
             changed.status
         );
         // The owner is whoever the handover says; a removed member cannot have become it.
-        let expected_owner = if handed.status == 204 { heir.user_id() } else { owner.user_id() };
+        let expected_owner = if handed.status == 204 {
+            heir.user_id()
+        } else {
+            owner.user_id()
+        };
         assert_eq!(owners[0], expected_owner, "round {round}");
         if round % 2 == 1 {
             assert!(
