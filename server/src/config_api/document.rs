@@ -256,19 +256,27 @@ impl NamespaceDocument {
 /// `body` as raw deflate blocks ended by a sync flush: byte-aligned and not final, so that segments can be
 /// concatenated and closed by `FINAL_BLOCK`.
 fn deflate_segment(body: &[u8]) -> Vec<u8> {
-    let mut compressor = Compress::new(Compression::new(GZIP_LEVEL), false);
-    let mut out = Vec::with_capacity(body.len() / 4 + 64);
-    loop {
-        let consumed = compressor.total_in() as usize;
-        out.reserve(body.len().saturating_sub(consumed) / 2 + 64);
-        compressor
-            .compress_vec(&body[consumed..], &mut out, FlushCompress::Sync)
-            .expect("deflate into memory");
-        // Done once all input is in and the flush left spare room (a full buffer may hold more to flush).
-        if compressor.total_in() as usize == body.len() && out.len() < out.capacity() {
-            return out;
-        }
+    // One compressor per thread, reset for each document: a new one allocates (and zeroes) a few hundred KB,
+    // which for a workspace's hundred small documents cost more than compressing them.
+    thread_local! {
+        static COMPRESSOR: std::cell::RefCell<Compress> =
+            std::cell::RefCell::new(Compress::new(Compression::new(GZIP_LEVEL), false));
     }
+    COMPRESSOR.with_borrow_mut(|compressor| {
+        compressor.reset();
+        let mut out = Vec::with_capacity(body.len() / 4 + 64);
+        loop {
+            let consumed = compressor.total_in() as usize;
+            out.reserve(body.len().saturating_sub(consumed) / 2 + 64);
+            compressor
+                .compress_vec(&body[consumed..], &mut out, FlushCompress::Sync)
+                .expect("deflate into memory");
+            // Done once all input is in and the flush left spare room (a full buffer may hold more to flush).
+            if compressor.total_in() as usize == body.len() && out.len() < out.capacity() {
+                return out;
+            }
+        }
+    })
 }
 
 /// One gzip member around deflate segments whose uncompressed bytes are `body`.

@@ -99,15 +99,6 @@ impl AppError {
         )
     }
 
-    /// 412: `If-Match` that is not a revision tag.
-    pub fn precondition(message: impl Into<String>) -> AppError {
-        AppError::new(
-            StatusCode::PRECONDITION_FAILED,
-            "precondition_failed",
-            message,
-        )
-    }
-
     /// 413
     pub fn payload_too_large(message: impl Into<String>) -> AppError {
         AppError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
@@ -146,10 +137,6 @@ impl AppError {
 
     pub fn status(&self) -> StatusCode {
         self.status
-    }
-
-    pub fn code(&self) -> &str {
-        self.code
     }
 
     pub fn field(&self) -> Option<&str> {
