@@ -13,7 +13,7 @@ use super::resolve::DefinitionView;
 use crate::catalog::Catalog;
 use crate::connections::ConnectionRow;
 use crate::db::Db;
-use crate::integrations::{DestinationRow, SourceRow};
+use crate::integrations::{DestinationRow, SourceRow, StoredRow};
 use crate::secrets::fields::insert_secrets;
 use crate::secrets::keys::KeyError;
 use crate::secrets::store::{self, SecretRow};

@@ -11,8 +11,10 @@ use crate::http::auth::Principal;
 use crate::http::error::ApiResult;
 use crate::http::json::ApiJson;
 use crate::http::revision::{with_etag, IfMatch};
-use crate::integrations::{IntegrationChange, NewIntegration};
+use crate::integrations::{self, IntegrationChange, NewIntegration};
 use crate::state::AppState;
+
+use super::Destinations;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -31,7 +33,9 @@ async fn list_destinations(
     principal: Principal,
     Path(ws): Path<String>,
 ) -> ApiResult<Json<Vec<Destination>>> {
-    Ok(Json(super::list(&state, &principal.actor, &ws).await?))
+    Ok(Json(
+        integrations::list::<Destinations>(&state, &principal.actor, &ws).await?,
+    ))
 }
 
 /// Add a destination (editor). `type` is a destination definition's name; `config` is checked against its
@@ -52,7 +56,8 @@ async fn create_destination(
         config: body.config,
         enabled: body.enabled,
     };
-    let destination = super::create(&state, &principal.actor, &ws, input).await?;
+    let destination =
+        integrations::create::<Destinations>(&state, &principal.actor, &ws, input).await?;
     let revision = destination.revision.clone();
     Ok(with_etag(StatusCode::CREATED, destination, &revision))
 }
@@ -67,7 +72,7 @@ async fn get_destination(
     principal: Principal,
     Path((ws, id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let destination = super::get(&state, &principal.actor, &ws, &id).await?;
+    let destination = integrations::get::<Destinations>(&state, &principal.actor, &ws, &id).await?;
     let revision = destination.revision.clone();
     Ok(with_etag(StatusCode::OK, destination, &revision))
 }
@@ -97,7 +102,8 @@ async fn update_destination(
         config: body.config,
         enabled: body.enabled,
     };
-    let destination = super::update(&state, &principal.actor, &ws, &id, change).await?;
+    let destination =
+        integrations::update::<Destinations>(&state, &principal.actor, &ws, &id, change).await?;
     let revision = destination.revision.clone();
     Ok(with_etag(StatusCode::OK, destination, &revision))
 }
@@ -111,6 +117,6 @@ async fn delete_destination(
     principal: Principal,
     Path((ws, id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    super::delete(&state, &principal.actor, &ws, &id).await?;
+    integrations::delete::<Destinations>(&state, &principal.actor, &ws, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use app::api::workspaces::Role;
 use serde_json::Value;
 
-pub use rows::{DestinationRow, IntegrationRow, SourceRow};
+pub use rows::{DestinationRow, IntegrationRow, SourceRow, StoredRow};
 
 use crate::access::{self, AccessError, Actor};
 use crate::accounts::parse_name;
@@ -27,7 +27,7 @@ use crate::time::now_ms;
 
 pub const NAME_MAX: usize = 100;
 
-/// A kind of integration: sources or destinations.
+/// A kind of integration: sources or destinations. Each implements it beside what only it has.
 pub trait IntegrationKind: Send + Sync + 'static {
     /// `source` or `destination`: the audit log's resource type and the secrets' owner type.
     const RESOURCE: &'static str;
@@ -36,6 +36,9 @@ pub trait IntegrationKind: Send + Sync + 'static {
     const CONNECTED_AS: &'static str;
     const CONNECTED_TO: &'static str;
     type Definition: Definition + Send + Sync + 'static;
+    type Row: StoredRow;
+    /// How the API shows one.
+    type Wire;
 
     fn entry<'c>(catalog: &'c Catalog, name: &str) -> Option<&'c catalog::Entry<Self::Definition>>;
 
@@ -59,41 +62,15 @@ pub trait IntegrationKind: Send + Sync + 'static {
 
     /// Columns only this kind has, with their values for a new row (a source's write key).
     fn new_columns() -> Vec<(&'static str, String)>;
-}
 
-pub enum Sources {}
-pub enum Destinations {}
-
-impl IntegrationKind for Sources {
-    const RESOURCE: &'static str = "source";
-    const TABLE: &'static str = "sources";
-    const CONNECTED_AS: &'static str = "source_id";
-    const CONNECTED_TO: &'static str = "destination_id";
-    type Definition = app::api::catalog::SourceDefinition;
-
-    fn entry<'c>(catalog: &'c Catalog, name: &str) -> Option<&'c catalog::Entry<Self::Definition>> {
-        catalog.source(name)
-    }
-
-    fn new_columns() -> Vec<(&'static str, String)> {
-        vec![("write_key", crate::ids::new_write_key())]
-    }
-}
-
-impl IntegrationKind for Destinations {
-    const RESOURCE: &'static str = "destination";
-    const TABLE: &'static str = "destinations";
-    const CONNECTED_AS: &'static str = "destination_id";
-    const CONNECTED_TO: &'static str = "source_id";
-    type Definition = app::api::catalog::DestinationDefinition;
-
-    fn entry<'c>(catalog: &'c Catalog, name: &str) -> Option<&'c catalog::Entry<Self::Definition>> {
-        catalog.destination(name)
-    }
-
-    fn new_columns() -> Vec<(&'static str, String)> {
-        Vec::new()
-    }
+    /// One as the API shows it: `connected` are the ids of the other kind it is connected to, and
+    /// `secret_paths` which of its secret fields are stored (never their values).
+    fn to_wire(
+        catalog: &Catalog,
+        row: Self::Row,
+        connected: Vec<String>,
+        secret_paths: &[String],
+    ) -> Self::Wire;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -185,13 +162,13 @@ fn owner<'a, K: IntegrationKind>(workspace_id: &'a str, id: &'a str) -> Owner<'a
     }
 }
 
-/// Adds a source or destination (editor). Returns its id.
+/// Adds a source or destination (editor). Its secret fields are encrypted and never shown again.
 pub async fn create<K: IntegrationKind>(
     state: &AppState,
     actor: &Actor,
     workspace_id: &str,
     input: NewIntegration,
-) -> Result<String, IntegrationError> {
+) -> Result<K::Wire, IntegrationError> {
     access::require(&state.db, actor, workspace_id, Role::Editor).await?;
     let name = parse_name("name", &input.name, NAME_MAX)?;
     let entry = K::require_entry(state.catalog, &input.type_name)?;
@@ -241,7 +218,7 @@ pub async fn create<K: IntegrationKind>(
             .with(changes),
     )
     .await?;
-    Ok(id)
+    load::<K>(state, workspace_id, &id).await
 }
 
 /// Renames, reconfigures, enables or disables a source or destination (editor).
@@ -251,7 +228,7 @@ pub async fn update<K: IntegrationKind>(
     workspace_id: &str,
     id: &str,
     change: IntegrationChange,
-) -> Result<(), IntegrationError> {
+) -> Result<K::Wire, IntegrationError> {
     access::require(&state.db, actor, workspace_id, Role::Editor).await?;
     // Read before the config the change merges onto: the claim below then covers both.
     let current = load_common::<K>(&state.db, workspace_id, id).await?;
@@ -332,7 +309,69 @@ pub async fn update<K: IntegrationKind>(
             .with(changes),
     )
     .await?;
-    Ok(())
+    load::<K>(state, workspace_id, id).await
+}
+
+/// A workspace's sources (or destinations), by name (viewer).
+pub async fn list<K: IntegrationKind>(
+    state: &AppState,
+    actor: &Actor,
+    workspace_id: &str,
+) -> Result<Vec<K::Wire>, IntegrationError> {
+    access::require(&state.db, actor, workspace_id, Role::Viewer).await?;
+    let rows: Vec<K::Row> = sqlx::query_as(&format!(
+        "SELECT {} FROM {} WHERE workspace_id = $1 ORDER BY name, id",
+        K::Row::COLUMNS,
+        K::TABLE
+    ))
+    .bind(workspace_id)
+    .fetch_all(&state.db.pool)
+    .await?;
+    let mut connected = connected_in_workspace::<K>(&state.db, workspace_id).await?;
+    let mut paths = store::stored_paths_in_workspace(&state.db, workspace_id).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let id = row.common().id.clone();
+            let secret_paths = paths
+                .remove(&(K::RESOURCE.to_string(), id.clone()))
+                .unwrap_or_default();
+            let connected = connected.remove(&id).unwrap_or_default();
+            K::to_wire(state.catalog, row, connected, &secret_paths)
+        })
+        .collect())
+}
+
+/// One source (or destination) of the workspace (viewer).
+pub async fn get<K: IntegrationKind>(
+    state: &AppState,
+    actor: &Actor,
+    workspace_id: &str,
+    id: &str,
+) -> Result<K::Wire, IntegrationError> {
+    access::require(&state.db, actor, workspace_id, Role::Viewer).await?;
+    load::<K>(state, workspace_id, id).await
+}
+
+/// One as the API shows it (no access check: the caller did it).
+pub async fn load<K: IntegrationKind>(
+    state: &AppState,
+    workspace_id: &str,
+    id: &str,
+) -> Result<K::Wire, IntegrationError> {
+    let row: K::Row = sqlx::query_as(&format!(
+        "SELECT {} FROM {} WHERE id = $1 AND workspace_id = $2",
+        K::Row::COLUMNS,
+        K::TABLE
+    ))
+    .bind(id)
+    .bind(workspace_id)
+    .fetch_optional(&state.db.pool)
+    .await?
+    .ok_or(IntegrationError::NotFound(K::RESOURCE))?;
+    let connected = connected_to::<K>(&state.db, id).await?;
+    let secret_paths = store::stored_paths(&state.db, K::RESOURCE, id).await?;
+    Ok(K::to_wire(state.catalog, row, connected, &secret_paths))
 }
 
 /// Deletes a source or destination, its connections and its stored secrets (editor).
@@ -423,27 +462,4 @@ pub async fn connected_in_workspace<K: IntegrationKind>(
         connected.entry(this).or_default().push(other);
     }
     Ok(connected)
-}
-
-/// What the API shows of an integration's secrets: which are set (never their values).
-pub async fn secret_paths(db: &Db, resource_type: &str, id: &str) -> Result<Vec<String>, DbError> {
-    Ok(store::stored_paths(db, resource_type, id).await?)
-}
-
-/// The stored secret paths of every integration of a workspace: (resource type, id) → paths.
-pub async fn secret_paths_in_workspace(
-    db: &Db,
-    workspace_id: &str,
-) -> Result<HashMap<(String, String), Vec<String>>, DbError> {
-    Ok(store::stored_paths_in_workspace(db, workspace_id).await?)
-}
-
-/// Checks the caller may read the workspace (viewer).
-pub async fn require_reader(
-    db: &Db,
-    actor: &Actor,
-    workspace_id: &str,
-) -> Result<(), IntegrationError> {
-    access::require(db, actor, workspace_id, Role::Viewer).await?;
-    Ok(())
 }

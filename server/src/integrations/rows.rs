@@ -29,6 +29,14 @@ impl IntegrationRow {
     }
 }
 
+/// A whole row of `sources` or `destinations`: the shared columns and those only that kind has.
+pub trait StoredRow: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin + 'static {
+    /// What to select for one.
+    const COLUMNS: &'static str;
+
+    fn common(&self) -> &IntegrationRow;
+}
+
 /// A row of `sources`.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct SourceRow {
@@ -38,9 +46,13 @@ pub struct SourceRow {
     pub write_key: String,
 }
 
-impl SourceRow {
-    pub const COLUMNS: &'static str =
+impl StoredRow for SourceRow {
+    const COLUMNS: &'static str =
         "id, workspace_id, name, type, config, enabled, revision_id, created_at, updated_at, write_key";
+
+    fn common(&self) -> &IntegrationRow {
+        &self.common
+    }
 }
 
 /// A row of `destinations`.
@@ -50,6 +62,10 @@ pub struct DestinationRow {
     pub common: IntegrationRow,
 }
 
-impl DestinationRow {
-    pub const COLUMNS: &'static str = IntegrationRow::COLUMNS;
+impl StoredRow for DestinationRow {
+    const COLUMNS: &'static str = IntegrationRow::COLUMNS;
+
+    fn common(&self) -> &IntegrationRow {
+        &self.common
+    }
 }

@@ -11,8 +11,10 @@ use crate::http::auth::Principal;
 use crate::http::error::ApiResult;
 use crate::http::json::ApiJson;
 use crate::http::revision::{with_etag, IfMatch};
-use crate::integrations::{IntegrationChange, NewIntegration};
+use crate::integrations::{self, IntegrationChange, NewIntegration};
 use crate::state::AppState;
+
+use super::Sources;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -28,7 +30,9 @@ async fn list_sources(
     principal: Principal,
     Path(ws): Path<String>,
 ) -> ApiResult<Json<Vec<Source>>> {
-    Ok(Json(super::list(&state, &principal.actor, &ws).await?))
+    Ok(Json(
+        integrations::list::<Sources>(&state, &principal.actor, &ws).await?,
+    ))
 }
 
 /// Add a source (editor). `type` is a source definition's name; `config` is checked against its schema.
@@ -48,7 +52,7 @@ async fn create_source(
         config: body.config,
         enabled: body.enabled,
     };
-    let source = super::create(&state, &principal.actor, &ws, input).await?;
+    let source = integrations::create::<Sources>(&state, &principal.actor, &ws, input).await?;
     let revision = source.revision.clone();
     Ok(with_etag(StatusCode::CREATED, source, &revision))
 }
@@ -63,7 +67,7 @@ async fn get_source(
     principal: Principal,
     Path((ws, id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let source = super::get(&state, &principal.actor, &ws, &id).await?;
+    let source = integrations::get::<Sources>(&state, &principal.actor, &ws, &id).await?;
     let revision = source.revision.clone();
     Ok(with_etag(StatusCode::OK, source, &revision))
 }
@@ -93,7 +97,8 @@ async fn update_source(
         config: body.config,
         enabled: body.enabled,
     };
-    let source = super::update(&state, &principal.actor, &ws, &id, change).await?;
+    let source =
+        integrations::update::<Sources>(&state, &principal.actor, &ws, &id, change).await?;
     let revision = source.revision.clone();
     Ok(with_etag(StatusCode::OK, source, &revision))
 }
@@ -107,7 +112,7 @@ async fn delete_source(
     principal: Principal,
     Path((ws, id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    super::delete(&state, &principal.actor, &ws, &id).await?;
+    integrations::delete::<Sources>(&state, &principal.actor, &ws, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -362,8 +362,10 @@ impl MergeConnected for Value {
 /// A config change commits only onto the revision it was computed from: one based on a revision that another
 /// change has since replaced is refused (the handler answers 409), and every change advances the revision.
 async fn a_change_based_on_a_stale_revision_is_not_stored(backend: Backend) {
+    use server::destinations::Destinations;
     use server::integrations::revisions;
-    use server::integrations::{Destinations, IntegrationError, IntegrationKind, Sources};
+    use server::integrations::{IntegrationError, IntegrationKind};
+    use server::sources::Sources;
 
     async fn check<K: IntegrationKind>(app: &TestApp, id: &str) {
         let read = revisions::current::<K>(app.db(), id).await.unwrap();
