@@ -60,36 +60,32 @@ impl WorkspaceRows {
         let by_workspace = |table: &str, columns: &str, order: &str| {
             format!("SELECT {columns} FROM {table} WHERE workspace_id = $1 ORDER BY {order}")
         };
-        Ok(Some(WorkspaceRows {
-            workspace_id: workspace_id.to_string(),
-            config_updated_at,
-            sources: sqlx::query_as(&by_workspace("sources", SourceRow::COLUMNS, "id"))
-                .bind(workspace_id)
-                .fetch_all(&db.pool)
-                .await?,
-            destinations: sqlx::query_as(&by_workspace(
-                "destinations",
-                DestinationRow::COLUMNS,
-                "id",
-            ))
-            .bind(workspace_id)
-            .fetch_all(&db.pool)
-            .await?,
-            connections: sqlx::query_as(&by_workspace(
-                "connections",
-                ConnectionRow::COLUMNS,
-                "created_at, id",
-            ))
-            .bind(workspace_id)
-            .fetch_all(&db.pool)
-            .await?,
-            tokens: sqlx::query_as(
+        let sources_sql = by_workspace("sources", SourceRow::COLUMNS, "id");
+        let destinations_sql = by_workspace("destinations", DestinationRow::COLUMNS, "id");
+        let connections_sql = by_workspace("connections", ConnectionRow::COLUMNS, "created_at, id");
+        // At once, on several connections: each row crosses from SQLite's thread to the runtime on its own,
+        // and a large workspace's rows took longer in sequence than building its documents. (Not one
+        // consistent read: a change committed meanwhile publishes again, and that build reads it all.)
+        let (sources, destinations, connections, tokens, secrets) =
+            tokio::try_join!(
+            sqlx::query_as(&sources_sql).bind(workspace_id).fetch_all(&db.pool),
+            sqlx::query_as(&destinations_sql).bind(workspace_id).fetch_all(&db.pool),
+            sqlx::query_as(&connections_sql).bind(workspace_id).fetch_all(&db.pool),
+            sqlx::query_as(
                 "SELECT id, token_hash FROM data_plane_tokens WHERE workspace_id = $1 ORDER BY id",
             )
             .bind(workspace_id)
-            .fetch_all(&db.pool)
-            .await?,
-            secrets: store::rows_of_workspace(db, workspace_id).await?,
+            .fetch_all(&db.pool),
+            store::rows_of_workspace(db, workspace_id),
+        )?;
+        Ok(Some(WorkspaceRows {
+            workspace_id: workspace_id.to_string(),
+            config_updated_at,
+            sources,
+            destinations,
+            connections,
+            tokens,
+            secrets,
         }))
     }
 

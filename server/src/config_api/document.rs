@@ -256,8 +256,8 @@ impl NamespaceDocument {
 /// `body` as raw deflate blocks ended by a sync flush: byte-aligned and not final, so that segments can be
 /// concatenated and closed by `FINAL_BLOCK`.
 fn deflate_segment(body: &[u8]) -> Vec<u8> {
-    // One compressor per thread, reset for each document: a new one allocates (and zeroes) a few hundred KB,
-    // which for a workspace's hundred small documents cost more than compressing them.
+    // One compressor per thread, reset for each use: a new one allocates (and zeroes) a few hundred KB, more
+    // than compressing a namespace document's short keys (a thousand of them for a thousand workspaces).
     thread_local! {
         static COMPRESSOR: std::cell::RefCell<Compress> =
             std::cell::RefCell::new(Compress::new(Compression::new(GZIP_LEVEL), false));

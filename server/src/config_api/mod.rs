@@ -336,14 +336,24 @@ impl Publisher {
 
     /// A workspace's new snapshot (`None` when it no longer exists), built off the async runtime.
     async fn build(&self, workspace_id: &str) -> Result<Option<WorkspaceSnapshot>, BuildError> {
+        let started = std::time::Instant::now();
         let Some(rows) = WorkspaceRows::load(&self.db, workspace_id).await? else {
             return Ok(None);
         };
+        let read = started.elapsed();
         let secrets = rows.open_secrets(&self.keyring).await?;
+        let opened = started.elapsed();
         let catalog = self.catalog;
         let snapshot = tokio::task::spawn_blocking(move || assemble::build(catalog, rows, secrets))
             .await
             .map_err(|e| BuildError::Task(e.to_string()))??;
+        tracing::debug!(
+            workspace_id,
+            read_ms = read.as_secs_f64() * 1e3,
+            secrets_opened_ms = (opened - read).as_secs_f64() * 1e3,
+            assembled_ms = (started.elapsed() - opened).as_secs_f64() * 1e3,
+            "config snapshot built"
+        );
         Ok(Some(snapshot))
     }
 
