@@ -114,11 +114,7 @@ pub enum AccessError {
     Db(#[from] DbError),
 }
 
-impl From<sqlx::Error> for AccessError {
-    fn from(error: sqlx::Error) -> Self {
-        AccessError::Db(error.into())
-    }
-}
+crate::error::db_variant_from_sqlx!(AccessError);
 
 impl DomainError for AccessError {
     fn kind(&self) -> Kind {

@@ -105,3 +105,15 @@ impl DomainError for DbError {
         DbError::kind_of(&self.0)
     }
 }
+
+/// Lets `?` turn a query's `sqlx::Error` into a feature error's `Db(DbError)` variant.
+macro_rules! db_variant_from_sqlx {
+    ($error:ident) => {
+        impl From<sqlx::Error> for $error {
+            fn from(error: sqlx::Error) -> Self {
+                $error::Db(error.into())
+            }
+        }
+    };
+}
+pub(crate) use db_variant_from_sqlx;

@@ -52,11 +52,7 @@ pub enum AccountError {
     Db(#[from] DbError),
 }
 
-impl From<sqlx::Error> for AccountError {
-    fn from(error: sqlx::Error) -> Self {
-        AccountError::Db(error.into())
-    }
-}
+crate::error::db_variant_from_sqlx!(AccountError);
 
 impl DomainError for AccountError {
     fn kind(&self) -> Kind {

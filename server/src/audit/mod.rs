@@ -137,11 +137,7 @@ pub enum AuditError {
     Db(#[from] DbError),
 }
 
-impl From<sqlx::Error> for AuditError {
-    fn from(error: sqlx::Error) -> Self {
-        AuditError::Db(error.into())
-    }
-}
+crate::error::db_variant_from_sqlx!(AuditError);
 
 impl DomainError for AuditError {
     fn kind(&self) -> Kind {

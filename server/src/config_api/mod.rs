@@ -211,11 +211,7 @@ pub enum BuildError {
     Task(String),
 }
 
-impl From<sqlx::Error> for BuildError {
-    fn from(error: sqlx::Error) -> Self {
-        BuildError::Db(error.into())
-    }
-}
+crate::error::db_variant_from_sqlx!(BuildError);
 
 impl DomainError for BuildError {
     fn kind(&self) -> Kind {

@@ -52,11 +52,7 @@ pub enum ConnectionError {
     Db(#[from] DbError),
 }
 
-impl From<sqlx::Error> for ConnectionError {
-    fn from(error: sqlx::Error) -> Self {
-        ConnectionError::Db(error.into())
-    }
-}
+crate::error::db_variant_from_sqlx!(ConnectionError);
 
 impl DomainError for ConnectionError {
     fn kind(&self) -> Kind {

@@ -92,11 +92,7 @@ pub enum IntegrationError {
     Db(#[from] DbError),
 }
 
-impl From<sqlx::Error> for IntegrationError {
-    fn from(error: sqlx::Error) -> Self {
-        IntegrationError::Db(error.into())
-    }
-}
+crate::error::db_variant_from_sqlx!(IntegrationError);
 
 impl From<PrepareError> for IntegrationError {
     fn from(error: PrepareError) -> Self {

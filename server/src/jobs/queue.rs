@@ -154,11 +154,7 @@ pub enum JobError {
     Db(#[from] DbError),
 }
 
-impl From<sqlx::Error> for JobError {
-    fn from(error: sqlx::Error) -> Self {
-        JobError::Db(error.into())
-    }
-}
+crate::error::db_variant_from_sqlx!(JobError);
 
 impl DomainError for JobError {
     fn kind(&self) -> Kind {

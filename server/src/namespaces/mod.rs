@@ -44,11 +44,7 @@ pub enum NamespaceError {
     Db(#[from] DbError),
 }
 
-impl From<sqlx::Error> for NamespaceError {
-    fn from(error: sqlx::Error) -> Self {
-        NamespaceError::Db(error.into())
-    }
-}
+crate::error::db_variant_from_sqlx!(NamespaceError);
 
 impl DomainError for NamespaceError {
     fn kind(&self) -> Kind {

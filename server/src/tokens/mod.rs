@@ -41,11 +41,7 @@ pub enum TokenError {
     Db(#[from] DbError),
 }
 
-impl From<sqlx::Error> for TokenError {
-    fn from(error: sqlx::Error) -> Self {
-        TokenError::Db(error.into())
-    }
-}
+crate::error::db_variant_from_sqlx!(TokenError);
 
 impl DomainError for TokenError {
     fn kind(&self) -> Kind {

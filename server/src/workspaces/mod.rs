@@ -42,11 +42,7 @@ pub enum WorkspaceError {
     Db(#[from] DbError),
 }
 
-impl From<sqlx::Error> for WorkspaceError {
-    fn from(error: sqlx::Error) -> Self {
-        WorkspaceError::Db(error.into())
-    }
-}
+crate::error::db_variant_from_sqlx!(WorkspaceError);
 
 impl DomainError for WorkspaceError {
     fn kind(&self) -> Kind {
