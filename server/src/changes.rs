@@ -30,10 +30,11 @@ pub async fn commit_config_change(
 }
 
 /// Moves the workspace's config `updatedAt` forward (strictly, even within one millisecond), so that data
-/// planes polling with `updatedAfter` fetch it again.
+/// planes polling with `updatedAfter` fetch it again, and its revision by one, which data planes report back.
 pub async fn touch(conn: &mut AnyConnection, workspace_id: &str) -> Result<(), DbError> {
     sqlx::query(
-        "UPDATE workspaces SET config_updated_at = CASE WHEN config_updated_at >= $1 THEN config_updated_at + 1 ELSE $1 END
+        "UPDATE workspaces SET config_updated_at = CASE WHEN config_updated_at >= $1 THEN config_updated_at + 1 ELSE $1 END,
+            config_revision = config_revision + 1
          WHERE id = $2",
     )
     .bind(now_ms())

@@ -19,6 +19,7 @@ pub mod ids;
 pub mod integrations;
 pub mod jobs;
 pub mod links;
+pub mod live;
 pub mod mail;
 pub mod namespaces;
 pub mod secrets;
@@ -186,6 +187,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         public_url: public_url.clone(),
         trusted_proxies: config.trusted_proxies.clone(),
         setup_token: Mutex::new(None),
+        live: live::Live::default(),
     });
     let setup_url = bootstrap(&state, &config).await?;
     let config_listener = config_api::listener::listen_early(&state.db).await;
@@ -204,6 +206,8 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
             config_listener,
         )));
     }
+    tasks.push(tokio::spawn(live::captures::run_upkeep(state.clone())));
+    tasks.extend(live::relay::start(&state));
     let worker = Worker::spawn(&state);
 
     let site = http::Site {

@@ -30,6 +30,8 @@ pub struct Shared {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The one-time first-run token while the instance has no user.
     pub setup_token: Mutex<Option<String>>,
+    /// Live events: this replica's watchers, the relay to other replicas, what data planes sent.
+    pub live: crate::live::Live,
 }
 
 impl AppState {

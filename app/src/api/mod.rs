@@ -23,6 +23,7 @@ pub mod client;
 pub mod destinations;
 pub mod error;
 pub mod jobs;
+pub mod live;
 pub mod namespaces;
 pub mod sources;
 pub mod tokens;

@@ -93,6 +93,9 @@ pub struct Workspace {
     pub role: Role,
     /// How long the audit log keeps an entry, in days (400 unless changed).
     pub audit_retention_days: u32,
+    /// Whether the live debugger captures event payloads (true unless turned off). When off, payloads and
+    /// destination responses are dropped as they arrive, for everyone.
+    pub live_payloads: bool,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -114,6 +117,8 @@ pub struct UpdateWorkspace {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 3650))]
     pub audit_retention_days: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_payloads: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,6 +14,8 @@ use crate::catalog::Catalog;
 use crate::connections::ConnectionRow;
 use crate::db::Db;
 use crate::integrations::{DestinationRow, SourceRow, StoredRow};
+use crate::live::captures::{CaptureRow, CaptureState};
+use crate::live::WorkspaceLive;
 use crate::secrets::fields::insert_secrets;
 use crate::secrets::keys::KeyError;
 use crate::secrets::store::{self, SecretRow};
@@ -33,12 +35,17 @@ pub struct WorkspaceSnapshot {
     pub source_configs: HashMap<String, Document>,
     /// (token id, token hash) of the workspace's data-plane tokens.
     pub tokens: Vec<(String, String)>,
+    /// What the live pipeline needs: revision, payload setting, entities, open captures.
+    pub live: WorkspaceLive,
 }
 
 /// Everything a workspace's documents are built from, as stored.
 pub struct WorkspaceRows {
     pub workspace_id: String,
     pub config_updated_at: i64,
+    pub config_revision: i64,
+    pub live_payloads: bool,
+    pub captures: Vec<CaptureRow>,
     pub sources: Vec<SourceRow>,
     pub destinations: Vec<DestinationRow>,
     pub connections: Vec<ConnectionRow>,
@@ -49,11 +56,13 @@ pub struct WorkspaceRows {
 impl WorkspaceRows {
     /// One workspace's rows; `None` when it no longer exists.
     pub async fn load(db: &Db, workspace_id: &str) -> sqlx::Result<Option<WorkspaceRows>> {
-        let Some(config_updated_at): Option<i64> =
-            sqlx::query_scalar("SELECT config_updated_at FROM workspaces WHERE id = $1")
-                .bind(workspace_id)
-                .fetch_optional(&db.pool)
-                .await?
+        let Some((config_updated_at, config_revision, live_payloads)): Option<(i64, i64, i64)> =
+            sqlx::query_as(
+                "SELECT config_updated_at, config_revision, live_payloads FROM workspaces WHERE id = $1",
+            )
+            .bind(workspace_id)
+            .fetch_optional(&db.pool)
+            .await?
         else {
             return Ok(None);
         };
@@ -66,7 +75,7 @@ impl WorkspaceRows {
         // At once, on several connections: each row crosses from SQLite's thread to the runtime on its own,
         // and a large workspace's rows took longer in sequence than building its documents. (Not one
         // consistent read: a change committed meanwhile publishes again, and that build reads it all.)
-        let (sources, destinations, connections, tokens, secrets) =
+        let (sources, destinations, connections, tokens, secrets, captures) =
             tokio::try_join!(
             sqlx::query_as(&sources_sql).bind(workspace_id).fetch_all(&db.pool),
             sqlx::query_as(&destinations_sql).bind(workspace_id).fetch_all(&db.pool),
@@ -77,10 +86,14 @@ impl WorkspaceRows {
             .bind(workspace_id)
             .fetch_all(&db.pool),
             store::rows_of_workspace(db, workspace_id),
+            CaptureRow::open_in(db, workspace_id),
         )?;
         Ok(Some(WorkspaceRows {
             workspace_id: workspace_id.to_string(),
             config_updated_at,
+            config_revision,
+            live_payloads: live_payloads != 0,
+            captures,
             sources,
             destinations,
             connections,
@@ -91,18 +104,22 @@ impl WorkspaceRows {
 
     /// Every workspace's rows, one query per table (the first build of a large instance).
     pub async fn load_all(db: &Db) -> sqlx::Result<Vec<WorkspaceRows>> {
-        let workspaces: Vec<(String, i64)> =
-            sqlx::query_as("SELECT id, config_updated_at FROM workspaces ORDER BY id")
-                .fetch_all(&db.pool)
-                .await?;
+        let workspaces: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+            "SELECT id, config_updated_at, config_revision, live_payloads FROM workspaces ORDER BY id",
+        )
+        .fetch_all(&db.pool)
+        .await?;
         let mut by_id: HashMap<String, WorkspaceRows> = workspaces
             .into_iter()
-            .map(|(id, config_updated_at)| {
+            .map(|(id, config_updated_at, config_revision, live_payloads)| {
                 (
                     id.clone(),
                     WorkspaceRows {
                         workspace_id: id,
                         config_updated_at,
+                        config_revision,
+                        live_payloads: live_payloads != 0,
+                        captures: Vec::new(),
                         sources: Vec::new(),
                         destinations: Vec::new(),
                         connections: Vec::new(),
@@ -157,6 +174,11 @@ impl WorkspaceRows {
         for row in store::all_rows(db).await? {
             if let Some(ws) = by_id.get_mut(&row.workspace_id) {
                 ws.secrets.push(row);
+            }
+        }
+        for (workspace_id, row) in CaptureRow::all_open(db).await? {
+            if let Some(ws) = by_id.get_mut(&workspace_id) {
+                ws.captures.push(row);
             }
         }
         let mut out: Vec<WorkspaceRows> = by_id.into_values().collect();
@@ -320,6 +342,7 @@ pub fn build(
     mut secrets: Secrets,
 ) -> Result<WorkspaceSnapshot, serde_json::Error> {
     let workspace_id = rows.workspace_id.as_str();
+    let live = live_view(&rows);
     let mut take_secrets = |resource_type: &str, id: &str| -> BTreeMap<String, Value> {
         secrets
             .remove(&(resource_type.to_string(), id.to_string()))
@@ -395,7 +418,11 @@ pub fn build(
                 continue;
             };
             let definition = view.definition;
-            let resolved = view.resolve(&dest.config, &source_definition.source_type);
+            let mut resolved = view.resolve(&dest.config, &source_definition.source_type);
+            if live.capture.destinations.contains(&destination.id) {
+                // rudder-server uploads delivery samples while this is on (its destination debugger).
+                resolved.config.insert("eventDelivery".into(), Value::Bool(true));
+            }
             // The JavaScript SDK loads the script of every destination listed here whose name it knows,
             // whatever its mode: a cloud-mode destination listed would get every event twice (from the
             // browser, and from the data plane). So only what the browser itself must deliver.
@@ -475,6 +502,12 @@ pub fn build(
             &take_secrets("source", &common.id),
             &source_definition.secret_keys,
         );
+        if live.capture.sources.contains(&common.id) {
+            // rudder-server uploads samples of what this source receives while this is on.
+            if let Some(config) = source_config.as_object_mut() {
+                config.insert("eventUpload".into(), Value::Bool(true));
+            }
+        }
         config_sources.push(SourceT {
             id: &common.id,
             name: &common.name,
@@ -522,5 +555,34 @@ pub fn build(
         config,
         source_configs,
         tokens: rows.tokens,
+        live,
     })
+}
+
+/// The live pipeline's view of the workspace: its entities, and what its open captures cover.
+fn live_view(rows: &WorkspaceRows) -> WorkspaceLive {
+    WorkspaceLive {
+        revision: rows.config_revision,
+        payloads: rows.live_payloads,
+        sources: rows
+            .sources
+            .iter()
+            .map(|s| (s.common.id.clone(), s.common.name.clone()))
+            .collect(),
+        write_keys: rows
+            .sources
+            .iter()
+            .map(|s| (s.write_key.clone(), s.common.id.clone()))
+            .collect(),
+        destinations: rows
+            .destinations
+            .iter()
+            .map(|d| (d.common.id.clone(), d.common.name.clone()))
+            .collect(),
+        capture: CaptureState::from_rows(
+            &rows.captures,
+            rows.sources.iter().map(|s| s.common.id.as_str()),
+            rows.destinations.iter().map(|d| d.common.id.as_str()),
+        ),
+    }
 }

@@ -13,12 +13,19 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 
 use super::{Document, NamespaceSnapshot, Snapshot, TokenEntry};
+use crate::http::client_addr::ClientAddr;
 use crate::http::error::{ApiResult, AppError};
+use crate::live::registry::{self, Seen};
 use crate::ids::hash_token;
 use crate::state::AppState;
 
 pub fn data_plane_routes() -> Router<AppState> {
     Router::new()
+        .route(
+            "/data-plane/v1/ws",
+            get(crate::live::data_plane_ws::data_plane_socket),
+        )
+        .merge(crate::live::uploads::routes())
         .route("/workspaceConfig", get(workspace_config))
         .route(
             "/data-plane/v1/namespaces/{namespace}/config",
@@ -42,9 +49,17 @@ pub fn data_plane_routes() -> Router<AppState> {
         )
 }
 
-/// The username of `Authorization: Basic base64(username:)`.
-fn basic_username(headers: &HeaderMap) -> Option<String> {
+/// The credential of `Authorization: Basic base64(credential:)` (what rudder-server sends: the credential as
+/// the username, an empty password) or `Authorization: Bearer credential`.
+fn credential(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    if let Some(token) = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+    {
+        let token = token.trim();
+        return (!token.is_empty()).then(|| token.to_string());
+    }
     let encoded = value
         .strip_prefix("Basic ")
         .or_else(|| value.strip_prefix("basic "))?;
@@ -65,7 +80,7 @@ fn data_plane_token(
     snapshot: &Snapshot,
     headers: &HeaderMap,
 ) -> ApiResult<Arc<TokenEntry>> {
-    let token = basic_username(headers).ok_or_else(|| unauthorized("data-plane token"))?;
+    let token = credential(headers).ok_or_else(|| unauthorized("data-plane token"))?;
     let entry = snapshot
         .token(&hash_token(&token))
         .cloned()
@@ -81,15 +96,87 @@ fn namespace<'a>(
     name: &str,
     headers: &HeaderMap,
 ) -> ApiResult<&'a Arc<NamespaceSnapshot>> {
-    let secret = basic_username(headers).ok_or_else(|| unauthorized("namespace secret"))?;
+    let secret = credential(headers).ok_or_else(|| unauthorized("namespace secret"))?;
     snapshot
         .namespace(name, &hash_token(&secret))
         .ok_or_else(|| AppError::unauthorized("unknown namespace, or wrong secret"))
 }
 
+/// Who a data plane is: what its credential (a data-plane token, or a namespace's hosted secret) lets it
+/// serve. The config endpoints, the debugger uploads and the data-plane websocket all ask this.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataPlaneIdentity {
+    Workspace { workspace_id: String, token_id: String },
+    Namespace { name: String },
+}
+
+impl DataPlaneIdentity {
+    /// The workspaces it serves now (a namespace's members may change while it is connected).
+    pub fn workspaces(&self, snapshot: &Snapshot) -> Vec<String> {
+        match self {
+            DataPlaneIdentity::Workspace { workspace_id, .. } => vec![workspace_id.clone()],
+            DataPlaneIdentity::Namespace { name } => snapshot
+                .namespaces
+                .get(name)
+                .map(|ns| ns.workspace_ids.clone())
+                .unwrap_or_default(),
+        }
+    }
+
+    pub fn serves(&self, snapshot: &Snapshot, workspace_id: &str) -> bool {
+        match self {
+            DataPlaneIdentity::Workspace { workspace_id: own, .. } => own == workspace_id,
+            DataPlaneIdentity::Namespace { name } => snapshot
+                .namespaces
+                .get(name)
+                .is_some_and(|ns| ns.workspace_ids.iter().any(|w| w == workspace_id)),
+        }
+    }
+
+    /// What names the credential in a data plane's derived id: the token's id, or the namespace's name.
+    pub fn credential_label(&self) -> &str {
+        match self {
+            DataPlaneIdentity::Workspace { token_id, .. } => token_id,
+            DataPlaneIdentity::Namespace { name } => name,
+        }
+    }
+}
+
+/// The data plane calling, from its credential: a data-plane token, or any namespace's hosted secret.
+pub fn authenticate(
+    state: &AppState,
+    snapshot: &Snapshot,
+    headers: &HeaderMap,
+) -> ApiResult<DataPlaneIdentity> {
+    let secret = credential(headers).ok_or_else(|| {
+        AppError::unauthorized(
+            "send a data-plane token or a namespace's hosted secret as HTTP Basic auth (username, empty password) or as Authorization: Bearer",
+        )
+    })?;
+    let hash = hash_token(&secret);
+    if let Some(entry) = snapshot.token(&hash) {
+        state.snapshot.record_token_use(entry);
+        return Ok(DataPlaneIdentity::Workspace {
+            workspace_id: entry.workspace_id.clone(),
+            token_id: entry.token_id.clone(),
+        });
+    }
+    snapshot
+        .namespace_by_secret(&hash)
+        .map(|ns| DataPlaneIdentity::Namespace {
+            name: ns.name.clone(),
+        })
+        .ok_or_else(|| {
+            AppError::unauthorized(
+                "this credential is not a valid data-plane token or namespace secret (revoked, or mistyped)",
+            )
+        })
+}
+
 /// rudder-server's single-tenant config poll (`DEPLOYMENT_TYPE=DEDICATED`, `WORKSPACE_TOKEN`).
 async fn workspace_config(
     State(state): State<AppState>,
+    ClientAddr(ip): ClientAddr,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let snapshot = state.snapshot.current();
@@ -98,7 +185,38 @@ async fn workspace_config(
         .workspaces
         .get(&entry.workspace_id)
         .ok_or_else(|| AppError::not_found("workspace"))?;
+    registry::polled(
+        &state,
+        &DataPlaneIdentity::Workspace {
+            workspace_id: entry.workspace_id.clone(),
+            token_id: entry.token_id.clone(),
+        },
+        poller(ip, &headers),
+        vec![entry.workspace_id.clone()],
+        vec![workspace.live.revision],
+    );
     Ok(workspace.config.serve(&headers))
+}
+
+/// A polling data plane, as far as its request tells: its address and its `User-Agent`.
+fn poller(ip: Option<std::net::IpAddr>, headers: &HeaderMap) -> Seen {
+    let address = ip.map(|ip| ip.to_string()).unwrap_or_default();
+    let agent = headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("unknown");
+    let (software, version) = agent
+        .split_whitespace()
+        .next()
+        .and_then(|product| product.split_once('/'))
+        .unwrap_or((agent, ""));
+    let clip = |s: &str| s.chars().take(100).collect::<String>();
+    Seen {
+        instance_id: clip(&format!("{software} @ {address}")),
+        software: clip(software),
+        version: clip(version),
+        address,
+    }
 }
 
 /// The first value of a query parameter. Data planes and SDKs get no error for an odd query string: a
@@ -113,12 +231,27 @@ fn query_param(query: &Option<String>, name: &str) -> Option<String> {
 /// workspace of the namespace; with `updatedAfter`, the unchanged ones as `null`.
 async fn namespace_config(
     State(state): State<AppState>,
+    ClientAddr(ip): ClientAddr,
     Path(namespace): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let snapshot = state.snapshot.current();
     let ns = self::namespace(&snapshot, &namespace, &headers)?;
+    let revisions = ns
+        .workspace_ids
+        .iter()
+        .map(|id| snapshot.workspaces.get(id).map_or(0, |w| w.live.revision))
+        .collect();
+    registry::polled(
+        &state,
+        &DataPlaneIdentity::Namespace {
+            name: ns.name.clone(),
+        },
+        poller(ip, &headers),
+        ns.workspace_ids.clone(),
+        revisions,
+    );
     match query_param(&query, "updatedAfter") {
         None => Ok(ns.full.serve(&headers)),
         Some(after) => {
@@ -170,7 +303,7 @@ async fn source_config(
     headers: HeaderMap,
 ) -> Response {
     let result = (|| {
-        let write_key = basic_username(&headers)
+        let write_key = credential(&headers)
             .or_else(|| query_param(&query, "writeKey"))
             .ok_or_else(|| {
                 AppError::unauthorized(

@@ -27,7 +27,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 pub use assemble::{WorkspaceRows, WorkspaceSnapshot};
 pub use document::{Document, NamespaceDocument};
-pub use handlers::data_plane_routes;
+pub use handlers::{authenticate, data_plane_routes, DataPlaneIdentity};
 
 use crate::catalog::Catalog;
 use crate::db::{Backend, Db};
@@ -47,6 +47,9 @@ const UPDATED_AFTER_GRACE_MS: i64 = 30_000;
 /// The wait before retrying failed builds, doubled after each round that still fails, up to the longest.
 const RETRY_FIRST: Duration = Duration::from_secs(1);
 const RETRY_LONGEST: Duration = Duration::from_secs(60);
+
+/// Changes a connected data plane may fall behind by before it is sent everything again.
+const CHANGES_BUFFERED: usize = 1024;
 
 pub struct TokenEntry {
     pub workspace_id: String,
@@ -121,6 +124,16 @@ impl Snapshot {
             return None;
         }
         self.namespaces.get(name).filter(|ns| {
+            crate::ids::constant_time_eq(ns.secret_hash.as_bytes(), secret_hash.as_bytes())
+        })
+    }
+
+    /// The namespace whose secret has this hash, unless it was revoked.
+    pub fn namespace_by_secret(&self, secret_hash: &str) -> Option<&Arc<NamespaceSnapshot>> {
+        if self.revoked.contains(secret_hash) {
+            return None;
+        }
+        self.namespaces.values().find(|ns| {
             crate::ids::constant_time_eq(ns.secret_hash.as_bytes(), secret_hash.as_bytes())
         })
     }
@@ -245,6 +258,8 @@ pub struct Publisher {
     retry: tokio::sync::Notify,
     /// Tells the replica's own notifications apart from others'.
     pub instance_id: String,
+    /// Each workspace snapshot installed with a new revision or new captures, for the connected data planes.
+    changes: tokio::sync::broadcast::Sender<Arc<WorkspaceSnapshot>>,
 }
 
 impl Publisher {
@@ -261,7 +276,14 @@ impl Publisher {
             splicing: tokio::sync::Mutex::new(()),
             retry: tokio::sync::Notify::new(),
             instance_id: crate::ids::new_id(),
+            changes: tokio::sync::broadcast::channel(CHANGES_BUFFERED).0,
         }
+    }
+
+    /// Hears every workspace snapshot installed here with a new revision or new captures (a receiver that
+    /// falls more than `CHANGES_BUFFERED` behind is told it lagged, and starts over from the snapshot).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<WorkspaceSnapshot>> {
+        self.changes.subscribe()
     }
 
     pub fn current(&self) -> Arc<Snapshot> {
@@ -387,6 +409,16 @@ impl Publisher {
         });
         let ids: Vec<&str> = built.iter().map(|(id, _)| id.as_str()).collect();
         self.splice_namespaces_of(&ids).await;
+        // After the namespace documents: a data plane told of a change must find it when it fetches.
+        for (id, new) in &built {
+            let Some(new) = new else { continue };
+            let news = current.workspaces.get(id).is_none_or(|old| {
+                old.live.revision != new.live.revision || old.live.capture != new.live.capture
+            });
+            if news {
+                let _ = self.changes.send(new.clone());
+            }
+        }
     }
 
     /// Splices again every namespace that holds one of the workspaces.
@@ -688,6 +720,7 @@ mod tests {
             ),
             source_configs: HashMap::new(),
             tokens: Vec::new(),
+            live: Default::default(),
         })
     }
 

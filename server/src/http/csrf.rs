@@ -23,14 +23,7 @@ pub async fn same_origin_only(
         return next.run(request).await;
     }
     let headers = request.headers();
-    let verdict = if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
-        Some(site == "same-origin")
-    } else if let Some(origin) = headers.get(ORIGIN).and_then(|v| v.to_str().ok()) {
-        let host = headers.get(HOST).and_then(|v| v.to_str().ok());
-        Some(origin_matches(origin, host, &state.public_url))
-    } else {
-        None
-    };
+    let verdict = same_origin(headers, &state.public_url);
     let has_session_cookie = headers
         .get_all(COOKIE)
         .iter()
@@ -49,6 +42,19 @@ pub async fn same_origin_only(
             "a cookie-authenticated request that changes something must carry an Origin header",
         ),
         None => next.run(request).await,
+    }
+}
+
+/// Whether the browser says the request comes from our own origin (`Sec-Fetch-Site`, else `Origin`); `None`
+/// when it says neither (not a browser).
+pub fn same_origin(headers: &axum::http::HeaderMap, public_url: &url::Url) -> Option<bool> {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        Some(site == "same-origin")
+    } else if let Some(origin) = headers.get(ORIGIN).and_then(|v| v.to_str().ok()) {
+        let host = headers.get(HOST).and_then(|v| v.to_str().ok());
+        Some(origin_matches(origin, host, public_url))
+    } else {
+        None
     }
 }
 

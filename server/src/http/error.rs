@@ -90,6 +90,11 @@ impl AppError {
         AppError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
     }
 
+    /// 403 for what the HTTP layer itself decides (a request's origin).
+    pub fn forbidden(message: impl Into<String>) -> AppError {
+        AppError::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
     /// 404
     pub fn not_found(what: &str) -> AppError {
         AppError::new(

@@ -44,7 +44,10 @@ use error::error_response;
         (name = "catalog", description = "Integration definitions"),
         (name = "sources"), (name = "destinations"), (name = "connections"),
         (name = "data planes", description = "Data-plane tokens and namespaces"),
-        (name = "instance", description = "Instance administration: background jobs")
+        (name = "instance", description = "Instance administration: background jobs"),
+        (name = "live", description = "The live debugger's stream and the data planes that talk back. The data-plane \
+            websocket protocol (`GET /data-plane/v1/ws`) and the live stream's frames: \
+            https://github.com/wheelhouse-dev/wheelhouse/blob/main/docs/data-plane-protocol.md")
     )
 )]
 struct ApiDoc;
@@ -90,6 +93,7 @@ pub fn api_router(state: AppState) -> Router {
         .merge(crate::namespaces::routes())
         .merge(crate::audit::routes())
         .merge(crate::jobs::handlers::routes())
+        .merge(crate::live::routes())
         .split_for_parts();
     // The error answers every operation shares, once the routers have listed the operations.
     openapi::complete(&mut openapi);

@@ -81,9 +81,10 @@ async fn update_workspace(
     let change = WorkspaceChange {
         name: body.name,
         audit_retention_days: body.audit_retention_days,
+        live_payloads: body.live_payloads,
     };
     Ok(Json(
-        super::update(&state.db, &principal.actor, &ws, change).await?,
+        super::update(&state, &principal.actor, &ws, change).await?,
     ))
 }
 

@@ -80,12 +80,14 @@ struct WorkspaceRow {
     id: String,
     name: String,
     audit_retention_days: i64,
+    live_payloads: i64,
     created_at: i64,
     updated_at: i64,
 }
 
 impl WorkspaceRow {
-    const COLUMNS: &'static str = "id, name, audit_retention_days, created_at, updated_at";
+    const COLUMNS: &'static str =
+        "id, name, audit_retention_days, live_payloads, created_at, updated_at";
 
     fn into_wire(self, role: Role) -> Workspace {
         Workspace {
@@ -93,6 +95,7 @@ impl WorkspaceRow {
             name: self.name,
             role,
             audit_retention_days: self.audit_retention_days.clamp(0, u32::MAX as i64) as u32,
+            live_payloads: self.live_payloads != 0,
             created_at: format_ms(self.created_at),
             updated_at: format_ms(self.updated_at),
         }
@@ -214,15 +217,18 @@ pub async fn get(db: &Db, actor: &Actor, workspace_id: &str) -> Result<Workspace
 pub struct WorkspaceChange {
     pub name: Option<String>,
     pub audit_retention_days: Option<u32>,
+    pub live_payloads: Option<bool>,
 }
 
-/// Renames a workspace, or sets how long its audit log is kept (admin).
+/// Renames a workspace, sets how long its audit log is kept, or whether the live debugger keeps payloads
+/// (admin).
 pub async fn update(
-    db: &Db,
+    state: &AppState,
     actor: &Actor,
     workspace_id: &str,
     change: WorkspaceChange,
 ) -> Result<Workspace, WorkspaceError> {
+    let db = &state.db;
     let access = access::require(db, actor, workspace_id, Role::Admin).await?;
     let name = change
         .name
@@ -253,11 +259,20 @@ pub async fn update(
                     .audit_retention_days
                     .map_or(current.audit_retention_days, i64::from),
             ),
+        )
+        .field(
+            "livePayloads",
+            Some(current.live_payloads != 0),
+            Some(change.live_payloads.unwrap_or(current.live_payloads != 0)),
         );
+    let live_payloads = change
+        .live_payloads
+        .map_or(current.live_payloads, i64::from);
     if !changes.is_empty() {
         let mut tx = db.begin().await?;
         sqlx::query(
-            "UPDATE workspaces SET name = $1, audit_retention_days = $2, updated_at = $3 WHERE id = $4",
+            "UPDATE workspaces SET name = $1, audit_retention_days = $2, live_payloads = $3, updated_at = $4
+             WHERE id = $5",
         )
         .bind(name.as_deref().unwrap_or(&current.name))
         .bind(
@@ -265,6 +280,7 @@ pub async fn update(
                 .audit_retention_days
                 .map_or(current.audit_retention_days, i64::from),
         )
+        .bind(live_payloads)
         .bind(now_ms())
         .bind(workspace_id)
         .execute(&mut *tx)
@@ -279,6 +295,10 @@ pub async fn update(
         )
         .await?;
         tx.commit().await?;
+        if live_payloads != current.live_payloads {
+            // Not in the data planes' config, but the live pipeline reads it from the snapshot.
+            state.snapshot.publish(workspace_id).await;
+        }
     }
     Ok(load(db, workspace_id).await?.into_wire(access.role))
 }
