@@ -1,4 +1,4 @@
-//! The `wheelhouse` command line: `serve` (the default) and `keys rotate`.
+//! The `wheelhouse` command line: `serve` (the default), `keys rotate` and `simulate`.
 
 use std::process::ExitCode;
 
@@ -33,6 +33,9 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Run a simulated data plane against a Wheelhouse: pulls the config, connects over the websocket and
+    /// sends made-up live events, metrics, failures and sync runs.
+    Simulate(crate::simulator::Options),
 }
 
 #[derive(Subcommand)]
@@ -58,6 +61,7 @@ pub fn main() -> ExitCode {
             Command::Keys {
                 command: KeysCommand::Rotate { new_master_key },
             } => rotate_keys(cli.config, new_master_key).await,
+            Command::Simulate(options) => simulate(options).await,
         }
     });
     match result {
@@ -119,6 +123,18 @@ async fn shutdown_signal() {
     {
         let _ = ctrl_c.await;
     }
+}
+
+async fn simulate(options: crate::simulator::Options) -> anyhow::Result<()> {
+    let summary = tokio::select! {
+        summary = crate::simulator::run(options) => summary?,
+        _ = shutdown_signal() => return Ok(()),
+    };
+    println!(
+        "{} events made up, {} sent as live samples, {} configs applied, {} frames refused by the server",
+        summary.events, summary.live_events_sent, summary.configs_applied, summary.errors_from_server
+    );
+    Ok(())
 }
 
 async fn rotate_keys(config: Config, new_master_key: Option<SecretString>) -> anyhow::Result<()> {

@@ -23,6 +23,7 @@ pub mod live;
 pub mod mail;
 pub mod namespaces;
 pub mod secrets;
+pub mod simulator;
 pub mod sources;
 pub mod state;
 pub mod time;

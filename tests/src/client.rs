@@ -87,6 +87,20 @@ impl Client {
         self
     }
 
+    /// The `Authorization` header this client sends (token and data-plane clients), for other transports.
+    pub fn authorization(&self) -> (&'static str, String) {
+        use base64::Engine;
+        let value = match &self.auth {
+            Auth::Bearer(token) => format!("Bearer {token}"),
+            Auth::Basic(username) => format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{username}:"))
+            ),
+            Auth::None | Auth::Session => panic!("this client authenticates with no header"),
+        };
+        ("authorization", value)
+    }
+
     pub fn base_url(&self) -> String {
         self.shared.base_url.read().expect("base url").clone()
     }

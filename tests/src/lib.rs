@@ -27,6 +27,7 @@ pub mod fixtures;
 pub mod logs;
 pub mod mail;
 pub mod test_app;
+pub mod ws;
 
 pub use ::app::api::workspaces::Role;
 pub use client::{Client, Exchange, Req, Resp};
@@ -34,6 +35,7 @@ pub use db::Backend;
 pub use fixtures::*;
 pub use mail::{Mail, Mailbox};
 pub use test_app::{TestApp, TestAppBuilder};
+pub use ws::Ws;
 
 /// Runs each listed test on both backends. A test is an `async fn name(backend: Backend)`; for each, this
 /// generates a module `name` holding the tests `sqlite` and `postgres`, so `cargo test sqlite` or

@@ -372,6 +372,11 @@ impl TestApp {
 
     /// A data-plane token created by `admin`, as the data plane (rudder-server) that uses it.
     pub async fn data_plane(&self, admin: &Client, workspace_id: &str) -> Client {
+        self.basic(&self.data_plane_token(admin, workspace_id).await)
+    }
+
+    /// A data-plane token created by `admin`.
+    pub async fn data_plane_token(&self, admin: &Client, workspace_id: &str) -> String {
         let created = admin
             .post(
                 &format!("/api/v1/workspaces/{workspace_id}/data-plane-tokens"),
@@ -379,7 +384,7 @@ impl TestApp {
             )
             .await
             .expect(201);
-        self.basic(created["token"].as_str().expect("token"))
+        created["token"].as_str().expect("token").to_string()
     }
 
     // ---- the database, raw ---------------------------------------------------------------------------

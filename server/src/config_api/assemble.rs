@@ -421,7 +421,9 @@ pub fn build(
             let mut resolved = view.resolve(&dest.config, &source_definition.source_type);
             if live.capture.destinations.contains(&destination.id) {
                 // rudder-server uploads delivery samples while this is on (its destination debugger).
-                resolved.config.insert("eventDelivery".into(), Value::Bool(true));
+                resolved
+                    .config
+                    .insert("eventDelivery".into(), Value::Bool(true));
             }
             // The JavaScript SDK loads the script of every destination listed here whose name it knows,
             // whatever its mode: a cloud-mode destination listed would get every event twice (from the

@@ -15,8 +15,8 @@ use base64::Engine;
 use super::{Document, NamespaceSnapshot, Snapshot, TokenEntry};
 use crate::http::client_addr::ClientAddr;
 use crate::http::error::{ApiResult, AppError};
-use crate::live::registry::{self, Seen};
 use crate::ids::hash_token;
+use crate::live::registry::{self, Seen};
 use crate::state::AppState;
 
 pub fn data_plane_routes() -> Router<AppState> {
@@ -106,8 +106,13 @@ fn namespace<'a>(
 /// serve. The config endpoints, the debugger uploads and the data-plane websocket all ask this.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DataPlaneIdentity {
-    Workspace { workspace_id: String, token_id: String },
-    Namespace { name: String },
+    Workspace {
+        workspace_id: String,
+        token_id: String,
+    },
+    Namespace {
+        name: String,
+    },
 }
 
 impl DataPlaneIdentity {
@@ -125,7 +130,9 @@ impl DataPlaneIdentity {
 
     pub fn serves(&self, snapshot: &Snapshot, workspace_id: &str) -> bool {
         match self {
-            DataPlaneIdentity::Workspace { workspace_id: own, .. } => own == workspace_id,
+            DataPlaneIdentity::Workspace {
+                workspace_id: own, ..
+            } => own == workspace_id,
             DataPlaneIdentity::Namespace { name } => snapshot
                 .namespaces
                 .get(name)

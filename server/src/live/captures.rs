@@ -50,7 +50,8 @@ pub struct CaptureRow {
 }
 
 impl CaptureRow {
-    pub const COLUMNS: &'static str = "replica_id, whole_workspace, source_ids, destination_ids, until_at";
+    pub const COLUMNS: &'static str =
+        "replica_id, whole_workspace, source_ids, destination_ids, until_at";
 
     /// The open captures of a workspace, as a build reads them.
     pub async fn open_in(db: &Db, workspace_id: &str) -> sqlx::Result<Vec<CaptureRow>> {
@@ -115,7 +116,9 @@ impl CaptureState {
             state.replicas.insert(row.replica_id.clone());
             state.until_ms = state.until_ms.max(Some(row.until_at));
             if row.whole_workspace != 0 {
-                state.sources.extend(all_sources.iter().map(|s| s.to_string()));
+                state
+                    .sources
+                    .extend(all_sources.iter().map(|s| s.to_string()));
                 state
                     .destinations
                     .extend(all_destinations.iter().map(|s| s.to_string()));
@@ -199,7 +202,11 @@ pub async fn start(
 
 /// Moves a capture's end to `minutes` from now. Not a change of the config document (the flags stay on), but
 /// our data planes hear the new end in a `capture` frame.
-pub async fn extend(state: &AppState, capture: &mut Capture, minutes: u32) -> Result<(), LiveError> {
+pub async fn extend(
+    state: &AppState,
+    capture: &mut Capture,
+    minutes: u32,
+) -> Result<(), LiveError> {
     let until_ms = now_ms() + i64::from(minutes.clamp(1, CAPTURE_MAX_MINUTES)) * 60_000;
     sqlx::query("UPDATE live_captures SET until_at = $1 WHERE id = $2")
         .bind(until_ms)

@@ -97,7 +97,8 @@ impl Connection {
     async fn run(mut self, socket: WebSocket) {
         let (mut sink, mut stream) = socket.split();
         let mut changes = self.state.snapshot.subscribe();
-        let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+        let mut ping =
+            tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
         let mut record = tokio::time::interval_at(
             tokio::time::Instant::now() + registry::CONNECTED_RECORD_EVERY,
             registry::CONNECTED_RECORD_EVERY,
@@ -292,13 +293,16 @@ impl Connection {
 
     async fn hello(&mut self, hello: Hello) -> Vec<Outbound> {
         let snapshot = self.state.snapshot.current();
-        if let (Some(asked), DataPlaneIdentity::Namespace { name }) = (&hello.namespace, &self.identity)
+        if let (Some(asked), DataPlaneIdentity::Namespace { name }) =
+            (&hello.namespace, &self.identity)
         {
             if asked != name {
                 return self.refuse(
                     FrameError {
                         code: "not_served",
-                        message: format!("this credential is namespace {name:?}'s, not {asked:?}'s"),
+                        message: format!(
+                            "this credential is namespace {name:?}'s, not {asked:?}'s"
+                        ),
                         frame_type: Some("hello".into()),
                     },
                     None,

@@ -8,7 +8,9 @@ use app::api::live::{
 };
 use app::api::workspaces::Role;
 use app::api::ErrorBody;
-use axum::extract::ws::{rejection::WebSocketUpgradeRejection, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{
+    rejection::WebSocketUpgradeRejection, Message, WebSocket, WebSocketUpgrade,
+};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -156,6 +158,11 @@ async fn live_stream(
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
+    let access = access::require(&state.db, &principal.actor, &workspace_id, Role::Viewer)
+        .await
+        .map_err(LiveError::from)?;
+    // A websocket is not bound by the same-origin policy: another site's page could open one with our
+    // cookie, so a cookie is only good from our own pages.
     if principal.session.is_some()
         && crate::http::csrf::same_origin(&headers, &state.public_url) != Some(true)
     {
@@ -163,9 +170,6 @@ async fn live_stream(
             "the live stream accepts a session cookie only from this site's own pages; use an API token from elsewhere",
         ));
     }
-    let access = access::require(&state.db, &principal.actor, &workspace_id, Role::Viewer)
-        .await
-        .map_err(LiveError::from)?;
     let snapshot = state.snapshot.current();
     let workspace = snapshot
         .workspaces
@@ -296,7 +300,6 @@ impl Stream {
             payloads_hidden_because: self.payloads_hidden_because.clone(),
         })
     }
-
 }
 
 /// `{"type":"events","dropped":N,"events":[…]}`, written event by event: payloads are copied as the data plane
@@ -357,7 +360,10 @@ mod tests {
         };
         let (shown, dropped) = parse(events_frame(&events, 3, true));
         assert_eq!(dropped, 3);
-        assert_eq!(shown[0].payload.as_ref().unwrap()["email"], "ada@example.com");
+        assert_eq!(
+            shown[0].payload.as_ref().unwrap()["email"],
+            "ada@example.com"
+        );
         assert_eq!(shown[0].response, Some(serde_json::json!("boom")));
         assert_eq!(shown[0].status_code, Some(500));
         let (hidden, _) = parse(events_frame(&events, 0, false));

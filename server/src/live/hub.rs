@@ -36,8 +36,14 @@ impl Filter {
                 .as_ref()
                 .is_some_and(|id| entities.destinations.contains(id));
         entity
-            && self.event_type.as_ref().is_none_or(|t| *t == event.event_type)
-            && self.event_name.as_ref().is_none_or(|n| *n == event.event_name)
+            && self
+                .event_type
+                .as_ref()
+                .is_none_or(|t| *t == event.event_type)
+            && self
+                .event_name
+                .as_ref()
+                .is_none_or(|n| *n == event.event_name)
             && self.status.as_ref().is_none_or(|s| *s == event.status)
     }
 }
@@ -191,7 +197,11 @@ mod tests {
         let watching = hub.watch("ws", filter);
         hub.publish(
             "ws",
-            &[event("s2", "Signed Up"), event("s1", "Other"), event("s1", "Signed Up")],
+            &[
+                event("s2", "Signed Up"),
+                event("s1", "Other"),
+                event("s1", "Signed Up"),
+            ],
         );
         let (batch, _) = watching.watcher.next_batch(10).await;
         assert_eq!(batch.len(), 1);

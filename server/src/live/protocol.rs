@@ -382,7 +382,9 @@ impl Inbound {
                     return Err(invalid("startedAt must be an RFC 3339 time".into()));
                 }
                 if run.source_id.is_none() && run.destination_id.is_none() {
-                    return Err(invalid("a sync run names a sourceId or a destinationId".into()));
+                    return Err(invalid(
+                        "a sync run names a sourceId or a destinationId".into(),
+                    ));
                 }
             }
             Inbound::ConfigApplied(_) | Inbound::Pong(_) => {}
@@ -490,11 +492,31 @@ mod tests {
             ("[1,2]", "malformed", "JSON object"),
             (r#"{"protocol":1}"#, "malformed", "\"type\""),
             (r#"{"type":"teleport"}"#, "unknown_type", "teleport"),
-            (r#"{"type":"hello","protocol":1,"software":"x","version":"1"}"#, "invalid", "instanceId"),
-            (r#"{"type":"hello","protocol":2,"instanceId":"i","software":"x","version":"1"}"#, "invalid", "protocol 2"),
-            (r#"{"type":"configApplied","workspaceId":"w","revision":"seven"}"#, "invalid", "configApplied.revision"),
-            (r#"{"type":"liveEvents","workspaceId":"w","events":[{"stage":"moon","eventName":"a","eventType":"t","status":"s","time":"2026-11-27T10:00:00Z","sourceId":"s"}]}"#, "invalid", "events[0].stage"),
-            (r#"{"type":"liveEvents","workspaceId":"w","events":[{"stage":"source","eventName":"a","eventType":"t","status":"s","time":"yesterday","sourceId":"s"}]}"#, "invalid", "RFC 3339"),
+            (
+                r#"{"type":"hello","protocol":1,"software":"x","version":"1"}"#,
+                "invalid",
+                "instanceId",
+            ),
+            (
+                r#"{"type":"hello","protocol":2,"instanceId":"i","software":"x","version":"1"}"#,
+                "invalid",
+                "protocol 2",
+            ),
+            (
+                r#"{"type":"configApplied","workspaceId":"w","revision":"seven"}"#,
+                "invalid",
+                "configApplied.revision",
+            ),
+            (
+                r#"{"type":"liveEvents","workspaceId":"w","events":[{"stage":"moon","eventName":"a","eventType":"t","status":"s","time":"2026-11-27T10:00:00Z","sourceId":"s"}]}"#,
+                "invalid",
+                "events[0].stage",
+            ),
+            (
+                r#"{"type":"liveEvents","workspaceId":"w","events":[{"stage":"source","eventName":"a","eventType":"t","status":"s","time":"yesterday","sourceId":"s"}]}"#,
+                "invalid",
+                "RFC 3339",
+            ),
         ];
         for (text, code, needle) in cases {
             let error = Inbound::parse(text).expect_err(text);

@@ -98,12 +98,13 @@ async fn send(db: &Db, me: &str, workspace_id: &str, events: &[Arc<Event>]) -> s
     let mut packed = String::from("[");
     for event in events {
         let json = serde_json::to_string(event.as_ref()).expect("event serializes");
+        // In order: what is packed goes before a spilled event, and before what no longer fits.
+        if (json.len() > room || packed.len() + json.len() + 1 > room) && packed.len() > 1 {
+            notify_events(db, &head, std::mem::replace(&mut packed, String::from("["))).await?;
+        }
         if json.len() > room {
             spill(db, me, workspace_id, &json).await?;
             continue;
-        }
-        if packed.len() + json.len() + 1 > room {
-            notify_events(db, &head, std::mem::replace(&mut packed, String::from("["))).await?;
         }
         if packed.len() > 1 {
             packed.push(',');

@@ -24,8 +24,14 @@ use crate::time::{format_ms, now_ms, parse_rfc3339_ms};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/dataplane/v2/eventUploads", post(event_uploads))
-        .route("/dataplane/v2/eventDeliveryStatus", post(event_delivery_status))
-        .route("/dataplane/eventTransformStatus", post(event_transform_status))
+        .route(
+            "/dataplane/v2/eventDeliveryStatus",
+            post(event_delivery_status),
+        )
+        .route(
+            "/dataplane/eventTransformStatus",
+            post(event_transform_status),
+        )
 }
 
 /// What an upload did.
@@ -132,7 +138,10 @@ fn parse<T: serde::de::DeserializeOwned>(body: &[u8], shape: &str) -> ApiResult<
 }
 
 /// The body's entries by key (write key, destination id), without `"version"`.
-fn keyed<T: serde::de::DeserializeOwned>(body: &[u8], shape: &str) -> ApiResult<Vec<(String, Vec<T>)>> {
+fn keyed<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    shape: &str,
+) -> ApiResult<Vec<(String, Vec<T>)>> {
     let all: BTreeMap<String, Box<RawValue>> = parse(body, shape)?;
     let mut out = Vec::new();
     for (key, value) in all {
@@ -159,15 +168,12 @@ fn workspace_of_destination(
     identity: &DataPlaneIdentity,
     destination_id: &str,
 ) -> Option<String> {
-    identity
-        .workspaces(snapshot)
-        .into_iter()
-        .find(|w| {
-            snapshot
-                .workspaces
-                .get(w)
-                .is_some_and(|ws| ws.live.destinations.contains_key(destination_id))
-        })
+    identity.workspaces(snapshot).into_iter().find(|w| {
+        snapshot
+            .workspaces
+            .get(w)
+            .is_some_and(|ws| ws.live.destinations.contains_key(destination_id))
+    })
 }
 
 fn workspace_of_source(
@@ -246,7 +252,12 @@ async fn event_uploads(
                 transformation_id: None,
                 event_name: entry.event_name,
                 event_type: entry.event_type,
-                status: if (200..300).contains(&code) { "received" } else { "failed" }.into(),
+                status: if (200..300).contains(&code) {
+                    "received"
+                } else {
+                    "failed"
+                }
+                .into(),
                 status_code: Some(code),
                 time: time_or_now(&entry.received_at),
                 payload: Some(entry.payload),
@@ -256,7 +267,13 @@ async fn event_uploads(
             });
         }
     }
-    feed(&state, &snapshot, &data_plane_label(&identity, ip), by_workspace, refused)
+    feed(
+        &state,
+        &snapshot,
+        &data_plane_label(&identity, ip),
+        by_workspace,
+        refused,
+    )
 }
 
 async fn event_delivery_status(
@@ -304,7 +321,13 @@ async fn event_delivery_status(
             });
         }
     }
-    feed(&state, &snapshot, &data_plane_label(&identity, ip), by_workspace, refused)
+    feed(
+        &state,
+        &snapshot,
+        &data_plane_label(&identity, ip),
+        by_workspace,
+        refused,
+    )
 }
 
 async fn event_transform_status(
@@ -355,5 +378,11 @@ async fn event_transform_status(
             data_plane: None,
         });
     }
-    feed(&state, &snapshot, &data_plane_label(&identity, ip), by_workspace, refused)
+    feed(
+        &state,
+        &snapshot,
+        &data_plane_label(&identity, ip),
+        by_workspace,
+        refused,
+    )
 }

@@ -1317,7 +1317,7 @@ async fn a_change_through_one_replica_reaches_the_other_postgres() {
     // Both listen as soon as `start` returns: a replica that began listening after its first build missed
     // what changed in between.
     let listening: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%wheelhouse_config%'",
     )
     .fetch_one(&app.db().pool)
     .await

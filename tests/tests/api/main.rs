@@ -7,6 +7,7 @@ mod bad_input;
 mod catalog;
 mod config_api;
 mod jobs;
+mod live;
 mod ops;
 mod role_matrix;
 mod routes;

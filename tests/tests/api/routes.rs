@@ -266,6 +266,55 @@ async fn every_route_answers_and_the_openapi_document_lists_them_all(backend: Ba
         .ok();
     let data_plane = app.basic(&str_of(&dp_token, "token"));
     data_plane.get("/workspaceConfig?fetchAll=true").await.ok();
+    // Data planes talking back: the websocket (not in the transcript, which is HTTP), the debugger uploads,
+    // the data planes list, and the live stream (a websocket too).
+    let mut dp_socket = Ws::data_plane(&app.url(), &str_of(&dp_token, "token")).await;
+    dp_socket
+        .send_json(&json!({"type": "hello", "protocol": 1, "instanceId": "tour", "software": "tour", "version": "1"}))
+        .await;
+    dp_socket
+        .next_of("welcome", std::time::Duration::from_secs(10))
+        .await;
+    let write_key = str_of(&source, "writeKey");
+    data_plane
+        .post(
+            "/dataplane/v2/eventUploads",
+            json!({"version": "v2", write_key: [{"payload": {"type": "track"}, "eventName": "x", "eventType": "track"}]}),
+        )
+        .await
+        .ok();
+    data_plane
+        .post(
+            "/dataplane/v2/eventDeliveryStatus",
+            json!({"version": "v2", id(&destination): [{"destinationId": id(&destination), "jobState": "succeeded"}]}),
+        )
+        .await
+        .ok();
+    data_plane
+        .post(
+            "/dataplane/eventTransformStatus",
+            json!({"payload": [{"transformationId": "t", "destinationId": id(&destination), "eventBefore": {}}]}),
+        )
+        .await
+        .ok();
+    root.get(&format!("/api/v1/workspaces/{ws}/data-planes"))
+        .await
+        .ok();
+    let mut live = Ws::connect(
+        &app.url(),
+        &format!("/api/v1/workspaces/{ws}/live"),
+        &[ci.authorization()],
+    )
+    .await
+    .expect("the live stream");
+    live.next_of("capture", std::time::Duration::from_secs(10))
+        .await;
+    live.close().await;
+    dp_socket.close().await;
+    let exercised_by_websocket = [(
+        "GET".to_string(),
+        "/api/v1/workspaces/{ws}/live".to_string(),
+    )];
     data_plane
         .post(
             &format!("/data-plane/v1/workspaces/{ws}/settings"),
@@ -377,7 +426,7 @@ async fn every_route_answers_and_the_openapi_document_lists_them_all(backend: Ba
         documented.len()
     );
     let transcript = app.transcript();
-    let mut exercised = BTreeSet::new();
+    let mut exercised: BTreeSet<(String, String)> = exercised_by_websocket.into_iter().collect();
     let mut undocumented = BTreeSet::new();
     for exchange in &transcript {
         assert!(
@@ -423,6 +472,9 @@ async fn every_route_answers_and_the_openapi_document_lists_them_all(backend: Ba
         ("OPTIONS", "/sourceConfig/"),
         ("GET", "/data-plane/v1/namespaces/tour/config"),
         ("POST", "/data-plane/v1/namespaces/tour/settings"),
+        ("POST", "/dataplane/v2/eventUploads"),
+        ("POST", "/dataplane/v2/eventDeliveryStatus"),
+        ("POST", "/dataplane/eventTransformStatus"),
     ] {
         assert!(
             transcript
