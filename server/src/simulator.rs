@@ -178,6 +178,7 @@ pub async fn run(options: Options) -> anyhow::Result<Summary> {
         .unwrap_or_else(|| format!("simulator-{}", &crate::ids::new_id()[..8]));
     let mut simulator = Simulator {
         http: reqwest::Client::builder()
+            .user_agent(concat!("wheelhouse-simulator/", env!("CARGO_PKG_VERSION")))
             .timeout(Duration::from_secs(30))
             .build()?,
         options,
@@ -229,6 +230,7 @@ impl Simulator {
             .http
             .get(self.endpoint("workspaceConfig?fetchAll=true")?)
             .basic_auth(&self.options.token, Some(""))
+            .header(crate::live::registry::INSTANCE_HEADER, &self.instance_id)
             .send()
             .await
             .context("fetching /workspaceConfig")?;

@@ -218,8 +218,12 @@ fn poller(ip: Option<std::net::IpAddr>, headers: &HeaderMap) -> Seen {
         .and_then(|product| product.split_once('/'))
         .unwrap_or((agent, ""));
     let clip = |s: &str| s.chars().take(100).collect::<String>();
+    let named = headers
+        .get(registry::INSTANCE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty());
     Seen {
-        instance_id: clip(&format!("{software} @ {address}")),
+        instance_id: clip(&named.map_or_else(|| format!("{software} @ {address}"), String::from)),
         software: clip(software),
         version: clip(version),
         address,

@@ -45,9 +45,10 @@ use error::error_response;
         (name = "sources"), (name = "destinations"), (name = "connections"),
         (name = "data planes", description = "Data-plane tokens and namespaces"),
         (name = "instance", description = "Instance administration: background jobs"),
-        (name = "live", description = "The live debugger's stream and the data planes that talk back. The data-plane \
-            websocket protocol (`GET /data-plane/v1/ws`) and the live stream's frames: \
-            https://github.com/wheelhouse-dev/wheelhouse/blob/main/docs/data-plane-protocol.md")
+        (name = "live", description = "The live debugger's stream and the data planes that talk back. The \
+            data-plane websocket (`GET /data-plane/v1/ws`), rudder-server's debugger uploads and the live \
+            stream's frames are described in the protocol document.",
+            external_docs(url = "/docs/data-plane-protocol.md", description = "The data-plane protocol"))
     )
 )]
 struct ApiDoc;
@@ -67,6 +68,17 @@ impl utoipa::Modify for Authentication {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some("An API token: `Authorization: Bearer whk_api_…`"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "dataPlane",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "A data plane: a data-plane token or a namespace's hosted secret as the username, an empty password (or as Bearer)",
+                    ))
                     .build(),
             ),
         );
@@ -95,6 +107,7 @@ pub fn api_router(state: AppState) -> Router {
         .merge(crate::jobs::handlers::routes())
         .merge(crate::live::routes())
         .split_for_parts();
+    openapi.merge(crate::live::DataPlaneDoc::openapi());
     // The error answers every operation shares, once the routers have listed the operations.
     openapi::complete(&mut openapi);
     let openapi = std::sync::Arc::new(openapi);
@@ -204,6 +217,7 @@ pub fn app(state: AppState, site: site::Site) -> Router {
     let people = Router::new()
         .merge(api.clone())
         .route("/healthz", get(|| async { "ok" }))
+        .route("/docs/data-plane-protocol.md", get(protocol_document))
         .route("/readyz", get(readyz).with_state(state.clone()))
         .merge(site::router(site, api))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
@@ -233,6 +247,18 @@ pub fn app(state: AppState, site: site::Site) -> Router {
             axum::http::header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
         ))
+}
+
+/// The data-plane protocol, which the OpenAPI document links to (websockets have no place in OpenAPI).
+async fn protocol_document() -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/markdown; charset=utf-8",
+        )],
+        include_str!("../../../docs/data-plane-protocol.md"),
+    )
+        .into_response()
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {

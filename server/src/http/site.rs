@@ -2,8 +2,13 @@
 //!
 //! The wasm, JS and CSS carry a content hash in their names (`scripts/build-site` writes them, and
 //! `hash.txt` which names them in every page): they are served with a year's `immutable` cache, in the
-//! encoding the browser prefers of the copies compressed at build time (brotli, gzip). Pages are never
-//! cached: they hold the visitor's data.
+//! encoding the browser prefers of the copies compressed at build time (brotli, gzip). So are the lazy
+//! routes' wasm chunks and their loader (`__wasm_split.<hash>.js`, which the main module's glue imports): the
+//! browser fetches a chunk from `/pkg` the first time its page is shown, with `fetch` (`connect-src 'self'`)
+//! and `WebAssembly.instantiateStreaming` (`'wasm-unsafe-eval'`), so the Content-Security-Policy needs nothing
+//! more. A lazy page rendered here preloads its chunks: Leptos reads which from the manifest beside them
+//! (`__wasm_split_manifest.<hash>.json`, named in `hash.txt`). Pages are never cached: they hold the
+//! visitor's data.
 
 use std::path::PathBuf;
 

@@ -30,8 +30,13 @@ const PING_EVERY: Duration = Duration::from_secs(20);
 const HELLO_WITHIN: Duration = Duration::from_secs(10);
 const BAD_FRAMES_TOLERATED: usize = 20;
 const BAD_FRAMES_WINDOW: Duration = Duration::from_secs(60);
+const READ_BUFFER_BYTES: usize = 8 * 1024;
 
-/// `GET /data-plane/v1/ws`.
+/// The data-plane websocket: `hello`, then live events, applied revisions, metrics and sync runs one way,
+/// config pushes and capture requests the other (`docs/data-plane-protocol.md`).
+#[utoipa::path(get, path = "/data-plane/v1/ws", tag = "live", security(("dataPlane" = [])),
+    responses((status = 101, description = "Switching Protocols: the data-plane protocol, JSON text frames"),
+        (status = 400, body = app::api::ErrorBody, description = "Not a websocket request")))]
 pub async fn data_plane_socket(
     State(state): State<AppState>,
     ClientAddr(ip): ClientAddr,
@@ -54,6 +59,9 @@ pub async fn data_plane_socket(
     // connection.
     upgrade
         .max_message_size(MAX_FRAME_BYTES * 16)
+        // tungstenite allocates its read buffer up front (128 KiB by default): with a thousand idle data
+        // planes that is most of their memory. It grows for a large frame when one comes.
+        .read_buffer_size(READ_BUFFER_BYTES)
         .on_upgrade(move |socket| {
             Connection {
                 state,

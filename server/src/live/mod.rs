@@ -22,6 +22,17 @@ use std::sync::{Arc, Mutex};
 
 pub use handlers::routes;
 
+/// The data-plane endpoints of the live pipeline, which live outside `/api/v1` (no session, no CSRF: data
+/// planes authenticate with their own credential) but belong in the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    data_plane_ws::data_plane_socket,
+    uploads::event_uploads,
+    uploads::event_delivery_status,
+    uploads::event_transform_status
+))]
+pub struct DataPlaneDoc;
+
 use crate::config_api::Snapshot;
 use crate::error::{DbError, DomainError, Kind};
 use crate::state::AppState;

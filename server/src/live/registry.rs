@@ -15,6 +15,9 @@ use crate::config_api::DataPlaneIdentity;
 use crate::state::AppState;
 use crate::time::{format_ms, now_ms};
 
+/// The header a data plane of ours sends with its config polls: the instance id of its `hello`.
+pub const INSTANCE_HEADER: &str = "x-wheelhouse-instance-id";
+
 /// How often a polling data plane's row is refreshed when nothing else changed.
 const POLL_RECORD_EVERY_MS: i64 = 15_000;
 /// How often a connected data plane's row is refreshed (its `last_seen` and counters).
@@ -39,7 +42,8 @@ pub struct Seen {
 pub struct PollLog(Mutex<HashMap<String, (i64, Vec<i64>)>>);
 
 /// A polling data plane was served `revisions` (one per workspace, in `workspace_ids`' order). Written in the
-/// background when due; never slows the poll.
+/// background when due; never slows the poll. A data plane that also holds a websocket names itself in
+/// `INSTANCE_HEADER`, so that its polls land on the same row.
 pub fn polled(
     state: &AppState,
     identity: &DataPlaneIdentity,
@@ -83,7 +87,6 @@ async fn record_poll(
                  connected_replica, applied_revision, applied_at, first_seen, last_seen)
              VALUES ($1, $2, 'polling', $3, $4, $5, NULL, $6, $7, $7, $7)
              ON CONFLICT (workspace_id, instance_id) DO UPDATE SET
-                 software = excluded.software, version = excluded.version, address = excluded.address,
                  last_seen = excluded.last_seen,
                  applied_at = CASE WHEN data_planes.applied_revision = excluded.applied_revision
                      THEN data_planes.applied_at ELSE excluded.applied_at END,

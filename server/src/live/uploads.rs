@@ -14,6 +14,8 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use app::api::ErrorBody;
+
 use super::protocol::{Event, LiveStage, Payload};
 use crate::config_api::{authenticate, DataPlaneIdentity, Snapshot};
 use crate::http::client_addr::ClientAddr;
@@ -35,7 +37,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// What an upload did.
-#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct UploadOutcome {
     pub accepted: usize,
     /// Entries naming a write key, source or destination the credential does not serve.
@@ -218,7 +220,12 @@ fn data_plane_label(identity: &DataPlaneIdentity, ip: Option<std::net::IpAddr>) 
     }
 }
 
-async fn event_uploads(
+/// rudder-server's source debugger uploads (`../shared/reference/rudderstack-protocol.md`; `docs/data-plane-protocol.md`).
+#[utoipa::path(post, path = "/dataplane/v2/eventUploads", tag = "live", security(("dataPlane" = [])),
+    request_body(content = Object, description = "The body rudder-server sends"),
+    responses((status = 200, body = UploadOutcome), (status = 400, body = ErrorBody, description = "Not the shape rudder-server sends"),
+        (status = 403, body = ErrorBody, description = "No entry names something this credential serves")))]
+pub async fn event_uploads(
     State(state): State<AppState>,
     ClientAddr(ip): ClientAddr,
     headers: HeaderMap,
@@ -276,7 +283,12 @@ async fn event_uploads(
     )
 }
 
-async fn event_delivery_status(
+/// rudder-server's destination debugger uploads (`../shared/reference/rudderstack-protocol.md`; `docs/data-plane-protocol.md`).
+#[utoipa::path(post, path = "/dataplane/v2/eventDeliveryStatus", tag = "live", security(("dataPlane" = [])),
+    request_body(content = Object, description = "The body rudder-server sends"),
+    responses((status = 200, body = UploadOutcome), (status = 400, body = ErrorBody, description = "Not the shape rudder-server sends"),
+        (status = 403, body = ErrorBody, description = "No entry names something this credential serves")))]
+pub async fn event_delivery_status(
     State(state): State<AppState>,
     ClientAddr(ip): ClientAddr,
     headers: HeaderMap,
@@ -330,7 +342,12 @@ async fn event_delivery_status(
     )
 }
 
-async fn event_transform_status(
+/// rudder-server's transformation debugger uploads (`../shared/reference/rudderstack-protocol.md`; `docs/data-plane-protocol.md`).
+#[utoipa::path(post, path = "/dataplane/eventTransformStatus", tag = "live", security(("dataPlane" = [])),
+    request_body(content = Object, description = "The body rudder-server sends"),
+    responses((status = 200, body = UploadOutcome), (status = 400, body = ErrorBody, description = "Not the shape rudder-server sends"),
+        (status = 403, body = ErrorBody, description = "No entry names something this credential serves")))]
+pub async fn event_transform_status(
     State(state): State<AppState>,
     ClientAddr(ip): ClientAddr,
     headers: HeaderMap,

@@ -154,6 +154,11 @@ const OUTSIDE_WORKSPACES: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/instance/workspaces", "instance admin"),
     ("GET", "/api/v1/instance/jobs", "instance admin"),
     ("POST", "/api/v1/instance/jobs/{id}/retry", "instance admin"),
+    // Data planes, with their own credential (tested in `live.rs`).
+    ("GET", "/data-plane/v1/ws", "a data plane"),
+    ("POST", "/dataplane/v2/eventUploads", "a data plane"),
+    ("POST", "/dataplane/v2/eventDeliveryStatus", "a data plane"),
+    ("POST", "/dataplane/eventTransformStatus", "a data plane"),
 ];
 
 impl Route {

@@ -311,10 +311,13 @@ async fn every_route_answers_and_the_openapi_document_lists_them_all(backend: Ba
         .await;
     live.close().await;
     dp_socket.close().await;
-    let exercised_by_websocket = [(
-        "GET".to_string(),
-        "/api/v1/workspaces/{ws}/live".to_string(),
-    )];
+    let exercised_by_websocket = [
+        (
+            "GET".to_string(),
+            "/api/v1/workspaces/{ws}/live".to_string(),
+        ),
+        ("GET".to_string(), "/data-plane/v1/ws".to_string()),
+    ];
     data_plane
         .post(
             &format!("/data-plane/v1/workspaces/{ws}/settings"),
@@ -436,16 +439,19 @@ async fn every_route_answers_and_the_openapi_document_lists_them_all(backend: Ba
             exchange.path,
             exchange.status
         );
-        if !exchange.path.starts_with("/api/v1/") || exchange.path == "/api/v1/openapi.json" {
+        if exchange.path == "/api/v1/openapi.json" {
             continue;
         }
         match template_of(&documented, &exchange.method, &exchange.path) {
             Some(operation) => {
                 exercised.insert(operation.clone());
             }
-            None => {
+            // Outside /api/v1 only the data planes' uploads are documented (config polls, health checks and
+            // pages are not API operations).
+            None if exchange.path.starts_with("/api/v1/") => {
                 undocumented.insert(format!("{} {}", exchange.method, exchange.path));
             }
+            None => {}
         }
     }
     let missed: Vec<String> = documented
