@@ -10,14 +10,16 @@ pub mod session;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, Link, Meta, MetaTags, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::{path, SsrMode};
+use leptos_router::{path, Lazy, SsrMode};
 
 use components::layout::WorkspaceLayout;
-use pages::audit::SettingsAudit;
+use pages::audit::SettingsAuditRoute;
 use pages::auth::{AcceptInvite, ForgotPassword, Login, ResetPassword, Setup};
+use pages::data_planes::DataPlanesRoute;
 use pages::destinations::{DestinationDetail, DestinationsList, NewDestination};
 use pages::home::{Account, Home, NewWorkspace, NotFound};
-use pages::instance::InstanceNamespaces;
+use pages::instance::InstanceNamespacesRoute;
+use pages::live::LiveRoute;
 use pages::overview::Overview;
 use pages::settings::{SettingsApiTokens, SettingsDataPlanes, SettingsGeneral, SettingsMembers};
 use pages::sources::{NewSource, SourceDetail, SourcesList};
@@ -90,20 +92,24 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/reset-password") view=ResetPassword ssr=ssr.clone()/>
                 <Route path=path!("/account") view=Account ssr=ssr.clone()/>
                 <Route path=path!("/workspaces/new") view=NewWorkspace ssr=ssr.clone()/>
-                <Route path=path!("/instance/namespaces") view=InstanceNamespaces ssr=ssr.clone()/>
+                <Route path=path!("/instance/namespaces") view={Lazy::<InstanceNamespacesRoute>::new()} ssr=ssr.clone()/>
                 <ParentRoute path=path!("/w/:ws") view=WorkspaceLayout ssr=ssr.clone()>
                     <Route path=path!("") view=Overview ssr=ssr.clone()/>
                     <Route path=path!("sources") view=SourcesList ssr=ssr.clone()/>
                     <Route path=path!("sources/new") view=NewSource ssr=ssr.clone()/>
                     <Route path=path!("sources/:id") view=SourceDetail ssr=ssr.clone()/>
+                    <Route path=path!("sources/:id/live") view={Lazy::<LiveRoute>::new()} ssr=ssr.clone()/>
                     <Route path=path!("destinations") view=DestinationsList ssr=ssr.clone()/>
                     <Route path=path!("destinations/new") view=NewDestination ssr=ssr.clone()/>
                     <Route path=path!("destinations/:id") view=DestinationDetail ssr=ssr.clone()/>
+                    <Route path=path!("destinations/:id/live") view={Lazy::<LiveRoute>::new()} ssr=ssr.clone()/>
+                    <Route path=path!("live") view={Lazy::<LiveRoute>::new()} ssr=ssr.clone()/>
+                    <Route path=path!("data-planes") view={Lazy::<DataPlanesRoute>::new()} ssr=ssr.clone()/>
                     <Route path=path!("settings") view=SettingsGeneral ssr=ssr.clone()/>
                     <Route path=path!("settings/members") view=SettingsMembers ssr=ssr.clone()/>
                     <Route path=path!("settings/api-tokens") view=SettingsApiTokens ssr=ssr.clone()/>
                     <Route path=path!("settings/data-planes") view=SettingsDataPlanes ssr=ssr.clone()/>
-                    <Route path=path!("settings/audit") view=SettingsAudit ssr=ssr.clone()/>
+                    <Route path=path!("settings/audit") view={Lazy::<SettingsAuditRoute>::new()} ssr=ssr.clone()/>
                 </ParentRoute>
             </Routes>
         </Router>
@@ -114,18 +120,19 @@ pub fn App() -> impl IntoView {
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(App);
-    // Marks the page as alive once hydration (and the tasks it queued) has run: the browser tests wait
-    // for `html[data-hydrated]` before they interact.
-    set_timeout(
-        || {
-            if let Some(root) = web_sys::window()
-                .and_then(|w| w.document())
-                .and_then(|d| d.document_element())
-            {
-                let _ = root.set_attribute("data-hydrated", "");
-            }
-        },
-        std::time::Duration::ZERO,
-    );
+    // Hydrates asynchronously: a lazy route (`#[lazy_route]`) hydrates once its wasm chunk has arrived.
+    wasm_bindgen_futures::spawn_local(async {
+        let body = document().body().expect("the page has a body");
+        leptos::mount::hydrate_from_async(body, App).await.forget();
+        // Marks the page as alive once hydration (and the tasks it queued) has run: the browser tests wait
+        // for `html[data-hydrated]` before they interact.
+        set_timeout(
+            || {
+                if let Some(root) = document().document_element() {
+                    let _ = root.set_attribute("data-hydrated", "");
+                }
+            },
+            std::time::Duration::ZERO,
+        );
+    });
 }

@@ -58,6 +58,17 @@ pub fn CopyField(
     #[prop(into)] value: Signal<String>,
     #[prop(optional, into)] test_id: Option<String>,
 ) -> impl IntoView {
+    view! {
+        <div class="copy">
+            <code data-testid=test_id>{move || value.get()}</code>
+            <CopyButton text=value/>
+        </div>
+    }
+}
+
+/// A button that copies `text` to the clipboard.
+#[component]
+pub fn CopyButton(#[prop(into)] text: Signal<String>) -> impl IntoView {
     let copied = RwSignal::new(false);
     let copy = move |_| {
         #[cfg(feature = "hydrate")]
@@ -66,18 +77,17 @@ pub fn CopyField(
                 let _ = window
                     .navigator()
                     .clipboard()
-                    .write_text(&value.get_untracked());
+                    .write_text(&text.get_untracked());
             }
         }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = text;
         copied.set(true);
     };
     view! {
-        <div class="copy">
-            <code data-testid=test_id>{move || value.get()}</code>
-            <button type="button" class="btn small" on:click=copy>
-                {move || if copied.get() { "Copied" } else { "Copy" }}
-            </button>
-        </div>
+        <button type="button" class="btn small" on:click=copy>
+            {move || if copied.get() { "Copied" } else { "Copy" }}
+        </button>
     }
 }
 

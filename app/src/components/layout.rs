@@ -164,6 +164,8 @@ fn Sidebar(me: Me) -> impl IntoView {
                 <div class="section">"Pipelines"</div>
                 <A href=ws.href("/sources")>"Sources"</A>
                 <A href=ws.href("/destinations")>"Destinations"</A>
+                <A href=ws.href("/live")>"Live events"</A>
+                <A href=ws.href("/data-planes")>"Data planes"</A>
                 <div class="section">"Workspace"</div>
                 <A href=ws.href("/settings")>"Settings"</A>
             </div>

@@ -12,4 +12,4 @@ pub use connections::ConnectionsCard;
 pub use feedback::{
     provide_toast, report, use_browser_origin, use_toast, ApiErrorAlert, Loading, Toast,
 };
-pub use forms::{CopyField, FieldError, ShownOnce, TextField};
+pub use forms::{CopyButton, CopyField, FieldError, ShownOnce, TextField};

@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::{lazy_route, LazyRoute};
 use serde_json::Value;
 
 use super::settings::SettingsTabs;
@@ -55,6 +56,21 @@ impl Filters {
             add("to", &format!("{}T23:59:59.999Z", self.to));
         }
         query
+    }
+}
+
+/// The route of the audit log, loaded lazily: the page's code is a wasm chunk of its own, fetched the first
+/// time the page is shown (`scripts/build-site` splits it out), not part of every page's first load.
+pub struct SettingsAuditRoute;
+
+#[lazy_route]
+impl LazyRoute for SettingsAuditRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <SettingsAudit/> }.into_any()
     }
 }
 

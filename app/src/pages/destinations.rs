@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::auth::failed;
 use super::confirm;
+use super::live::DetailTabs;
 use super::sources::StatusBadge;
 use crate::api::catalog::{DestinationDefinition, DestinationSummary, SourceSummary};
 use crate::api::destinations::{
@@ -489,6 +490,7 @@ fn DestinationView(page: DestinationPage, version: RwSignal<u32>) -> impl IntoVi
                 <button type="button" class="btn danger" on:click=remove>"Delete"</button>
             })}
         </PageHeader>
+        <DetailTabs base=ws.href(&format!("/destinations/{}", destination.id))/>
         <ApiErrorAlert error=error_signal beside=&["name", "config"] reload=Callback::new(move |_| version.update(|v| *v += 1))/>
         <div class="stack">
             <ConnectionsCard

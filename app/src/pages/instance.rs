@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::{lazy_route, LazyRoute};
 
 use super::confirm;
 use crate::api::namespaces::{
@@ -13,6 +14,21 @@ use crate::components::{
     report, use_browser_origin, ApiErrorAlert, Loading, ShownOnce, TextField, Toast,
 };
 use crate::session::me_resource;
+
+/// The route of the namespaces page, loaded lazily: the page's code is a wasm chunk of its own, fetched the
+/// first time the page is shown (`scripts/build-site` splits it out), not part of every page's first load.
+pub struct InstanceNamespacesRoute;
+
+#[lazy_route]
+impl LazyRoute for InstanceNamespacesRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <InstanceNamespaces/> }.into_any()
+    }
+}
 
 #[component]
 pub fn InstanceNamespaces() -> impl IntoView {

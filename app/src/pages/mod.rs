@@ -2,9 +2,11 @@
 
 pub mod audit;
 pub mod auth;
+pub mod data_planes;
 pub mod destinations;
 pub mod home;
 pub mod instance;
+pub mod live;
 pub mod overview;
 pub mod settings;
 pub mod sources;

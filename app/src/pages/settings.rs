@@ -98,6 +98,10 @@ pub fn SettingsGeneral() -> impl IntoView {
         }
     };
     let me_id = ws.me.user.id.clone();
+    let workspace = Resource::new(|| (), {
+        let (api, path) = (api.clone(), ws.api(""));
+        move |_| api.get::<Workspace>(path.clone())
+    });
     view! {
         <Title text="Settings"/>
         <PageHeader title="Settings" subtitle=ws.name.clone()/>
@@ -115,6 +119,11 @@ pub fn SettingsGeneral() -> impl IntoView {
                     <div class="card-footer"><button type="submit" class="btn primary" disabled=move || rename.pending().get()>"Save"</button></div>
                 })}
             </form>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    workspace.await.ok().map(|w| view! { <LivePayloadsForm enabled=w.live_payloads/> })
+                })}
+            </Suspense>
             {is_owner.then(|| view! {
                 <div class="card">
                     <div class="card-header"><h2>"Hand over"</h2><span class="hint">"Make another member the owner; you become an admin"</span></div>
@@ -149,6 +158,51 @@ pub fn SettingsGeneral() -> impl IntoView {
                 </div>
             })}
         </div>
+    }
+}
+
+/// Whether the live debugger keeps event payloads and destination responses (admins change it).
+#[component]
+fn LivePayloadsForm(enabled: bool) -> impl IntoView {
+    let ws = use_workspace();
+    let api = use_api();
+    let is_admin = ws.can(Role::Admin);
+    let capture = RwSignal::new(enabled);
+    let error = RwSignal::new(None::<ApiError>);
+    let save = Action::new({
+        let path = ws.api("");
+        move |body: &UpdateWorkspace| {
+            let (api, path, body) = (api.clone(), path.clone(), body.clone());
+            async move { api.patch::<_, Workspace>(path, &body).await }
+        }
+    });
+    report(save, error, "Saved.", |_| {});
+    let error_signal: Signal<Option<ApiError>> = error.into();
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        save.dispatch(UpdateWorkspace {
+            live_payloads: Some(capture.get_untracked()),
+            ..Default::default()
+        });
+    };
+    view! {
+        <form class="card" on:submit=submit>
+            <div class="card-header"><h2>"Live debugger"</h2></div>
+            <div class="card-body form">
+                <ApiErrorAlert error=error_signal/>
+                <div class="field">
+                    <label class="check">
+                        <input type="checkbox" name="livePayloads" data-testid="live-payloads" disabled=!is_admin
+                            prop:checked=move || capture.get() on:change=move |ev| capture.set(event_target_checked(&ev))/>
+                        "Capture event payloads in the live debugger"
+                    </label>
+                    <div class="help">"When off, payloads and destination responses are dropped as they arrive, for everyone. Viewers never see them."</div>
+                </div>
+            </div>
+            {is_admin.then(|| view! {
+                <div class="card-footer"><button type="submit" class="btn primary" disabled=move || save.pending().get()>"Save"</button></div>
+            })}
+        </form>
     }
 }
 

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::auth::failed;
 use super::confirm;
+use super::live::DetailTabs;
 use crate::api::catalog::{DestinationSummary, SourceDefinition, SourceSummary};
 use crate::api::destinations::{Connection, CreateConnection, Destination};
 use crate::api::sources::{CreateSource, Source, UpdateSource};
@@ -426,6 +427,7 @@ fn SourceView(page: SourcePage, version: RwSignal<u32>) -> impl IntoView {
                 <button type="button" class="btn danger" on:click=remove>"Delete"</button>
             })}
         </PageHeader>
+        <DetailTabs base=ws.href(&format!("/sources/{}", source.id))/>
         <ApiErrorAlert error=error_signal beside=&["name", "config"] reload=Callback::new(move |_| reload())/>
         <div class="stack">
             <div class="card">

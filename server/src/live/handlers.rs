@@ -56,12 +56,13 @@ struct StreamQuery {
     #[param(rename = "destinationId")]
     destination_id: Option<Vec<String>>,
     /// Only events of this type (`track`, `identify`, …).
-    #[param(rename = "eventType")]
+    #[param(rename = "eventType", min_length = 1, max_length = 200)]
     event_type: Option<String>,
     /// Only events of this name.
-    #[param(rename = "eventName")]
+    #[param(rename = "eventName", min_length = 1, max_length = 200)]
     event_name: Option<String>,
     /// Only events with this status (`received`, `succeeded`, `failed`, …).
+    #[param(min_length = 1, max_length = 200)]
     status: Option<String>,
     /// How long the capture runs before it stops by itself, 1 to 60 minutes (10 unless given).
     #[param(minimum = 1, maximum = 60)]
@@ -92,19 +93,17 @@ fn parse_stream_request(
         match key.as_ref() {
             "sourceId" => {
                 if !workspace.sources.contains_key(&value) {
-                    return Err(LiveError::Invalid(
-                        format!("{value:?} is not a source of this workspace"),
-                        "sourceId",
-                    ));
+                    return Err(LiveError::UnknownEntity(format!(
+                        "source {value:?} not found in this workspace"
+                    )));
                 }
                 sources.insert(value);
             }
             "destinationId" => {
                 if !workspace.destinations.contains_key(&value) {
-                    return Err(LiveError::Invalid(
-                        format!("{value:?} is not a destination of this workspace"),
-                        "destinationId",
-                    ));
+                    return Err(LiveError::UnknownEntity(format!(
+                        "destination {value:?} not found in this workspace"
+                    )));
                 }
                 destinations.insert(value);
             }
@@ -148,8 +147,8 @@ fn parse_stream_request(
         (status = 101, description = "Switching Protocols: the stream of live events, as JSON text frames"),
         (status = 400, body = ErrorBody, description = "Not a websocket request"),
         (status = 403, body = ErrorBody, description = "A session-cookie request from another origin"),
-        (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody, description = "A source or destination not in the workspace, or a bad filter")))]
+        (status = 404, body = ErrorBody, description = "No such workspace, or a source or destination not in it"),
+        (status = 422, body = ErrorBody, description = "A bad filter")))]
 async fn live_stream(
     State(state): State<AppState>,
     principal: Principal,

@@ -62,6 +62,9 @@ pub enum LiveError {
     Invalid(String, &'static str),
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// A source or destination named that is not in the workspace (the message names it).
+    #[error("{0}")]
+    UnknownEntity(String),
     #[error(transparent)]
     Access(#[from] crate::access::AccessError),
     #[error(transparent)]
@@ -74,7 +77,7 @@ impl DomainError for LiveError {
     fn kind(&self) -> Kind {
         match self {
             LiveError::Invalid(..) => Kind::Invalid,
-            LiveError::NotFound(_) => Kind::NotFound,
+            LiveError::NotFound(_) | LiveError::UnknownEntity(_) => Kind::NotFound,
             LiveError::Access(e) => e.kind(),
             LiveError::Db(e) => e.kind(),
         }

@@ -21,7 +21,7 @@ pub const INSTANCE_HEADER: &str = "x-wheelhouse-instance-id";
 /// How often a polling data plane's row is refreshed when nothing else changed.
 const POLL_RECORD_EVERY_MS: i64 = 15_000;
 /// How often a connected data plane's row is refreshed (its `last_seen` and counters).
-pub const CONNECTED_RECORD_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+pub const CONNECTED_RECORD_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 /// A websocket row whose replica has not refreshed it for this long is not connected any more (that replica
 /// died without saying so).
 const CONNECTED_STALE_MS: i64 = 90_000;

@@ -45,9 +45,11 @@ pub struct UploadOutcome {
 }
 
 /// §2.2: `{"version":"v2","<writeKey>":[{payload, receivedAt, eventName, eventType, errorResponse, errorCode}]}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct SourceUpload {
+    /// The event as received.
+    #[schema(value_type = Value)]
     payload: Payload,
     #[serde(default)]
     received_at: String,
@@ -56,19 +58,22 @@ struct SourceUpload {
     #[serde(default)]
     event_type: String,
     #[serde(default)]
+    #[schema(value_type = Option<Value>)]
     error_response: Option<Payload>,
+    /// An HTTP status (200).
     #[serde(default)]
-    error_code: Option<u16>,
+    error_code: Option<i64>,
 }
 
 /// §2.3: `{"version":"v2","<destinationId>":[DeliveryStatusT…]}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct DeliveryStatus {
     destination_id: String,
     #[serde(default)]
     source_id: String,
     #[serde(default)]
+    #[schema(value_type = Option<Value>)]
     payload: Option<Payload>,
     #[serde(default)]
     attempt_num: Option<u32>,
@@ -77,6 +82,7 @@ struct DeliveryStatus {
     #[serde(default)]
     error_code: String,
     #[serde(default)]
+    #[schema(value_type = Option<Value>)]
     error_response: Option<Payload>,
     #[serde(default)]
     sent_at: String,
@@ -87,12 +93,12 @@ struct DeliveryStatus {
 }
 
 /// §2.4: `{"payload":[TransformStatusT…]}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct TransformUpload {
     payload: Vec<TransformStatus>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct TransformStatus {
     transformation_id: String,
@@ -103,10 +109,13 @@ struct TransformStatus {
     #[serde(default)]
     error: bool,
     event_before: EventBefore,
+    /// `{receivedAt, isDropped, error, statusCode, payload: [{eventName, eventType, payload}]}`.
+    #[serde(default)]
+    #[schema(value_type = Option<Value>)]
     events_after: Option<Payload>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct EventBefore {
     #[serde(default)]
@@ -116,6 +125,7 @@ struct EventBefore {
     #[serde(default)]
     received_at: String,
     #[serde(default)]
+    #[schema(value_type = Option<Value>)]
     payload: Option<Payload>,
 }
 
@@ -126,6 +136,67 @@ struct EventsAfter {
     is_dropped: bool,
     #[serde(default)]
     status_code: Option<u16>,
+}
+
+/// The schema of a body keyed like rudder-server's: `{"version": "v2", "<key>": [T…]}`.
+fn keyed_schema<T: utoipa::ToSchema>(
+    key: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .property("version", ObjectBuilder::new().schema_type(Type::String))
+        .additional_properties(Some(
+            ArrayBuilder::new().items(utoipa::openapi::Ref::from_schema_name(T::name())),
+        ))
+        .description(Some(format!(
+            "\"version\": \"v2\", and one array of entries per {key}"
+        )))
+        .into()
+}
+
+/// `POST /dataplane/v2/eventUploads`'s body.
+pub struct SourceUploads;
+/// `POST /dataplane/v2/eventDeliveryStatus`'s body.
+pub struct DeliveryStatuses;
+
+impl utoipa::PartialSchema for SourceUploads {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        keyed_schema::<SourceUpload>("write key")
+    }
+}
+
+impl utoipa::ToSchema for SourceUploads {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        schemas.push((
+            SourceUpload::name().into(),
+            <SourceUpload as utoipa::PartialSchema>::schema(),
+        ));
+    }
+}
+
+impl utoipa::PartialSchema for DeliveryStatuses {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        keyed_schema::<DeliveryStatus>("destination id")
+    }
+}
+
+impl utoipa::ToSchema for DeliveryStatuses {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        schemas.push((
+            DeliveryStatus::name().into(),
+            <DeliveryStatus as utoipa::PartialSchema>::schema(),
+        ));
+    }
 }
 
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8], shape: &str) -> ApiResult<T> {
@@ -222,7 +293,7 @@ fn data_plane_label(identity: &DataPlaneIdentity, ip: Option<std::net::IpAddr>) 
 
 /// rudder-server's source debugger uploads (`../shared/reference/rudderstack-protocol.md`; `docs/data-plane-protocol.md`).
 #[utoipa::path(post, path = "/dataplane/v2/eventUploads", tag = "live", security(("dataPlane" = [])),
-    request_body(content = Object, description = "The body rudder-server sends"),
+    request_body(content = SourceUploads, description = "The body rudder-server sends"),
     responses((status = 200, body = UploadOutcome), (status = 400, body = ErrorBody, description = "Not the shape rudder-server sends"),
         (status = 403, body = ErrorBody, description = "No entry names something this credential serves")))]
 pub async fn event_uploads(
@@ -251,7 +322,10 @@ pub async fn event_uploads(
         };
         let events = by_workspace.entry(workspace_id).or_default();
         for entry in entries {
-            let code = entry.error_code.unwrap_or(200);
+            let code = entry
+                .error_code
+                .and_then(|c| u16::try_from(c).ok())
+                .unwrap_or(200);
             events.push(Event {
                 stage: LiveStage::Source,
                 source_id: Some(source_id.clone()),
@@ -285,7 +359,7 @@ pub async fn event_uploads(
 
 /// rudder-server's destination debugger uploads (`../shared/reference/rudderstack-protocol.md`; `docs/data-plane-protocol.md`).
 #[utoipa::path(post, path = "/dataplane/v2/eventDeliveryStatus", tag = "live", security(("dataPlane" = [])),
-    request_body(content = Object, description = "The body rudder-server sends"),
+    request_body(content = DeliveryStatuses, description = "The body rudder-server sends"),
     responses((status = 200, body = UploadOutcome), (status = 400, body = ErrorBody, description = "Not the shape rudder-server sends"),
         (status = 403, body = ErrorBody, description = "No entry names something this credential serves")))]
 pub async fn event_delivery_status(
@@ -344,7 +418,7 @@ pub async fn event_delivery_status(
 
 /// rudder-server's transformation debugger uploads (`../shared/reference/rudderstack-protocol.md`; `docs/data-plane-protocol.md`).
 #[utoipa::path(post, path = "/dataplane/eventTransformStatus", tag = "live", security(("dataPlane" = [])),
-    request_body(content = Object, description = "The body rudder-server sends"),
+    request_body(content = TransformUpload, description = "The body rudder-server sends"),
     responses((status = 200, body = UploadOutcome), (status = 400, body = ErrorBody, description = "Not the shape rudder-server sends"),
         (status = 403, body = ErrorBody, description = "No entry names something this credential serves")))]
 pub async fn event_transform_status(

@@ -624,9 +624,12 @@ async fn the_live_stream_checks_its_caller_and_its_query(backend: Backend) {
         .await
         .expect_error(400, "bad_request", None);
     // Bad filters, before any capture starts.
+    for query in ["?sourceId=nope", "?destinationId=nope"] {
+        let refused = editor.get(&format!("{path}{query}")).await;
+        refused.expect_error(404, "not_found", None);
+        assert!(refused.text.contains("nope"), "{}", refused.text);
+    }
     for (query, field) in [
-        ("?sourceId=nope", "sourceId"),
-        ("?destinationId=nope", "destinationId"),
         ("?minutes=0", "minutes"),
         ("?minutes=61", "minutes"),
         ("?eventType=", "eventType"),
