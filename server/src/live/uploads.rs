@@ -262,17 +262,34 @@ fn workspace_of_source(
     })
 }
 
-/// Events grouped by workspace, fed to the pipeline; the answer counts what was refused.
-fn feed(
-    state: &AppState,
-    snapshot: &Snapshot,
-    data_plane: &str,
+/// An upload turned into events: by workspace, and how many entries named nothing the credential serves.
+#[derive(Default)]
+struct Converted {
     by_workspace: BTreeMap<String, Vec<Event>>,
-    mut refused: usize,
+    refused: usize,
+}
+
+/// What every upload does around reading its own shape: authenticates the data plane, has `convert` turn the
+/// body into events, feeds them to the pipeline, and answers how many were taken.
+fn take_upload(
+    state: &AppState,
+    ip: Option<std::net::IpAddr>,
+    headers: &HeaderMap,
+    convert: impl FnOnce(&Snapshot, &DataPlaneIdentity) -> ApiResult<Converted>,
 ) -> ApiResult<Json<UploadOutcome>> {
+    let snapshot = state.snapshot.current();
+    let identity = authenticate(state, &snapshot, headers)?;
+    let Converted {
+        by_workspace,
+        mut refused,
+    } = convert(&snapshot, &identity)?;
+    let data_plane = match ip {
+        Some(ip) => format!("rudder-server {} @ {ip}", identity.credential_label()),
+        None => format!("rudder-server {}", identity.credential_label()),
+    };
     let mut accepted = 0;
     for (workspace_id, events) in by_workspace {
-        let outcome = super::ingest(state, snapshot, &workspace_id, data_plane, events);
+        let outcome = super::ingest(state, &snapshot, &workspace_id, &data_plane, events);
         accepted += outcome.accepted;
         refused += outcome.refused;
     }
@@ -284,14 +301,7 @@ fn feed(
     Ok(Json(UploadOutcome { accepted, refused }))
 }
 
-fn data_plane_label(identity: &DataPlaneIdentity, ip: Option<std::net::IpAddr>) -> String {
-    match ip {
-        Some(ip) => format!("rudder-server {} @ {ip}", identity.credential_label()),
-        None => format!("rudder-server {}", identity.credential_label()),
-    }
-}
-
-/// rudder-server's source debugger uploads (`../shared/reference/rudderstack-protocol.md`; `docs/data-plane-protocol.md`).
+/// rudder-server's source debugger uploads (`../shared/reference/rudderstack-protocol.md` §2.2).
 #[utoipa::path(post, path = "/dataplane/v2/eventUploads", tag = "live", security(("dataPlane" = [])),
     request_body(content = SourceUploads, description = "The body rudder-server sends"),
     responses((status = 200, body = UploadOutcome), (status = 400, body = ErrorBody, description = "Not the shape rudder-server sends"),
@@ -302,62 +312,56 @@ pub async fn event_uploads(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<UploadOutcome>> {
-    let snapshot = state.snapshot.current();
-    let identity = authenticate(&state, &snapshot, &headers)?;
-    let uploads: Vec<(String, Vec<SourceUpload>)> = keyed(
-        &body,
-        "{\"version\":\"v2\",\"<writeKey>\":[{payload, receivedAt, eventName, eventType, errorResponse, errorCode}]}",
-    )?;
-    let (mut by_workspace, mut refused) = (BTreeMap::<String, Vec<Event>>::new(), 0);
-    for (write_key, entries) in uploads {
-        let found = snapshot.write_keys.get(&write_key).and_then(|ws| {
-            let source_id = ws.live.write_keys.get(&write_key)?;
-            identity
-                .serves(&snapshot, &ws.workspace_id)
-                .then(|| (ws.workspace_id.clone(), source_id.clone()))
-        });
-        let Some((workspace_id, source_id)) = found else {
-            refused += entries.len();
-            continue;
-        };
-        let events = by_workspace.entry(workspace_id).or_default();
-        for entry in entries {
-            let code = entry
-                .error_code
-                .and_then(|c| u16::try_from(c).ok())
-                .unwrap_or(200);
-            events.push(Event {
-                stage: LiveStage::Source,
-                source_id: Some(source_id.clone()),
-                destination_id: None,
-                transformation_id: None,
-                event_name: entry.event_name,
-                event_type: entry.event_type,
-                status: if (200..300).contains(&code) {
-                    "received"
-                } else {
-                    "failed"
-                }
-                .into(),
-                status_code: Some(code),
-                time: time_or_now(&entry.received_at),
-                payload: Some(entry.payload),
-                response: entry.error_response.filter(|r| r.get() != "{}"),
-                attempt: None,
-                data_plane: None,
+    take_upload(&state, ip, &headers, |snapshot, identity| {
+        let uploads: Vec<(String, Vec<SourceUpload>)> = keyed(
+            &body,
+            "{\"version\":\"v2\",\"<writeKey>\":[{payload, receivedAt, eventName, eventType, errorResponse, errorCode}]}",
+        )?;
+        let mut out = Converted::default();
+        for (write_key, entries) in uploads {
+            let found = snapshot.write_keys.get(&write_key).and_then(|ws| {
+                let source_id = ws.live.write_keys.get(&write_key)?;
+                identity
+                    .serves(snapshot, &ws.workspace_id)
+                    .then(|| (ws.workspace_id.clone(), source_id.clone()))
             });
+            let Some((workspace_id, source_id)) = found else {
+                out.refused += entries.len();
+                continue;
+            };
+            let events = out.by_workspace.entry(workspace_id).or_default();
+            for entry in entries {
+                let code = entry
+                    .error_code
+                    .and_then(|c| u16::try_from(c).ok())
+                    .unwrap_or(200);
+                events.push(Event {
+                    stage: LiveStage::Source,
+                    source_id: Some(source_id.clone()),
+                    destination_id: None,
+                    transformation_id: None,
+                    event_name: entry.event_name,
+                    event_type: entry.event_type,
+                    status: if (200..300).contains(&code) {
+                        "received"
+                    } else {
+                        "failed"
+                    }
+                    .into(),
+                    status_code: Some(code),
+                    time: time_or_now(&entry.received_at),
+                    payload: Some(entry.payload),
+                    response: entry.error_response.filter(|r| r.get() != "{}"),
+                    attempt: None,
+                    data_plane: None,
+                });
+            }
         }
-    }
-    feed(
-        &state,
-        &snapshot,
-        &data_plane_label(&identity, ip),
-        by_workspace,
-        refused,
-    )
+        Ok(out)
+    })
 }
 
-/// rudder-server's destination debugger uploads (`../shared/reference/rudderstack-protocol.md`; `docs/data-plane-protocol.md`).
+/// rudder-server's destination debugger uploads (`../shared/reference/rudderstack-protocol.md` §2.3).
 #[utoipa::path(post, path = "/dataplane/v2/eventDeliveryStatus", tag = "live", security(("dataPlane" = [])),
     request_body(content = DeliveryStatuses, description = "The body rudder-server sends"),
     responses((status = 200, body = UploadOutcome), (status = 400, body = ErrorBody, description = "Not the shape rudder-server sends"),
@@ -368,55 +372,49 @@ pub async fn event_delivery_status(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<UploadOutcome>> {
-    let snapshot = state.snapshot.current();
-    let identity = authenticate(&state, &snapshot, &headers)?;
-    let uploads: Vec<(String, Vec<DeliveryStatus>)> = keyed(
-        &body,
-        "{\"version\":\"v2\",\"<destinationId>\":[{destinationId, sourceId, payload, attemptNum, jobState, errorCode, errorResponse, sentAt, eventName, eventType}]}",
-    )?;
-    let (mut by_workspace, mut refused) = (BTreeMap::<String, Vec<Event>>::new(), 0);
-    for (destination_id, entries) in uploads {
-        let Some(workspace_id) = workspace_of_destination(&snapshot, &identity, &destination_id)
-        else {
-            refused += entries.len();
-            continue;
-        };
-        let events = by_workspace.entry(workspace_id).or_default();
-        for entry in entries {
-            // A router batch names its sources comma-joined; the live debugger shows the first.
-            let source_id = entry
-                .source_id
-                .split(',')
-                .map(str::trim)
-                .find(|s| !s.is_empty())
-                .map(String::from);
-            events.push(Event {
-                stage: LiveStage::Destination,
-                source_id,
-                destination_id: Some(entry.destination_id),
-                transformation_id: None,
-                event_name: entry.event_name,
-                event_type: entry.event_type,
-                status: entry.job_state,
-                status_code: entry.error_code.trim().parse().ok(),
-                time: time_or_now(&entry.sent_at),
-                payload: entry.payload,
-                response: entry.error_response,
-                attempt: entry.attempt_num,
-                data_plane: None,
-            });
+    take_upload(&state, ip, &headers, |snapshot, identity| {
+        let uploads: Vec<(String, Vec<DeliveryStatus>)> = keyed(
+            &body,
+            "{\"version\":\"v2\",\"<destinationId>\":[{destinationId, sourceId, payload, attemptNum, jobState, errorCode, errorResponse, sentAt, eventName, eventType}]}",
+        )?;
+        let mut out = Converted::default();
+        for (destination_id, entries) in uploads {
+            let Some(workspace_id) = workspace_of_destination(snapshot, identity, &destination_id)
+            else {
+                out.refused += entries.len();
+                continue;
+            };
+            let events = out.by_workspace.entry(workspace_id).or_default();
+            for entry in entries {
+                // A router batch names its sources comma-joined; the live debugger shows the first.
+                let source_id = entry
+                    .source_id
+                    .split(',')
+                    .map(str::trim)
+                    .find(|s| !s.is_empty())
+                    .map(String::from);
+                events.push(Event {
+                    stage: LiveStage::Destination,
+                    source_id,
+                    destination_id: Some(entry.destination_id),
+                    transformation_id: None,
+                    event_name: entry.event_name,
+                    event_type: entry.event_type,
+                    status: entry.job_state,
+                    status_code: entry.error_code.trim().parse().ok(),
+                    time: time_or_now(&entry.sent_at),
+                    payload: entry.payload,
+                    response: entry.error_response,
+                    attempt: entry.attempt_num,
+                    data_plane: None,
+                });
+            }
         }
-    }
-    feed(
-        &state,
-        &snapshot,
-        &data_plane_label(&identity, ip),
-        by_workspace,
-        refused,
-    )
+        Ok(out)
+    })
 }
 
-/// rudder-server's transformation debugger uploads (`../shared/reference/rudderstack-protocol.md`; `docs/data-plane-protocol.md`).
+/// rudder-server's transformation debugger uploads (`../shared/reference/rudderstack-protocol.md` §2.4).
 #[utoipa::path(post, path = "/dataplane/eventTransformStatus", tag = "live", security(("dataPlane" = [])),
     request_body(content = TransformUpload, description = "The body rudder-server sends"),
     responses((status = 200, body = UploadOutcome), (status = 400, body = ErrorBody, description = "Not the shape rudder-server sends"),
@@ -427,53 +425,50 @@ pub async fn event_transform_status(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<UploadOutcome>> {
-    let snapshot = state.snapshot.current();
-    let identity = authenticate(&state, &snapshot, &headers)?;
-    let upload: TransformUpload = parse(
-        &body,
-        "{\"payload\":[{transformationId, sourceId, destinationId, error, eventBefore, eventsAfter}]}",
-    )?;
-    let (mut by_workspace, mut refused) = (BTreeMap::<String, Vec<Event>>::new(), 0);
-    for entry in upload.payload {
-        let workspace = workspace_of_destination(&snapshot, &identity, &entry.destination_id)
-            .or_else(|| workspace_of_source(&snapshot, &identity, &entry.source_id));
-        let Some(workspace_id) = workspace else {
-            refused += 1;
-            continue;
-        };
-        let after: Option<EventsAfter> = entry
-            .events_after
-            .as_ref()
-            .and_then(|raw| serde_json::from_str(raw.get()).ok());
-        let status = if entry.error {
-            "failed"
-        } else if after.as_ref().is_some_and(|a| a.is_dropped) {
-            "dropped"
-        } else {
-            "transformed"
-        };
-        let non_empty = |id: String| (!id.is_empty()).then_some(id);
-        by_workspace.entry(workspace_id).or_default().push(Event {
-            stage: LiveStage::Transformation,
-            source_id: non_empty(entry.source_id),
-            destination_id: non_empty(entry.destination_id),
-            transformation_id: Some(entry.transformation_id),
-            event_name: entry.event_before.event_name,
-            event_type: entry.event_before.event_type,
-            status: status.into(),
-            status_code: after.and_then(|a| a.status_code),
-            time: time_or_now(&entry.event_before.received_at),
-            payload: entry.event_before.payload,
-            response: entry.events_after,
-            attempt: None,
-            data_plane: None,
-        });
-    }
-    feed(
-        &state,
-        &snapshot,
-        &data_plane_label(&identity, ip),
-        by_workspace,
-        refused,
-    )
+    take_upload(&state, ip, &headers, |snapshot, identity| {
+        let upload: TransformUpload = parse(
+            &body,
+            "{\"payload\":[{transformationId, sourceId, destinationId, error, eventBefore, eventsAfter}]}",
+        )?;
+        let mut out = Converted::default();
+        for entry in upload.payload {
+            let workspace = workspace_of_destination(snapshot, identity, &entry.destination_id)
+                .or_else(|| workspace_of_source(snapshot, identity, &entry.source_id));
+            let Some(workspace_id) = workspace else {
+                out.refused += 1;
+                continue;
+            };
+            let after: Option<EventsAfter> = entry
+                .events_after
+                .as_ref()
+                .and_then(|raw| serde_json::from_str(raw.get()).ok());
+            let status = if entry.error {
+                "failed"
+            } else if after.as_ref().is_some_and(|a| a.is_dropped) {
+                "dropped"
+            } else {
+                "transformed"
+            };
+            let non_empty = |id: String| (!id.is_empty()).then_some(id);
+            out.by_workspace
+                .entry(workspace_id)
+                .or_default()
+                .push(Event {
+                    stage: LiveStage::Transformation,
+                    source_id: non_empty(entry.source_id),
+                    destination_id: non_empty(entry.destination_id),
+                    transformation_id: Some(entry.transformation_id),
+                    event_name: entry.event_before.event_name,
+                    event_type: entry.event_before.event_type,
+                    status: status.into(),
+                    status_code: after.and_then(|a| a.status_code),
+                    time: time_or_now(&entry.event_before.received_at),
+                    payload: entry.event_before.payload,
+                    response: entry.events_after,
+                    attempt: None,
+                    data_plane: None,
+                });
+        }
+        Ok(out)
+    })
 }
