@@ -172,6 +172,28 @@ async fn the_protocol_round_trips_over_a_real_websocket(backend: Backend) {
     assert_eq!(list["connected"], true);
     assert_eq!(list["software"], "rudder-server");
     assert_eq!(list["revisionsBehind"], 0);
+
+    // The protocol is written down, served, and linked from the OpenAPI document.
+    let document = s.app.anonymous().get("/docs/data-plane-protocol.md").await;
+    assert_eq!(document.status, 200);
+    assert!(document.text.contains("configChanged") && document.text.contains("liveEvents"));
+    let openapi = s
+        .app
+        .anonymous()
+        .get("/api/v1/openapi.json")
+        .await
+        .expect(200);
+    let live_tag = openapi["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "live")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        live_tag["externalDocs"]["url"],
+        "/docs/data-plane-protocol.md"
+    );
 }
 
 /// A frame whose id the server acknowledged before a drop, sent again on a new connection, is not delivered
