@@ -28,6 +28,7 @@ pub mod sources;
 pub mod state;
 pub mod time;
 pub mod tokens;
+pub mod volume;
 pub mod workspaces;
 
 use std::net::SocketAddr;

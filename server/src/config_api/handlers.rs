@@ -26,6 +26,7 @@ pub fn data_plane_routes() -> Router<AppState> {
             get(crate::live::data_plane_ws::data_plane_socket),
         )
         .merge(crate::live::uploads::routes())
+        .merge(crate::volume::handlers::routes())
         .route("/workspaceConfig", get(workspace_config))
         .route(
             "/data-plane/v1/namespaces/{namespace}/config",

@@ -240,7 +240,9 @@ impl Connection {
             let workspace_id = workspace_id.to_string();
             return self.not_served(kind, &workspace_id, id.as_deref());
         }
-        if let Some(id) = &id {
+        // Metrics are kept once by their stored digest (which also holds across replicas); the rest by the
+        // ids this process saw.
+        if let (Some(id), false) = (&id, matches!(frame, Inbound::Metrics(_))) {
             let dedup_key = format!("{}|{}", self.identity.credential_label(), seen.instance_id);
             if !self.state.live.first_time(&dedup_key, id) {
                 return vec![Outbound::Ack { id: id.clone() }];
@@ -284,10 +286,40 @@ impl Connection {
                     ));
                 }
             }
-            // Stored by the volume and sync-alert features; taken and acknowledged here.
             Inbound::Metrics(metrics) => {
-                tracing::debug!(reports = metrics.reports.len(), "metrics report received")
+                let dedup_key =
+                    format!("{}|{}", self.identity.credential_label(), seen.instance_id);
+                let stored = match crate::volume::Report::from_frame(metrics, &dedup_key) {
+                    Ok(report) => crate::volume::store(&self.state.db, &report)
+                        .await
+                        .map(|_| ()),
+                    Err(error) => Err(error),
+                };
+                match stored {
+                    Ok(()) => {}
+                    Err(crate::volume::VolumeError::Invalid(message, field)) => {
+                        return self.refuse(
+                            FrameError {
+                                code: "invalid",
+                                message: format!("metrics.{field}: {message}"),
+                                frame_type: Some(kind.into()),
+                            },
+                            id,
+                        );
+                    }
+                    // Not acknowledged: the data plane sends it again.
+                    Err(error) => {
+                        tracing::warn!(%error, "could not store a metrics report");
+                        return vec![FrameError {
+                            code: "unavailable",
+                            message: "the report could not be stored now; send it again".into(),
+                            frame_type: Some(kind.into()),
+                        }
+                        .to_outbound(id)];
+                    }
+                }
             }
+            // Stored by the sync-alert feature; taken and acknowledged here.
             Inbound::SyncRun(run) => {
                 tracing::debug!(run_id = %run.run_id, status = ?run.status, "sync run received")
             }

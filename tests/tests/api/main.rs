@@ -14,4 +14,5 @@ mod routes;
 mod secrets;
 mod sources_destinations;
 mod tokens;
+mod volume;
 mod workspaces;

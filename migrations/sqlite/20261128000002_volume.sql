@@ -1,0 +1,54 @@
+-- Event volume and errors, as data planes report them (rudder-server's reporting service, and the data-plane
+-- websocket's metrics). The same schema lives in ../postgres in PostgreSQL's dialect.
+
+-- Counts per bucket: minute buckets as reported, rolled up into hour and day buckets. `stage` says what the
+-- count is of: `source` (received, from gateway reports), `destination` (terminal reports of router,
+-- batch_router and warehouse), `tracking_plan` (kept for tracking plans). `entity_id` is the source's or the
+-- destination's id; the empty string stands for "none" in the other id columns (a key column cannot be NULL).
+CREATE TABLE volume_counts (
+    workspace_id   TEXT NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+    granularity    TEXT NOT NULL CHECK (granularity IN ('minute', 'hour', 'day')),
+    stage          TEXT NOT NULL,
+    entity_id      TEXT NOT NULL,
+    bucket         INTEGER NOT NULL,                    -- the bucket's start, epoch ms
+    source_id      TEXT NOT NULL,
+    destination_id TEXT NOT NULL,
+    event_name     TEXT NOT NULL,
+    event_type     TEXT NOT NULL,
+    status         TEXT NOT NULL,
+    status_code    INTEGER NOT NULL,
+    count          INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, granularity, stage, entity_id, bucket, source_id, destination_id, event_name,
+                 event_type, status, status_code)
+);
+
+-- Reports already counted, by a digest of what makes a report the same (workspace, instance, bucket, stage,
+-- source, destination, dimensions): a report sent again (rudder-server retries one it thinks failed) is
+-- answered 200 and counted once.
+CREATE TABLE volume_reports (
+    digest      TEXT PRIMARY KEY,
+    received_at INTEGER NOT NULL
+);
+CREATE INDEX volume_reports_received_at ON volume_reports (received_at);
+
+-- Failures with what was sent and what the destination answered.
+CREATE TABLE volume_errors (
+    id              TEXT PRIMARY KEY,
+    workspace_id    TEXT NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+    destination_id  TEXT NOT NULL,
+    source_id       TEXT NOT NULL,
+    bucket          INTEGER NOT NULL,
+    status_code     INTEGER NOT NULL,
+    error_code      TEXT NOT NULL,
+    message         TEXT NOT NULL,
+    event_name      TEXT NOT NULL,
+    event_type      TEXT NOT NULL,
+    count           INTEGER NOT NULL,
+    sample_event    TEXT,                               -- JSON; NULL when the workspace keeps no samples
+    sample_response TEXT,
+    created_at      INTEGER NOT NULL
+);
+CREATE INDEX volume_errors_destination ON volume_errors (workspace_id, destination_id, bucket);
+
+-- rudder-server's name for it: samples (events, destination responses) are not kept at all.
+ALTER TABLE workspaces ADD COLUMN disable_reporting_pii INTEGER NOT NULL DEFAULT 0;

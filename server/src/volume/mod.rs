@@ -1,0 +1,612 @@
+//! Event volume and errors: the counts data planes report, stored in minute buckets (`volume_counts`), and the
+//! failures with their samples (`volume_errors`). Two surfaces feed it: rudder-server's reporting service
+//! (`handlers`: `POST /metrics?version=v1`, `POST /recordErrors`, shapes of
+//! `../shared/reference/rudderstack-protocol.md` §2.5) and the data-plane websocket's `metrics` frames.
+//!
+//! Each event is counted once per stage: a source's volume comes from `gateway` reports, a destination's from
+//! the terminal reports of `router`, `batch_router` and `warehouse`; tracking-plan states are kept under
+//! their own stage. A report sent again counts once: its digest is stored with the counts, in one
+//! transaction.
+
+pub mod handlers;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
+
+use crate::db::Db;
+use crate::error::{DbError, DomainError, Kind};
+use crate::time::now_ms;
+
+/// What a count is of.
+pub const SOURCE: &str = "source";
+pub const DESTINATION: &str = "destination";
+pub const TRACKING_PLAN: &str = "tracking_plan";
+
+/// States a report may carry (jobsdb's, rudder-server's extra ones, the tracking plan's).
+const STATES: &[&str] = &[
+    "succeeded",
+    "failed",
+    "aborted",
+    "filtered",
+    "waiting",
+    "executing",
+    "migrated",
+    "diff",
+    "bot_flagged",
+    "bot_detected",
+    "succeeded_with_violations",
+    "succeeded_without_violations",
+];
+
+/// How far ahead of our clock a report's bucket may be (clocks differ; a day ahead is a mistake).
+const FUTURE_SLACK_MS: i64 = 3_600_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum VolumeError {
+    #[error("{0}")]
+    Invalid(String, String),
+    #[error("{0}")]
+    NotServed(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+crate::error::db_variant_from_sqlx!(VolumeError);
+
+impl DomainError for VolumeError {
+    fn kind(&self) -> Kind {
+        match self {
+            VolumeError::Invalid(..) => Kind::Invalid,
+            VolumeError::NotServed(_) => Kind::Forbidden,
+            VolumeError::Db(e) => e.kind(),
+        }
+    }
+
+    fn field(&self) -> Option<&str> {
+        match self {
+            VolumeError::Invalid(_, field) => Some(field),
+            _ => None,
+        }
+    }
+}
+
+fn invalid(field: impl Into<String>, message: impl Into<String>) -> VolumeError {
+    VolumeError::Invalid(message.into(), field.into())
+}
+
+/// rudder-server's metric object: one per request, at most 10 reports (§2.5).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricObject {
+    pub workspace_id: String,
+    #[serde(default)]
+    pub instance_id: String,
+    #[serde(default)]
+    pub source_id: String,
+    #[serde(default)]
+    pub destination_id: String,
+    #[serde(default)]
+    pub in_reported_by: String,
+    pub reported_by: String,
+    #[serde(default)]
+    pub terminal_state: bool,
+    /// The minute bucket, epoch ms.
+    pub reported_at: i64,
+    pub reports: Vec<ReportEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportEntry {
+    pub state: String,
+    pub count: i64,
+    #[serde(default)]
+    pub status_code: i64,
+    #[serde(default)]
+    pub sample_response: Option<Box<RawValue>>,
+    #[serde(default)]
+    pub sample_event: Option<Box<RawValue>>,
+    #[serde(default)]
+    pub event_name: String,
+    #[serde(default)]
+    pub event_type: String,
+    #[serde(default)]
+    pub error_type: String,
+}
+
+/// rudder-server's error detail report (`/recordErrors`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorReport {
+    pub workspace_id: String,
+    #[serde(default)]
+    pub source_id: String,
+    #[serde(default)]
+    pub destination_id: String,
+    pub reported_at: i64,
+    pub errors: Vec<ErrorEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorEntry {
+    #[serde(default)]
+    pub status_code: i64,
+    #[serde(default)]
+    pub error_code: String,
+    #[serde(default)]
+    pub error_message: String,
+    #[serde(default)]
+    pub event_type: String,
+    #[serde(default)]
+    pub event_name: String,
+    #[serde(default)]
+    pub sample_response: Option<Box<RawValue>>,
+    #[serde(default)]
+    pub sample_event: Option<Box<RawValue>>,
+    pub count: i64,
+}
+
+/// One count to add.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Count {
+    pub stage: &'static str,
+    pub entity_id: String,
+    pub source_id: String,
+    pub destination_id: String,
+    pub event_name: String,
+    pub event_type: String,
+    pub status: String,
+    pub status_code: i64,
+    pub count: i64,
+}
+
+/// One failure to keep.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub source_id: String,
+    pub destination_id: String,
+    pub status_code: i64,
+    pub error_code: String,
+    pub message: String,
+    pub event_name: String,
+    pub event_type: String,
+    pub count: i64,
+    pub sample_event: Option<String>,
+    pub sample_response: Option<String>,
+}
+
+/// A report, read and checked: what it adds, for which workspace and minute, and what makes it the same
+/// report when sent again.
+#[derive(Debug)]
+pub struct Report {
+    pub workspace_id: String,
+    pub bucket: i64,
+    pub counts: Vec<Count>,
+    pub failures: Vec<Failure>,
+    pub digest: String,
+}
+
+/// The stage a report counts under, and whose volume it is: `None` for the stages in between, which are
+/// not volume (an event passes through several; counting them all would count it several times).
+pub fn stage_of(reported_by: &str, terminal: bool, state: &str) -> Option<&'static str> {
+    match reported_by {
+        "gateway" => Some(SOURCE),
+        "router" | "batch_router" | "warehouse" if terminal => Some(DESTINATION),
+        "tracking_plan_validator"
+            if matches!(
+                state,
+                "succeeded_with_violations" | "succeeded_without_violations"
+            ) =>
+        {
+            Some(TRACKING_PLAN)
+        }
+        _ => None,
+    }
+}
+
+fn minute_of(reported_at: i64, field: &str) -> Result<i64, VolumeError> {
+    // 2020-01-01: anything earlier is not an epoch-ms minute of a report.
+    if reported_at < 1_577_836_800_000 {
+        return Err(invalid(
+            field,
+            format!(
+                "{field} must be the minute's start in epoch milliseconds; {reported_at} is not"
+            ),
+        ));
+    }
+    if reported_at > now_ms() + FUTURE_SLACK_MS {
+        return Err(invalid(field, format!("{field} is in the future")));
+    }
+    Ok(reported_at - reported_at.rem_euclid(60_000))
+}
+
+fn digest_of(parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part.as_bytes());
+    }
+    hex::encode(hasher.finalize())
+}
+
+fn check_count(count: i64, field: String) -> Result<(), VolumeError> {
+    if count < 0 {
+        return Err(invalid(field, "a count cannot be negative"));
+    }
+    Ok(())
+}
+
+fn check_code(code: i64, field: String) -> Result<(), VolumeError> {
+    if !(0..=999).contains(&code) {
+        return Err(invalid(field, "a status code is 0 to 999"));
+    }
+    Ok(())
+}
+
+impl MetricObject {
+    /// Checks the object and turns it into counts.
+    pub fn into_report(self) -> Result<Report, VolumeError> {
+        let bucket = minute_of(self.reported_at, "reportedAt")?;
+        if self.reports.len() > 1000 {
+            return Err(invalid(
+                "reports",
+                "at most 1,000 reports per metric object",
+            ));
+        }
+        let mut counts = Vec::new();
+        let mut failures = Vec::new();
+        let mut digest_parts = vec![
+            self.workspace_id.clone(),
+            self.instance_id.clone(),
+            bucket.to_string(),
+            self.reported_by.clone(),
+            self.in_reported_by.clone(),
+            self.source_id.clone(),
+            self.destination_id.clone(),
+            self.terminal_state.to_string(),
+        ];
+        for (i, entry) in self.reports.into_iter().enumerate() {
+            if !STATES.contains(&entry.state.as_str()) {
+                return Err(invalid(
+                    format!("reports[{i}].state"),
+                    format!(
+                        "unknown state {:?}; one of {}",
+                        entry.state,
+                        STATES.join(", ")
+                    ),
+                ));
+            }
+            check_count(entry.count, format!("reports[{i}].count"))?;
+            check_code(entry.status_code, format!("reports[{i}].statusCode"))?;
+            digest_parts.extend([
+                entry.state.clone(),
+                entry.status_code.to_string(),
+                entry.event_name.clone(),
+                entry.event_type.clone(),
+                entry.error_type.clone(),
+                entry.count.to_string(),
+            ]);
+            let Some(stage) = stage_of(&self.reported_by, self.terminal_state, &entry.state) else {
+                continue;
+            };
+            let entity_id = if stage == DESTINATION {
+                self.destination_id.clone()
+            } else {
+                self.source_id.clone()
+            };
+            if stage == DESTINATION && matches!(entry.state.as_str(), "failed" | "aborted") {
+                let message = entry
+                    .sample_response
+                    .as_ref()
+                    .map(|r| {
+                        serde_json::from_str::<String>(r.get())
+                            .unwrap_or_else(|_| r.get().to_string())
+                    })
+                    .unwrap_or_default();
+                failures.push(Failure {
+                    source_id: self.source_id.clone(),
+                    destination_id: self.destination_id.clone(),
+                    status_code: entry.status_code,
+                    error_code: String::new(),
+                    message,
+                    event_name: entry.event_name.clone(),
+                    event_type: entry.event_type.clone(),
+                    count: entry.count,
+                    sample_event: entry.sample_event.map(|e| e.get().to_string()),
+                    sample_response: entry.sample_response.map(|r| r.get().to_string()),
+                });
+            }
+            counts.push(Count {
+                stage,
+                entity_id,
+                source_id: self.source_id.clone(),
+                destination_id: self.destination_id.clone(),
+                event_name: entry.event_name,
+                event_type: entry.event_type,
+                status: entry.state,
+                status_code: entry.status_code,
+                count: entry.count,
+            });
+        }
+        let parts: Vec<&str> = digest_parts.iter().map(String::as_str).collect();
+        Ok(Report {
+            workspace_id: self.workspace_id,
+            bucket,
+            counts,
+            failures,
+            digest: digest_of(&parts),
+        })
+    }
+}
+
+impl ErrorReport {
+    pub fn into_report(self) -> Result<Report, VolumeError> {
+        let bucket = minute_of(self.reported_at, "reportedAt")?;
+        if self.errors.len() > 1000 {
+            return Err(invalid("errors", "at most 1,000 errors per report"));
+        }
+        let mut digest_parts = vec![
+            "errors".to_string(),
+            self.workspace_id.clone(),
+            bucket.to_string(),
+            self.source_id.clone(),
+            self.destination_id.clone(),
+        ];
+        let mut failures = Vec::new();
+        for (i, entry) in self.errors.into_iter().enumerate() {
+            check_count(entry.count, format!("errors[{i}].count"))?;
+            check_code(entry.status_code, format!("errors[{i}].statusCode"))?;
+            digest_parts.extend([
+                entry.status_code.to_string(),
+                entry.error_code.clone(),
+                entry.error_message.clone(),
+                entry.event_name.clone(),
+                entry.event_type.clone(),
+                entry.count.to_string(),
+            ]);
+            failures.push(Failure {
+                source_id: self.source_id.clone(),
+                destination_id: self.destination_id.clone(),
+                status_code: entry.status_code,
+                error_code: entry.error_code,
+                message: entry.error_message,
+                event_name: entry.event_name,
+                event_type: entry.event_type,
+                count: entry.count,
+                sample_event: entry.sample_event.map(|e| e.get().to_string()),
+                sample_response: entry.sample_response.map(|r| r.get().to_string()),
+            });
+        }
+        let parts: Vec<&str> = digest_parts.iter().map(String::as_str).collect();
+        Ok(Report {
+            workspace_id: self.workspace_id,
+            bucket,
+            counts: Vec::new(),
+            failures,
+            digest: digest_of(&parts),
+        })
+    }
+}
+
+impl Report {
+    /// A `metrics` frame of the data-plane websocket (the frame's id makes it the same report when sent again).
+    pub fn from_frame(
+        frame: crate::live::protocol::Metrics,
+        data_plane: &str,
+    ) -> Result<Report, VolumeError> {
+        let reported_at = crate::time::parse_rfc3339_ms(&frame.bucket)
+            .ok_or_else(|| invalid("bucket", "bucket must be an RFC 3339 time"))?;
+        let bucket = minute_of(reported_at, "bucket")?;
+        let mut counts = Vec::new();
+        let mut failures = Vec::new();
+        for (i, report) in frame.reports.into_iter().enumerate() {
+            if !STATES.contains(&report.status.as_str()) {
+                return Err(invalid(
+                    format!("reports[{i}].status"),
+                    format!("unknown status {:?}", report.status),
+                ));
+            }
+            let count = i64::try_from(report.count)
+                .map_err(|_| invalid(format!("reports[{i}].count"), "count too large"))?;
+            let Some(stage) = stage_of(&report.stage, report.terminal, &report.status) else {
+                continue;
+            };
+            let source_id = report.source_id.unwrap_or_default();
+            let destination_id = report.destination_id.unwrap_or_default();
+            let entity_id = if stage == DESTINATION {
+                destination_id.clone()
+            } else {
+                source_id.clone()
+            };
+            for sample in report.error_samples {
+                failures.push(Failure {
+                    source_id: source_id.clone(),
+                    destination_id: destination_id.clone(),
+                    status_code: i64::from(report.status_code),
+                    error_code: String::new(),
+                    message: sample.message,
+                    event_name: report.event_name.clone(),
+                    event_type: report.event_type.clone(),
+                    count: 1,
+                    sample_event: sample.event.map(|e| e.get().to_string()),
+                    sample_response: sample.response.map(|r| r.get().to_string()),
+                });
+            }
+            counts.push(Count {
+                stage,
+                entity_id,
+                source_id,
+                destination_id,
+                event_name: report.event_name,
+                event_type: report.event_type,
+                status: report.status,
+                status_code: i64::from(report.status_code),
+                count,
+            });
+        }
+        let digest = match &frame.id {
+            Some(id) => digest_of(&["frame", &frame.workspace_id, data_plane, id]),
+            // Without an id nothing tells a resent frame from a new one.
+            None => digest_of(&[
+                "frame",
+                &frame.workspace_id,
+                data_plane,
+                &crate::ids::new_id(),
+            ]),
+        };
+        Ok(Report {
+            workspace_id: frame.workspace_id,
+            bucket,
+            counts,
+            failures,
+            digest,
+        })
+    }
+}
+
+/// Whether a report was stored, or had been already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    New,
+    AlreadyCounted,
+}
+
+/// Stores a report's counts in its minute bucket and its failures, once: a report whose digest is already
+/// stored changes nothing. The workspace's `disableReportingPii` drops samples here.
+pub async fn store(db: &Db, report: &Report) -> Result<Stored, VolumeError> {
+    let mut tx = db.begin().await?;
+    let now = now_ms();
+    let inserted = sqlx::query(
+        "INSERT INTO volume_reports (digest, received_at) VALUES ($1, $2) ON CONFLICT (digest) DO NOTHING",
+    )
+    .bind(&report.digest)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Ok(Stored::AlreadyCounted);
+    }
+    for count in &report.counts {
+        sqlx::query(
+            "INSERT INTO volume_counts (workspace_id, granularity, stage, entity_id, bucket, source_id, destination_id,
+                 event_name, event_type, status, status_code, count)
+             VALUES ($1, 'minute', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             ON CONFLICT (workspace_id, granularity, stage, entity_id, bucket, source_id, destination_id, event_name,
+                 event_type, status, status_code)
+             DO UPDATE SET count = volume_counts.count + excluded.count",
+        )
+        .bind(&report.workspace_id)
+        .bind(count.stage)
+        .bind(&count.entity_id)
+        .bind(report.bucket)
+        .bind(&count.source_id)
+        .bind(&count.destination_id)
+        .bind(&count.event_name)
+        .bind(&count.event_type)
+        .bind(&count.status)
+        .bind(count.status_code)
+        .bind(count.count)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if !report.failures.is_empty() {
+        let keeps_samples: Option<i64> =
+            sqlx::query_scalar("SELECT disable_reporting_pii FROM workspaces WHERE id = $1")
+                .bind(&report.workspace_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let keeps_samples = keeps_samples == Some(0);
+        for failure in &report.failures {
+            sqlx::query(
+                "INSERT INTO volume_errors (id, workspace_id, destination_id, source_id, bucket, status_code, error_code,
+                     message, event_name, event_type, count, sample_event, sample_response, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            )
+            .bind(crate::ids::new_id())
+            .bind(&report.workspace_id)
+            .bind(&failure.destination_id)
+            .bind(&failure.source_id)
+            .bind(report.bucket)
+            .bind(failure.status_code)
+            .bind(&failure.error_code)
+            .bind(&failure.message)
+            .bind(&failure.event_name)
+            .bind(&failure.event_type)
+            .bind(failure.count)
+            .bind(failure.sample_event.as_ref().filter(|_| keeps_samples))
+            .bind(failure.sample_response.as_ref().filter(|_| keeps_samples))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(Stored::New)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_event_counts_once_per_stage() {
+        assert_eq!(stage_of("gateway", false, "succeeded"), Some(SOURCE));
+        assert_eq!(stage_of("router", true, "failed"), Some(DESTINATION));
+        assert_eq!(
+            stage_of("batch_router", true, "succeeded"),
+            Some(DESTINATION)
+        );
+        assert_eq!(stage_of("warehouse", true, "aborted"), Some(DESTINATION));
+        // Not terminal: the event goes on, and is counted where it ends.
+        assert_eq!(stage_of("router", false, "failed"), None);
+        assert_eq!(stage_of("dest_transformer", true, "succeeded"), None);
+        assert_eq!(
+            stage_of(
+                "tracking_plan_validator",
+                false,
+                "succeeded_with_violations"
+            ),
+            Some(TRACKING_PLAN)
+        );
+        assert_eq!(
+            stage_of("tracking_plan_validator", false, "succeeded"),
+            None
+        );
+    }
+
+    #[test]
+    fn the_same_report_has_the_same_digest() {
+        let object = || MetricObject {
+            workspace_id: "w".into(),
+            instance_id: "i".into(),
+            source_id: "s".into(),
+            destination_id: "d".into(),
+            in_reported_by: "dest_transformer".into(),
+            reported_by: "router".into(),
+            terminal_state: true,
+            reported_at: 1_780_000_020_000,
+            reports: vec![ReportEntry {
+                state: "succeeded".into(),
+                count: 3,
+                status_code: 200,
+                sample_response: None,
+                sample_event: None,
+                event_name: "e".into(),
+                event_type: "track".into(),
+                error_type: String::new(),
+            }],
+        };
+        let (a, b) = (
+            object().into_report().unwrap(),
+            object().into_report().unwrap(),
+        );
+        assert_eq!(a.digest, b.digest);
+        assert_eq!(a.bucket, 1_780_000_020_000);
+        let mut other = object();
+        other.reports[0].count = 4;
+        assert_ne!(other.into_report().unwrap().digest, a.digest);
+    }
+}

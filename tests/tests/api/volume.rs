@@ -1,0 +1,415 @@
+//! Event volume: the reports rudder-server's reporting service sends (`POST /metrics?version=v1`,
+//! `POST /recordErrors`, `../shared/reference/rudderstack-protocol.md` §2.5, gzip included) and the data-plane
+//! websocket's `metrics` frames, stored once per stage and once per report.
+
+use std::io::Write;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use wheelhouse_tests::*;
+
+both_backends!(
+    each_event_is_counted_once_per_stage,
+    a_report_sent_again_is_counted_once,
+    gzip_reports_are_read,
+    a_report_for_another_workspace_stores_nothing,
+    bad_reports_are_refused_naming_the_field,
+    error_reports_keep_samples_unless_the_workspace_says_not_to,
+    websocket_metrics_are_stored_once_per_frame,
+);
+
+struct Setup {
+    app: TestApp,
+    ws: String,
+    source: String,
+    destination: String,
+    token: String,
+}
+
+async fn setup(backend: Backend) -> Setup {
+    let app = TestApp::start(backend).await;
+    let owner = app.user("owner@example.com").await;
+    let ws = app.workspace(&owner, "Acme").await;
+    let source = id(&owner.create_source(&ws, "Javascript", "Website").await);
+    let destination = id(&owner
+        .create_destination(
+            &ws,
+            "WEBHOOK",
+            "Hook",
+            webhook_config("https://hooks.example.com", &[]),
+        )
+        .await);
+    let token = app.data_plane_token(&owner, &ws).await;
+    Setup {
+        app,
+        ws,
+        source,
+        destination,
+        token,
+    }
+}
+
+/// A minute a while ago, as rudder-server stamps `reportedAt` (epoch ms of the minute).
+fn minute() -> i64 {
+    let now = server::time::now_ms();
+    now - now % 60_000 - 10 * 60_000
+}
+
+fn metric(s: &Setup, reported_by: &str, terminal: bool, reports: Value) -> Value {
+    json!({
+        "workspaceId": s.ws, "namespace": "", "instanceId": "rudder-0", "sourceId": s.source,
+        "destinationId": if reported_by == "gateway" { "" } else { s.destination.as_str() },
+        "sourceTaskRunId": "", "sourceJobId": "", "sourceJobRunId": "", "sourceDefinitionId": "def",
+        "DestinationDefinitionId": "", "sourceCategory": "", "transformationId": "", "transformationVersionId": "",
+        "trackingPlanId": "", "trackingPlanVersion": 0, "inReportedBy": "dest_transformer",
+        "reportedBy": reported_by, "terminalState": terminal, "initialState": reported_by == "gateway",
+        "reportedAt": minute(), "bucket": minute(), "reports": reports,
+    })
+}
+
+fn entry(state: &str, code: u16, count: i64, name: &str) -> Value {
+    json!({"state": state, "count": count, "statusCode": code, "sampleResponse": "", "sampleEvent": {},
+        "eventName": name, "eventType": "track", "errorType": "", "violationCount": 0})
+}
+
+/// The stored minute counts of a stage: (entity, status, code, count), in a stable order.
+async fn counts(s: &Setup, stage: &str) -> Vec<(String, String, i64, i64)> {
+    sqlx::query_as(
+        "SELECT entity_id, status, status_code, CAST(SUM(count) AS BIGINT) FROM volume_counts
+         WHERE workspace_id = $1 AND stage = $2 GROUP BY entity_id, status, status_code
+         ORDER BY entity_id, status, status_code",
+    )
+    .bind(&s.ws)
+    .bind(stage)
+    .fetch_all(&s.app.db().pool)
+    .await
+    .unwrap()
+}
+
+async fn post_metric(s: &Setup, body: &Value) -> Resp {
+    s.app
+        .basic(&s.token)
+        .post("/metrics?version=v1", body.clone())
+        .await
+}
+
+async fn each_event_is_counted_once_per_stage(backend: Backend) {
+    let s = setup(backend).await;
+    post_metric(
+        &s,
+        &metric(
+            &s,
+            "gateway",
+            false,
+            json!([entry("succeeded", 200, 10, "Order Completed")]),
+        ),
+    )
+    .await
+    .expect(200);
+    post_metric(
+        &s,
+        &metric(
+            &s,
+            "router",
+            true,
+            json!([
+                entry("succeeded", 200, 7, "Order Completed"),
+                entry("aborted", 400, 2, "Order Completed")
+            ]),
+        ),
+    )
+    .await
+    .expect(200);
+    // The same events passing earlier stages: not volume.
+    post_metric(
+        &s,
+        &metric(
+            &s,
+            "router",
+            false,
+            json!([entry("failed", 500, 4, "Order Completed")]),
+        ),
+    )
+    .await
+    .expect(200);
+    post_metric(
+        &s,
+        &metric(
+            &s,
+            "dest_transformer",
+            true,
+            json!([entry("succeeded", 200, 9, "Order Completed")]),
+        ),
+    )
+    .await
+    .expect(200);
+    post_metric(
+        &s,
+        &metric(
+            &s,
+            "tracking_plan_validator",
+            false,
+            json!([entry(
+                "succeeded_with_violations",
+                200,
+                1,
+                "Order Completed"
+            )]),
+        ),
+    )
+    .await
+    .expect(200);
+    assert_eq!(
+        counts(&s, "source").await,
+        vec![(s.source.clone(), "succeeded".into(), 200, 10)]
+    );
+    assert_eq!(
+        counts(&s, "destination").await,
+        vec![
+            (s.destination.clone(), "aborted".into(), 400, 2),
+            (s.destination.clone(), "succeeded".into(), 200, 7)
+        ]
+    );
+    assert_eq!(
+        counts(&s, "tracking_plan").await,
+        vec![(s.source.clone(), "succeeded_with_violations".into(), 200, 1)]
+    );
+    let buckets: Vec<i64> =
+        sqlx::query_scalar("SELECT DISTINCT bucket FROM volume_counts WHERE workspace_id = $1")
+            .bind(&s.ws)
+            .fetch_all(&s.app.db().pool)
+            .await
+            .unwrap();
+    assert_eq!(buckets, vec![minute()]);
+}
+
+async fn a_report_sent_again_is_counted_once(backend: Backend) {
+    let s = setup(backend).await;
+    let report = metric(
+        &s,
+        "router",
+        true,
+        json!([entry("succeeded", 200, 5, "Signed Up")]),
+    );
+    for _ in 0..3 {
+        post_metric(&s, &report).await.expect(200);
+    }
+    assert_eq!(
+        counts(&s, "destination").await,
+        vec![(s.destination.clone(), "succeeded".into(), 200, 5)]
+    );
+    // Another report of the same minute and dimensions (another instance) adds up.
+    let mut other = report.clone();
+    other["instanceId"] = json!("rudder-1");
+    post_metric(&s, &other).await.expect(200);
+    assert_eq!(counts(&s, "destination").await[0].3, 10);
+}
+
+async fn gzip_reports_are_read(backend: Backend) {
+    let s = setup(backend).await;
+    let body = metric(
+        &s,
+        "gateway",
+        false,
+        json!([entry("succeeded", 200, 3, "Page")]),
+    );
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(body.to_string().as_bytes()).unwrap();
+    s.app
+        .basic(&s.token)
+        .request(reqwest::Method::POST, "/metrics?version=v1")
+        .header("content-encoding", "gzip")
+        .body("application/json; charset=utf-8", gz.finish().unwrap())
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(counts(&s, "source").await[0].3, 3);
+    s.app
+        .basic(&s.token)
+        .request(reqwest::Method::POST, "/metrics?version=v1")
+        .header("content-encoding", "gzip")
+        .body("application/json", b"not gzip at all".to_vec())
+        .send()
+        .await
+        .expect_error(400, "bad_request", None);
+    s.app
+        .basic(&s.token)
+        .request(reqwest::Method::POST, "/metrics?version=v1")
+        .header("content-encoding", "br")
+        .body("application/json", body.to_string().into_bytes())
+        .send()
+        .await
+        .expect_error(415, "unsupported_media_type", None);
+}
+
+async fn a_report_for_another_workspace_stores_nothing(backend: Backend) {
+    let s = setup(backend).await;
+    let outsider = s.app.user("outsider@example.com").await;
+    let other_ws = s.app.workspace(&outsider, "Elsewhere").await;
+    let mut report = metric(
+        &s,
+        "gateway",
+        false,
+        json!([entry("succeeded", 200, 3, "Page")]),
+    );
+    report["workspaceId"] = json!(other_ws);
+    post_metric(&s, &report)
+        .await
+        .expect_error(403, "forbidden", None);
+    s.app
+        .anonymous()
+        .post("/metrics?version=v1", report.clone())
+        .await
+        .expect_error(401, "unauthorized", None);
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM volume_counts")
+        .fetch_one(&s.app.db().pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0);
+}
+
+async fn bad_reports_are_refused_naming_the_field(backend: Backend) {
+    let s = setup(backend).await;
+    let cases = [
+        (
+            json!([entry("succeeded", 200, -1, "x")]),
+            None,
+            "reports[0].count",
+        ),
+        (
+            json!([entry("teleported", 200, 1, "x")]),
+            None,
+            "reports[0].state",
+        ),
+        (
+            json!([entry("succeeded", 2000, 1, "x")]),
+            None,
+            "reports[0].statusCode",
+        ),
+        (
+            json!([entry("succeeded", 200, 1, "x")]),
+            Some(server::time::now_ms() + 86_400_000),
+            "reportedAt",
+        ),
+        (
+            json!([entry("succeeded", 200, 1, "x")]),
+            Some(12),
+            "reportedAt",
+        ),
+    ];
+    for (reports, reported_at, field) in cases {
+        let mut report = metric(&s, "gateway", false, reports);
+        if let Some(at) = reported_at {
+            report["reportedAt"] = json!(at);
+        }
+        post_metric(&s, &report)
+            .await
+            .expect_error(422, "validation_failed", Some(field));
+    }
+    let mut wrong_type = metric(
+        &s,
+        "gateway",
+        false,
+        json!([entry("succeeded", 200, 1, "x")]),
+    );
+    wrong_type["reports"][0]["count"] = json!("many");
+    let refused = post_metric(&s, &wrong_type).await;
+    refused.expect_error(400, "bad_request", Some("reports[0].count"));
+    // A refused report stores nothing, not even its good entries.
+    let mut half = metric(
+        &s,
+        "gateway",
+        false,
+        json!([
+            entry("succeeded", 200, 5, "a"),
+            entry("succeeded", 200, -5, "b")
+        ]),
+    );
+    half["instanceId"] = json!("half");
+    post_metric(&s, &half).await.expect(422);
+    assert!(counts(&s, "source").await.is_empty());
+    s.app.anonymous().get("/healthz").await.expect(200);
+}
+
+async fn error_reports_keep_samples_unless_the_workspace_says_not_to(backend: Backend) {
+    let s = setup(backend).await;
+    let report = |message: &str| {
+        json!({"workspaceId": s.ws, "namespace": "", "reportedBy": "router", "reportedAt": minute(),
+            "bucket": minute(), "sourceId": s.source, "destinationId": s.destination, "sourceDefinitionId": "",
+            "destinationDefinitionId": "", "destinationDefinitionName": "WEBHOOK",
+            "errors": [{"statusCode": 401, "errorCode": "auth", "errorMessage": message, "eventType": "track",
+                "eventName": "Order Completed", "sampleResponse": "{\"error\":\"bad key\"}",
+                "sampleEvent": {"email": "ada@example.com"}, "count": 4}]})
+    };
+    let rudder = s.app.basic(&s.token);
+    rudder
+        .post("/recordErrors", report("Invalid API key"))
+        .await
+        .expect(200);
+    rudder
+        .post("/recordErrors", report("Invalid API key"))
+        .await
+        .expect(200);
+    sqlx::query("UPDATE workspaces SET disable_reporting_pii = 1 WHERE id = $1")
+        .bind(&s.ws)
+        .execute(&s.app.db().pool)
+        .await
+        .unwrap();
+    rudder
+        .post("/recordErrors", report("Invalid API key for account 42"))
+        .await
+        .expect(200);
+    let rows: Vec<(String, i64, i64, Option<String>)> = sqlx::query_as(
+        "SELECT message, status_code, count, sample_event FROM volume_errors WHERE workspace_id = $1 ORDER BY created_at",
+    )
+    .bind(&s.ws)
+    .fetch_all(&s.app.db().pool)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 2, "the repeated report is kept once: {rows:?}");
+    assert_eq!(rows[0].0, "Invalid API key");
+    assert_eq!((rows[0].1, rows[0].2), (401, 4));
+    assert!(rows[0].3.as_deref().unwrap().contains("ada@example.com"));
+    assert_eq!(
+        rows[1].3, None,
+        "samples are blanked once the workspace disables them"
+    );
+}
+
+async fn websocket_metrics_are_stored_once_per_frame(backend: Backend) {
+    let s = setup(backend).await;
+    let bucket = server::time::format_ms(minute());
+    let frame = json!({"type": "metrics", "id": "m-1", "workspaceId": s.ws, "bucket": bucket, "reports": [
+        {"stage": "gateway", "sourceId": s.source, "eventName": "Order Completed", "eventType": "track",
+         "status": "succeeded", "statusCode": 200, "count": 6},
+        {"stage": "router", "sourceId": s.source, "destinationId": s.destination, "eventName": "Order Completed",
+         "eventType": "track", "status": "failed", "statusCode": 500, "count": 2, "terminal": true,
+         "errorSamples": [{"message": "upstream timed out", "event": {"a": 1}, "response": {"error": "timeout"}}]}]});
+    for _ in 0..2 {
+        let mut dp = Ws::data_plane(&s.app.url(), &s.token).await;
+        dp.send_json(&json!({"type": "hello", "protocol": 1, "instanceId": "dp-m", "software": "x", "version": "1"}))
+            .await;
+        dp.next_of("welcome", Duration::from_secs(10)).await;
+        dp.send_json(&frame).await;
+        assert_eq!(
+            dp.next_of("ack", Duration::from_secs(10)).await["id"],
+            "m-1"
+        );
+        dp.close().await;
+    }
+    assert_eq!(
+        counts(&s, "source").await,
+        vec![(s.source.clone(), "succeeded".into(), 200, 6)]
+    );
+    assert_eq!(
+        counts(&s, "destination").await,
+        vec![(s.destination.clone(), "failed".into(), 500, 2)]
+    );
+    let errors: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM volume_errors WHERE workspace_id = $1")
+            .bind(&s.ws)
+            .fetch_one(&s.app.db().pool)
+            .await
+            .unwrap();
+    assert_eq!(errors, 1);
+}
