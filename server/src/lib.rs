@@ -174,6 +174,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     let links = links::LinkSigner::load(&keyring)
         .await
         .context("loading the instance's link-signing key")?;
+    let (volume, volume_writer) = volume::Writer::start(db.clone());
     let state = AppState::new(Shared {
         snapshot: Arc::new(config_api::Publisher::new(
             db.clone(),
@@ -190,6 +191,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         trusted_proxies: config.trusted_proxies.clone(),
         setup_token: Mutex::new(None),
         live: live::Live::default(),
+        volume,
     });
     let setup_url = bootstrap(&state, &config).await?;
     let config_listener = config_api::listener::listen_early(&state.db).await;
@@ -208,6 +210,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
             config_listener,
         )));
     }
+    tasks.push(volume_writer);
     tasks.push(tokio::spawn(live::captures::run_upkeep(state.clone())));
     tasks.extend(live::relay::start(&state));
     let worker = Worker::spawn(&state);

@@ -32,6 +32,8 @@ pub struct Shared {
     pub setup_token: Mutex<Option<String>>,
     /// Live events: this replica's watchers, the relay to other replicas, what data planes sent.
     pub live: crate::live::Live,
+    /// Where volume reports are written (in batches).
+    pub volume: crate::volume::Writer,
 }
 
 impl AppState {

@@ -290,9 +290,7 @@ impl Connection {
                 let dedup_key =
                     format!("{}|{}", self.identity.credential_label(), seen.instance_id);
                 let stored = match crate::volume::Report::from_frame(metrics, &dedup_key) {
-                    Ok(report) => crate::volume::store(&self.state.db, &report)
-                        .await
-                        .map(|_| ()),
+                    Ok(report) => self.state.volume.store(report).await.map(|_| ()),
                     Err(error) => Err(error),
                 };
                 match stored {

@@ -75,7 +75,7 @@ async fn take(state: &AppState, headers: &HeaderMap, report: Report) -> ApiResul
         ))
         .into());
     }
-    super::store(&state.db, &report).await?;
+    state.volume.store(report).await?;
     Ok(StatusCode::OK)
 }
 

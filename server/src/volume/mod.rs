@@ -148,8 +148,8 @@ pub struct ErrorEntry {
     pub count: i64,
 }
 
-/// One count to add.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One count to add (its fields but `count` say which row it adds to).
+#[derive(Debug, Clone)]
 pub struct Count {
     pub stage: &'static str,
     pub entity_id: String,
@@ -160,6 +160,35 @@ pub struct Count {
     pub status: String,
     pub status_code: i64,
     pub count: i64,
+}
+
+impl Count {
+    fn key(&self) -> (&str, &str, &str, &str, &str, &str, &str, i64) {
+        (
+            self.stage,
+            &self.entity_id,
+            &self.source_id,
+            &self.destination_id,
+            &self.event_name,
+            &self.event_type,
+            &self.status,
+            self.status_code,
+        )
+    }
+}
+
+impl PartialEq for Count {
+    fn eq(&self, other: &Count) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Count {}
+
+impl std::hash::Hash for Count {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key().hash(state)
+    }
 }
 
 /// One failure to keep.
@@ -473,78 +502,202 @@ pub enum Stored {
     AlreadyCounted,
 }
 
-/// Stores a report's counts in its minute bucket and its failures, once: a report whose digest is already
-/// stored changes nothing. The workspace's `disableReportingPii` drops samples here.
-pub async fn store(db: &Db, report: &Report) -> Result<Stored, VolumeError> {
-    let mut tx = db.begin().await?;
-    let now = now_ms();
-    let inserted = sqlx::query(
-        "INSERT INTO volume_reports (digest, received_at) VALUES ($1, $2) ON CONFLICT (digest) DO NOTHING",
-    )
-    .bind(&report.digest)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if inserted == 0 {
-        return Ok(Stored::AlreadyCounted);
+/// Reports waiting to be written, beyond which callers wait for room (rudder-server sends at most 32 at once
+/// per data plane).
+const QUEUE: usize = 8192;
+/// The most reports one transaction writes.
+const BATCH: usize = 1000;
+/// Rows per multi-row statement (12 binds each: within SQLite's and PostgreSQL's limits).
+const ROWS_PER_STATEMENT: usize = 400;
+
+type Waiting = (Report, tokio::sync::oneshot::Sender<Result<Stored, String>>);
+
+/// Writes reports in batches: each caller's report joins the next transaction, and the caller hears once it
+/// is committed. One transaction for many reports, with their counts summed per row first, is what lets a
+/// single SQLite writer take thousands of reports a second.
+#[derive(Clone)]
+pub struct Writer(tokio::sync::mpsc::Sender<Waiting>);
+
+impl Writer {
+    /// Starts the writer task on `db`.
+    pub fn start(db: Db) -> (Writer, tokio::task::JoinHandle<()>) {
+        let (sender, receiver) = tokio::sync::mpsc::channel(QUEUE);
+        (Writer(sender), tokio::spawn(write_loop(db, receiver)))
     }
-    for count in &report.counts {
-        sqlx::query(
+
+    /// Stores a report's counts in its minute bucket and its failures, once: a report whose digest is
+    /// already stored changes nothing. Answers when the report is committed.
+    pub async fn store(&self, report: Report) -> Result<Stored, VolumeError> {
+        let (done, heard) = tokio::sync::oneshot::channel();
+        let unavailable = || VolumeError::Db(DbError::from(sqlx::Error::PoolClosed));
+        self.0
+            .send((report, done))
+            .await
+            .map_err(|_| unavailable())?;
+        match heard.await {
+            Ok(Ok(stored)) => Ok(stored),
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "could not store volume reports");
+                Err(unavailable())
+            }
+            Err(_) => Err(unavailable()),
+        }
+    }
+}
+
+async fn write_loop(db: Db, mut receiver: tokio::sync::mpsc::Receiver<Waiting>) {
+    while let Some(first) = receiver.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match receiver.try_recv() {
+                Ok(more) => batch.push(more),
+                Err(_) => break,
+            }
+        }
+        let (reports, waiting): (Vec<Report>, Vec<_>) = batch.into_iter().unzip();
+        match write_batch(&db, &reports).await {
+            Ok(outcomes) => {
+                for (done, outcome) in waiting.into_iter().zip(outcomes) {
+                    let _ = done.send(Ok(outcome));
+                }
+            }
+            Err(error) => {
+                for done in waiting {
+                    let _ = done.send(Err(error.to_string()));
+                }
+            }
+        }
+    }
+}
+
+/// `($1, $2, …), (…)` for `rows` rows of `columns` values.
+fn values(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|row| {
+            let binds: Vec<String> = (1..=columns)
+                .map(|c| format!("${}", row * columns + c))
+                .collect();
+            format!("({})", binds.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One transaction: the reports not seen before add their counts (summed per row first) and failures.
+async fn write_batch(db: &Db, reports: &[Report]) -> Result<Vec<Stored>, VolumeError> {
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    // Which digests are new: the first of a batch's duplicates, and only if not stored before.
+    let mut first_in_batch = std::collections::HashSet::new();
+    let candidates: Vec<&str> = reports
+        .iter()
+        .map(|r| r.digest.as_str())
+        .filter(|d| first_in_batch.insert(*d))
+        .collect();
+    let mut fresh = std::collections::HashSet::new();
+    for chunk in candidates.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO volume_reports (digest, received_at) VALUES {} ON CONFLICT (digest) DO NOTHING RETURNING digest",
+            values(chunk.len(), 2)
+        );
+        let mut query = sqlx::query_scalar::<_, String>(&sql);
+        for digest in chunk {
+            query = query.bind(*digest).bind(now);
+        }
+        fresh.extend(query.fetch_all(&mut *tx).await?);
+    }
+    let mut outcomes = Vec::with_capacity(reports.len());
+    let mut summed: std::collections::HashMap<(&str, i64, &Count), i64> =
+        std::collections::HashMap::new();
+    let mut failures: Vec<(&Report, &Failure)> = Vec::new();
+    for report in reports {
+        // `remove`: a digest twice in one batch counts once.
+        if !fresh.remove(&report.digest) {
+            outcomes.push(Stored::AlreadyCounted);
+            continue;
+        }
+        outcomes.push(Stored::New);
+        for count in &report.counts {
+            *summed
+                .entry((report.workspace_id.as_str(), report.bucket, count))
+                .or_insert(0) += count.count;
+        }
+        failures.extend(report.failures.iter().map(|f| (report, f)));
+    }
+    let rows: Vec<_> = summed.into_iter().collect();
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
             "INSERT INTO volume_counts (workspace_id, granularity, stage, entity_id, bucket, source_id, destination_id,
                  event_name, event_type, status, status_code, count)
-             VALUES ($1, 'minute', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             VALUES {}
              ON CONFLICT (workspace_id, granularity, stage, entity_id, bucket, source_id, destination_id, event_name,
                  event_type, status, status_code)
              DO UPDATE SET count = volume_counts.count + excluded.count",
-        )
-        .bind(&report.workspace_id)
-        .bind(count.stage)
-        .bind(&count.entity_id)
-        .bind(report.bucket)
-        .bind(&count.source_id)
-        .bind(&count.destination_id)
-        .bind(&count.event_name)
-        .bind(&count.event_type)
-        .bind(&count.status)
-        .bind(count.status_code)
-        .bind(count.count)
-        .execute(&mut *tx)
-        .await?;
+            values(chunk.len(), 12)
+        );
+        let mut query = sqlx::query(&sql);
+        for ((workspace_id, bucket, count), total) in chunk {
+            query = query
+                .bind(*workspace_id)
+                .bind("minute")
+                .bind(count.stage)
+                .bind(&count.entity_id)
+                .bind(*bucket)
+                .bind(&count.source_id)
+                .bind(&count.destination_id)
+                .bind(&count.event_name)
+                .bind(&count.event_type)
+                .bind(&count.status)
+                .bind(count.status_code)
+                .bind(*total);
+        }
+        query.execute(&mut *tx).await?;
     }
-    if !report.failures.is_empty() {
-        let keeps_samples: Option<i64> =
-            sqlx::query_scalar("SELECT disable_reporting_pii FROM workspaces WHERE id = $1")
-                .bind(&report.workspace_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let keeps_samples = keeps_samples == Some(0);
-        for failure in &report.failures {
-            sqlx::query(
+    if !failures.is_empty() {
+        // Samples only from workspaces that keep them (`disable_reporting_pii`).
+        let mut keeps: std::collections::HashMap<&str, bool> = std::collections::HashMap::new();
+        for (report, _) in &failures {
+            if keeps.contains_key(report.workspace_id.as_str()) {
+                continue;
+            }
+            let disabled: Option<i64> =
+                sqlx::query_scalar("SELECT disable_reporting_pii FROM workspaces WHERE id = $1")
+                    .bind(&report.workspace_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            keeps.insert(report.workspace_id.as_str(), disabled == Some(0));
+        }
+        for chunk in failures.chunks(ROWS_PER_STATEMENT / 2) {
+            let sql = format!(
                 "INSERT INTO volume_errors (id, workspace_id, destination_id, source_id, bucket, status_code, error_code,
                      message, event_name, event_type, count, sample_event, sample_response, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-            )
-            .bind(crate::ids::new_id())
-            .bind(&report.workspace_id)
-            .bind(&failure.destination_id)
-            .bind(&failure.source_id)
-            .bind(report.bucket)
-            .bind(failure.status_code)
-            .bind(&failure.error_code)
-            .bind(&failure.message)
-            .bind(&failure.event_name)
-            .bind(&failure.event_type)
-            .bind(failure.count)
-            .bind(failure.sample_event.as_ref().filter(|_| keeps_samples))
-            .bind(failure.sample_response.as_ref().filter(|_| keeps_samples))
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+                 VALUES {}",
+                values(chunk.len(), 14)
+            );
+            let mut query = sqlx::query(&sql);
+            for (report, failure) in chunk {
+                let keep = keeps[report.workspace_id.as_str()];
+                query = query
+                    .bind(crate::ids::new_id())
+                    .bind(&report.workspace_id)
+                    .bind(&failure.destination_id)
+                    .bind(&failure.source_id)
+                    .bind(report.bucket)
+                    .bind(failure.status_code)
+                    .bind(&failure.error_code)
+                    .bind(&failure.message)
+                    .bind(&failure.event_name)
+                    .bind(&failure.event_type)
+                    .bind(failure.count)
+                    .bind(failure.sample_event.clone().filter(|_| keep))
+                    .bind(failure.sample_response.clone().filter(|_| keep))
+                    .bind(now);
+            }
+            query.execute(&mut *tx).await?;
         }
     }
     tx.commit().await?;
-    Ok(Stored::New)
+    Ok(outcomes)
 }
 
 #[cfg(test)]
