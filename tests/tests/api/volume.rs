@@ -95,70 +95,34 @@ async fn post_metric(s: &Setup, body: &Value) -> Resp {
 
 async fn each_event_is_counted_once_per_stage(backend: Backend) {
     let s = setup(backend).await;
-    post_metric(
-        &s,
-        &metric(
-            &s,
-            "gateway",
-            false,
-            json!([entry("succeeded", 200, 10, "Order Completed")]),
-        ),
-    )
-    .await
-    .expect(200);
-    post_metric(
-        &s,
-        &metric(
-            &s,
+    let name = "Order Completed";
+    for (reported_by, terminal, reports) in [
+        ("gateway", false, json!([entry("succeeded", 200, 10, name)])),
+        (
             "router",
             true,
             json!([
-                entry("succeeded", 200, 7, "Order Completed"),
-                entry("aborted", 400, 2, "Order Completed")
+                entry("succeeded", 200, 7, name),
+                entry("aborted", 400, 2, name)
             ]),
         ),
-    )
-    .await
-    .expect(200);
-    // The same events passing earlier stages: not volume.
-    post_metric(
-        &s,
-        &metric(
-            &s,
-            "router",
-            false,
-            json!([entry("failed", 500, 4, "Order Completed")]),
-        ),
-    )
-    .await
-    .expect(200);
-    post_metric(
-        &s,
-        &metric(
-            &s,
+        // The same events passing stages in between: not volume.
+        ("router", false, json!([entry("failed", 500, 4, name)])),
+        (
             "dest_transformer",
             true,
-            json!([entry("succeeded", 200, 9, "Order Completed")]),
+            json!([entry("succeeded", 200, 9, name)]),
         ),
-    )
-    .await
-    .expect(200);
-    post_metric(
-        &s,
-        &metric(
-            &s,
+        (
             "tracking_plan_validator",
             false,
-            json!([entry(
-                "succeeded_with_violations",
-                200,
-                1,
-                "Order Completed"
-            )]),
+            json!([entry("succeeded_with_violations", 200, 1, name)]),
         ),
-    )
-    .await
-    .expect(200);
+    ] {
+        post_metric(&s, &metric(&s, reported_by, terminal, reports))
+            .await
+            .expect(200);
+    }
     assert_eq!(
         counts(&s, "source").await,
         vec![(s.source.clone(), "succeeded".into(), 200, 10)]
