@@ -31,6 +31,15 @@ CREATE TABLE volume_reports (
 );
 CREATE INDEX volume_reports_received_at ON volume_reports (received_at);
 
+-- How far the coarser granularities are rolled up: every minute before the hour watermark is in the hour
+-- rows, every hour before the day watermark in the day rows. A late report for a minute before a watermark adds
+-- to the coarser rows too, in its own transaction, so rolling up never loses or doubles a count.
+CREATE TABLE volume_rollups (
+    granularity  TEXT PRIMARY KEY CHECK (granularity IN ('hour', 'day')),
+    rolled_until BIGINT NOT NULL
+);
+INSERT INTO volume_rollups (granularity, rolled_until) VALUES ('hour', 0), ('day', 0);
+
 -- Failures with what was sent and what the destination answered.
 CREATE TABLE volume_errors (
     id              TEXT PRIMARY KEY,

@@ -18,15 +18,18 @@ pub enum JobKind {
     AuditPrune,
     /// Delete finished jobs after a week.
     JobsPrune,
+    /// Roll event volume up into hour and day buckets, and delete what is past its retention.
+    VolumeRollup,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 5] = [
+    pub const ALL: [JobKind; 6] = [
         JobKind::MailInvite,
         JobKind::MailPasswordReset,
         JobKind::SessionsCleanup,
         JobKind::AuditPrune,
         JobKind::JobsPrune,
+        JobKind::VolumeRollup,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -36,6 +39,7 @@ impl JobKind {
             JobKind::SessionsCleanup => "sessions.cleanup",
             JobKind::AuditPrune => "audit.prune",
             JobKind::JobsPrune => "jobs.prune",
+            JobKind::VolumeRollup => "volume.rollup",
         }
     }
 
@@ -48,7 +52,10 @@ impl JobKind {
     pub fn max_attempts(self) -> i64 {
         match self {
             JobKind::MailInvite | JobKind::MailPasswordReset => 30,
-            JobKind::SessionsCleanup | JobKind::AuditPrune | JobKind::JobsPrune => 3,
+            JobKind::SessionsCleanup
+            | JobKind::AuditPrune
+            | JobKind::JobsPrune
+            | JobKind::VolumeRollup => 3,
         }
     }
 }
@@ -86,6 +93,10 @@ pub async fn run(state: &AppState, job: &ClaimedJob) -> Result<(), Failure> {
             Err(e) => Err(e.to_string()),
         },
         JobKind::JobsPrune => super::queue::prune_finished(&state.db)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        JobKind::VolumeRollup => crate::volume::roll_up(&state.db, crate::time::now_ms())
             .await
             .map(|_| ())
             .map_err(|e| e.to_string()),

@@ -19,6 +19,7 @@ pub const SCHEDULES: &[(JobKind, &str)] = &[
     (JobKind::SessionsCleanup, "17 * * * *"),
     (JobKind::AuditPrune, "23 3 * * *"),
     (JobKind::JobsPrune, "41 3 * * *"),
+    (JobKind::VolumeRollup, "*/5 * * * *"),
 ];
 
 /// How often each replica looks.

@@ -606,8 +606,9 @@ async fn write_batch(db: &Db, reports: &[Report]) -> Result<Vec<Stored>, VolumeE
         }
         fresh.extend(query.fetch_all(&mut *tx).await?);
     }
+    let (hours_until, days_until) = watermarks(db, &mut tx).await?;
     let mut outcomes = Vec::with_capacity(reports.len());
-    let mut summed: std::collections::HashMap<(&str, i64, &Count), i64> =
+    let mut summed: std::collections::HashMap<(&str, &str, i64, &Count), i64> =
         std::collections::HashMap::new();
     let mut failures: Vec<(&Report, &Failure)> = Vec::new();
     for report in reports {
@@ -618,9 +619,19 @@ async fn write_batch(db: &Db, reports: &[Report]) -> Result<Vec<Stored>, VolumeE
         }
         outcomes.push(Stored::New);
         for count in &report.counts {
-            *summed
-                .entry((report.workspace_id.as_str(), report.bucket, count))
-                .or_insert(0) += count.count;
+            // A minute already rolled up (a late report) adds to the coarser rows as well.
+            let hour = report.bucket - report.bucket % HOUR_MS;
+            let day = report.bucket - report.bucket % DAY_MS;
+            let rows = [
+                Some(("minute", report.bucket)),
+                (report.bucket < hours_until).then_some(("hour", hour)),
+                (hour < days_until).then_some(("day", day)),
+            ];
+            for (granularity, bucket) in rows.into_iter().flatten() {
+                *summed
+                    .entry((report.workspace_id.as_str(), granularity, bucket, count))
+                    .or_insert(0) += count.count;
+            }
         }
         failures.extend(report.failures.iter().map(|f| (report, f)));
     }
@@ -636,10 +647,10 @@ async fn write_batch(db: &Db, reports: &[Report]) -> Result<Vec<Stored>, VolumeE
             values(chunk.len(), 12)
         );
         let mut query = sqlx::query(&sql);
-        for ((workspace_id, bucket, count), total) in chunk {
+        for ((workspace_id, granularity, bucket, count), total) in chunk {
             query = query
                 .bind(*workspace_id)
-                .bind("minute")
+                .bind(*granularity)
                 .bind(count.stage)
                 .bind(&count.entity_id)
                 .bind(*bucket)
@@ -698,6 +709,119 @@ async fn write_batch(db: &Db, reports: &[Report]) -> Result<Vec<Stored>, VolumeE
     }
     tx.commit().await?;
     Ok(outcomes)
+}
+
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 86_400_000;
+/// An hour is rolled up once it has been over for this long (most reports of its last minutes are in by
+/// then; a later one adds to the hour row itself).
+const ROLLUP_LAG_MS: i64 = 5 * 60_000;
+/// How long each granularity is kept (the issue's defaults; per-workspace settings come with the views).
+const MINUTES_KEPT_MS: i64 = 48 * HOUR_MS;
+const HOURS_KEPT_MS: i64 = 30 * DAY_MS;
+const DAYS_KEPT_MS: i64 = 400 * DAY_MS;
+const ERRORS_KEPT_MS: i64 = 30 * DAY_MS;
+
+/// The hour and day watermarks, locked against a rollup for the rest of the transaction: a report and a
+/// rollup never both miss (or both add) a count.
+async fn watermarks(
+    db: &Db,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+) -> Result<(i64, i64), VolumeError> {
+    // SQLite's `BEGIN IMMEDIATE` already holds the one write lock.
+    let lock = match db.backend {
+        crate::db::Backend::Postgres => " FOR SHARE",
+        crate::db::Backend::Sqlite => "",
+    };
+    let rows: Vec<(String, i64)> = sqlx::query_as(&format!(
+        "SELECT granularity, rolled_until FROM volume_rollups{lock}"
+    ))
+    .fetch_all(&mut **tx)
+    .await?;
+    let of = |g: &str| rows.iter().find(|(name, _)| name == g).map_or(0, |r| r.1);
+    Ok((of("hour"), of("day")))
+}
+
+/// What a rollup did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RolledUp {
+    pub hours_until: i64,
+    pub days_until: i64,
+    pub pruned: u64,
+}
+
+/// Rolls the finished hours' minutes into hour rows and the finished days' hours into day rows (each once:
+/// the watermarks move in the same transaction), then deletes what is past its retention, never a minute or
+/// an hour not yet rolled up. `now` is a parameter for the tests.
+pub async fn roll_up(db: &Db, now: i64) -> Result<RolledUp, VolumeError> {
+    let mut tx = db.begin().await?;
+    if db.backend == crate::db::Backend::Postgres {
+        // Reports wait (their `FOR SHARE`) while the watermarks move.
+        sqlx::query("SELECT granularity FROM volume_rollups FOR UPDATE")
+            .fetch_all(&mut *tx)
+            .await?;
+    }
+    let (hours_from, days_from) = watermarks(db, &mut tx).await?;
+    let hours_until = (now - ROLLUP_LAG_MS) - (now - ROLLUP_LAG_MS).rem_euclid(HOUR_MS);
+    let days_until = hours_until - hours_until.rem_euclid(DAY_MS);
+    let columns =
+        "stage, entity_id, source_id, destination_id, event_name, event_type, status, status_code";
+    for (from, until, finer, coarser, size) in [
+        (hours_from, hours_until, "minute", "hour", HOUR_MS),
+        (days_from, days_until, "hour", "day", DAY_MS),
+    ] {
+        if until <= from {
+            continue;
+        }
+        // `WHERE` before `ON CONFLICT`: SQLite reads an upsert after a SELECT only with one.
+        sqlx::query(&format!(
+            "INSERT INTO volume_counts (workspace_id, granularity, bucket, {columns}, count)
+             SELECT workspace_id, '{coarser}', bucket - (bucket % {size}), {columns}, SUM(count)
+             FROM volume_counts WHERE granularity = '{finer}' AND bucket >= $1 AND bucket < $2
+             GROUP BY workspace_id, bucket - (bucket % {size}), {columns}
+             ON CONFLICT (workspace_id, granularity, stage, entity_id, bucket, source_id, destination_id, event_name,
+                 event_type, status, status_code)
+             DO UPDATE SET count = volume_counts.count + excluded.count"
+        ))
+        .bind(from)
+        .bind(until)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE volume_rollups SET rolled_until = $1 WHERE granularity = $2")
+            .bind(until)
+            .bind(coarser)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let mut pruned = 0;
+    for (granularity, before) in [
+        ("minute", (now - MINUTES_KEPT_MS).min(hours_until)),
+        ("hour", (now - HOURS_KEPT_MS).min(days_until)),
+        ("day", now - DAYS_KEPT_MS),
+    ] {
+        pruned += sqlx::query("DELETE FROM volume_counts WHERE granularity = $1 AND bucket < $2")
+            .bind(granularity)
+            .bind(before)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+    }
+    pruned += sqlx::query("DELETE FROM volume_errors WHERE bucket < $1")
+        .bind(now - ERRORS_KEPT_MS)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    // A report retried after this long would count again; rudder-server gives up long before.
+    sqlx::query("DELETE FROM volume_reports WHERE received_at < $1")
+        .bind(now - MINUTES_KEPT_MS)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(RolledUp {
+        hours_until,
+        days_until,
+        pruned,
+    })
 }
 
 #[cfg(test)]

@@ -261,7 +261,8 @@ async fn two_replicas_never_run_one_job_twice_postgres() {
         vec![
             Value::from("audit.prune"),
             Value::from("jobs.prune"),
-            Value::from("sessions.cleanup")
+            Value::from("sessions.cleanup"),
+            Value::from("volume.rollup")
         ],
         "each schedule's slot enqueued once, by whichever replica got there first"
     );

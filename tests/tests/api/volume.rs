@@ -16,6 +16,7 @@ both_backends!(
     bad_reports_are_refused_naming_the_field,
     error_reports_keep_samples_unless_the_workspace_says_not_to,
     websocket_metrics_are_stored_once_per_frame,
+    rolling_up_never_changes_a_total,
 );
 
 struct Setup {
@@ -376,4 +377,75 @@ async fn websocket_metrics_are_stored_once_per_frame(backend: Backend) {
             .await
             .unwrap();
     assert_eq!(errors, 1);
+}
+
+/// Total counts of each granularity.
+async fn totals(s: &Setup) -> (i64, i64, i64) {
+    let mut out = [0i64; 3];
+    for (i, granularity) in ["minute", "hour", "day"].iter().enumerate() {
+        let sum: Option<i64> = sqlx::query_scalar(
+            "SELECT CAST(SUM(count) AS BIGINT) FROM volume_counts WHERE workspace_id = $1 AND granularity = $2",
+        )
+        .bind(&s.ws)
+        .bind(granularity)
+        .fetch_one(&s.app.db().pool)
+        .await
+        .unwrap();
+        out[i] = sum.unwrap_or(0);
+    }
+    (out[0], out[1], out[2])
+}
+
+/// Minutes roll up into hours and hours into days, each once; a late report for a minute already rolled up
+/// adds to the coarser rows too; retention deletes minutes only once they are in the hours.
+async fn rolling_up_never_changes_a_total(backend: Backend) {
+    let s = setup(backend).await;
+    let now = server::time::now_ms();
+    let hour = 3_600_000;
+    let base = now - now % hour - 5 * hour;
+    let at = |minutes: i64, count: i64, instance: &str| {
+        let mut report = metric(
+            &s,
+            "gateway",
+            false,
+            json!([entry("succeeded", 200, count, "Page")]),
+        );
+        report["reportedAt"] = json!(base + minutes * 60_000);
+        report["instanceId"] = json!(instance);
+        report
+    };
+    for (minutes, count) in [(1, 5), (59, 7), (61, 11), (125, 13)] {
+        post_metric(&s, &at(minutes, count, &format!("i{minutes}")))
+            .await
+            .expect(200);
+    }
+    // (The scheduled rollup may already have run: it is the same function, and running it again is a no-op.)
+    assert_eq!(totals(&s).await.0, 36);
+
+    server::volume::roll_up(s.app.db(), now).await.unwrap();
+    assert_eq!(totals(&s).await.0, 36);
+    assert_eq!(totals(&s).await.1, 36);
+    let hours: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT bucket, count FROM volume_counts WHERE workspace_id = $1 AND granularity = 'hour' ORDER BY bucket",
+    )
+    .bind(&s.ws)
+    .fetch_all(&s.app.db().pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        hours,
+        vec![(base, 12), (base + hour, 11), (base + 2 * hour, 13)]
+    );
+    // Again: nothing new to roll, nothing doubled.
+    server::volume::roll_up(s.app.db(), now).await.unwrap();
+    assert_eq!(totals(&s).await, (36, 36, 0));
+
+    // A late report for a minute already rolled up.
+    post_metric(&s, &at(2, 100, "late")).await.expect(200);
+    assert_eq!(totals(&s).await, (136, 136, 0));
+
+    // Days later: the days roll up, and the minutes, now past 48 hours, are deleted (they are in the hours).
+    let later = now + 3 * 24 * hour;
+    server::volume::roll_up(s.app.db(), later).await.unwrap();
+    assert_eq!(totals(&s).await, (0, 136, 136));
 }
