@@ -96,6 +96,9 @@ pub struct Workspace {
     /// Whether the live debugger captures event payloads (true unless turned off). When off, payloads and
     /// destination responses are dropped as they arrive, for everyone.
     pub live_payloads: bool,
+    /// Whether event samples in volume and error reports are dropped as they arrive (rudder-server's
+    /// `disableReportingPii`; false unless set).
+    pub disable_reporting_pii: bool,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -119,6 +122,8 @@ pub struct UpdateWorkspace {
     pub audit_retention_days: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live_payloads: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disable_reporting_pii: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -82,6 +82,7 @@ async fn update_workspace(
         name: body.name,
         audit_retention_days: body.audit_retention_days,
         live_payloads: body.live_payloads,
+        disable_reporting_pii: body.disable_reporting_pii,
     };
     Ok(Json(
         super::update(&state, &principal.actor, &ws, change).await?,

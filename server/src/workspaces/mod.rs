@@ -81,13 +81,14 @@ struct WorkspaceRow {
     name: String,
     audit_retention_days: i64,
     live_payloads: i64,
+    disable_reporting_pii: i64,
     created_at: i64,
     updated_at: i64,
 }
 
 impl WorkspaceRow {
     const COLUMNS: &'static str =
-        "id, name, audit_retention_days, live_payloads, created_at, updated_at";
+        "id, name, audit_retention_days, live_payloads, disable_reporting_pii, created_at, updated_at";
 
     fn into_wire(self, role: Role) -> Workspace {
         Workspace {
@@ -96,6 +97,7 @@ impl WorkspaceRow {
             role,
             audit_retention_days: self.audit_retention_days.clamp(0, u32::MAX as i64) as u32,
             live_payloads: self.live_payloads != 0,
+            disable_reporting_pii: self.disable_reporting_pii != 0,
             created_at: format_ms(self.created_at),
             updated_at: format_ms(self.updated_at),
         }
@@ -218,6 +220,7 @@ pub struct WorkspaceChange {
     pub name: Option<String>,
     pub audit_retention_days: Option<u32>,
     pub live_payloads: Option<bool>,
+    pub disable_reporting_pii: Option<bool>,
 }
 
 /// Renames a workspace, sets how long its audit log is kept, or whether the live debugger keeps payloads
@@ -264,15 +267,28 @@ pub async fn update(
             "livePayloads",
             Some(current.live_payloads != 0),
             Some(change.live_payloads.unwrap_or(current.live_payloads != 0)),
+        )
+        .field(
+            "disableReportingPii",
+            Some(current.disable_reporting_pii != 0),
+            Some(
+                change
+                    .disable_reporting_pii
+                    .unwrap_or(current.disable_reporting_pii != 0),
+            ),
         );
     let live_payloads = change
         .live_payloads
         .map_or(current.live_payloads, i64::from);
+    let disable_reporting_pii = change
+        .disable_reporting_pii
+        .map_or(current.disable_reporting_pii, i64::from);
     if !changes.is_empty() {
         let mut tx = db.begin().await?;
         sqlx::query(
-            "UPDATE workspaces SET name = $1, audit_retention_days = $2, live_payloads = $3, updated_at = $4
-             WHERE id = $5",
+            "UPDATE workspaces SET name = $1, audit_retention_days = $2, live_payloads = $3,
+                 disable_reporting_pii = $4, updated_at = $5
+             WHERE id = $6",
         )
         .bind(name.as_deref().unwrap_or(&current.name))
         .bind(
@@ -281,6 +297,7 @@ pub async fn update(
                 .map_or(current.audit_retention_days, i64::from),
         )
         .bind(live_payloads)
+        .bind(disable_reporting_pii)
         .bind(now_ms())
         .bind(workspace_id)
         .execute(&mut *tx)

@@ -315,11 +315,23 @@ async fn error_reports_keep_samples_unless_the_workspace_says_not_to(backend: Ba
         .post("/recordErrors", report("Invalid API key"))
         .await
         .expect(200);
-    sqlx::query("UPDATE workspaces SET disable_reporting_pii = 1 WHERE id = $1")
-        .bind(&s.ws)
-        .execute(&s.app.db().pool)
+    let path = format!("/api/v1/workspaces/{}", s.ws);
+    let editor = s
+        .app
+        .member(&s.ws, "editor@example.com", Role::Editor)
+        .await;
+    editor
+        .patch(&path, json!({"disableReportingPii": true}))
         .await
-        .unwrap();
+        .expect_error(403, "forbidden", None);
+    let updated = s
+        .app
+        .sign_in("owner@example.com", s.app.password())
+        .await
+        .patch(&path, json!({"disableReportingPii": true}))
+        .await
+        .expect(200);
+    assert_eq!(updated["disableReportingPii"], true);
     rudder
         .post("/recordErrors", report("Invalid API key for account 42"))
         .await
