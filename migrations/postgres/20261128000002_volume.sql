@@ -21,6 +21,8 @@ CREATE TABLE volume_counts (
     PRIMARY KEY (workspace_id, granularity, stage, entity_id, bucket, source_id, destination_id, event_name,
                  event_type, status, status_code)
 );
+-- The rollup and the pruning walk one workspace's rows of one granularity by time.
+CREATE INDEX volume_counts_by_time ON volume_counts (workspace_id, granularity, bucket);
 
 -- Reports already counted, by a digest of what makes a report the same (workspace, instance, bucket, stage,
 -- source, destination, dimensions): a report sent again (rudder-server retries one it thinks failed) is
@@ -61,3 +63,8 @@ CREATE INDEX volume_errors_destination ON volume_errors (workspace_id, destinati
 
 -- rudder-server's name for it: samples (events, destination responses) are not kept at all.
 ALTER TABLE workspaces ADD COLUMN disable_reporting_pii BIGINT NOT NULL DEFAULT 0;
+-- How long volume is kept at each granularity, and error reports with their samples (workspace settings).
+ALTER TABLE workspaces ADD COLUMN volume_minute_retention_hours BIGINT NOT NULL DEFAULT 48;
+ALTER TABLE workspaces ADD COLUMN volume_hour_retention_days BIGINT NOT NULL DEFAULT 30;
+ALTER TABLE workspaces ADD COLUMN volume_day_retention_days BIGINT NOT NULL DEFAULT 400;
+ALTER TABLE workspaces ADD COLUMN error_retention_days BIGINT NOT NULL DEFAULT 30;

@@ -24,6 +24,7 @@ pub mod destinations;
 pub mod error;
 pub mod jobs;
 pub mod live;
+pub mod volume;
 pub mod namespaces;
 pub mod sources;
 pub mod tokens;

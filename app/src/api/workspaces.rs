@@ -99,6 +99,14 @@ pub struct Workspace {
     /// Whether event samples in volume and error reports are dropped as they arrive (rudder-server's
     /// `disableReportingPii`; false unless set).
     pub disable_reporting_pii: bool,
+    /// How long event volume is kept per minute, in hours (48 unless changed); then it is kept per hour.
+    pub volume_minute_retention_hours: u32,
+    /// How long event volume is kept per hour, in days (30 unless changed); then it is kept per day.
+    pub volume_hour_retention_days: u32,
+    /// How long event volume is kept per day, in days (400 unless changed).
+    pub volume_day_retention_days: u32,
+    /// How long failed events' error reports and samples are kept, in days (30 unless changed).
+    pub error_retention_days: u32,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -124,6 +132,22 @@ pub struct UpdateWorkspace {
     pub live_payloads: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disable_reporting_pii: Option<bool>,
+    /// 1 to 168 hours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 168))]
+    pub volume_minute_retention_hours: Option<u32>,
+    /// 1 to 90 days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 90))]
+    pub volume_hour_retention_days: Option<u32>,
+    /// 1 to 3650 days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 3650))]
+    pub volume_day_retention_days: Option<u32>,
+    /// 1 to 365 days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 365))]
+    pub error_retention_days: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

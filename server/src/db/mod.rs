@@ -92,6 +92,18 @@ impl Db {
             .await
     }
 
+    /// Begins a transaction that only reads, and sees one snapshot throughout: several queries that must agree
+    /// (rows and the watermark that says which of them to read) read the same state.
+    pub async fn begin_read(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        self.pool
+            .begin_with(match self.backend {
+                // WAL: a deferred transaction's snapshot is taken at its first read and kept.
+                Backend::Sqlite => "BEGIN",
+                Backend::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+            })
+            .await
+    }
+
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)

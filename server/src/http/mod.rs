@@ -48,7 +48,9 @@ use error::error_response;
         (name = "live", description = "The live debugger's stream and the data planes that talk back. The \
             data-plane websocket (`GET /data-plane/v1/ws`), rudder-server's debugger uploads and the live \
             stream's frames are described in the protocol document.",
-            external_docs(url = "/docs/data-plane-protocol.md", description = "The data-plane protocol"))
+            external_docs(url = "/docs/data-plane-protocol.md", description = "The data-plane protocol")),
+        (name = "volume", description = "Event volume and errors, as data planes report them (rudder-server's \
+            `POST /metrics` and `POST /recordErrors`, and the data-plane websocket's `metrics` frames)")
     )
 )]
 struct ApiDoc;
@@ -106,6 +108,7 @@ pub fn api_router(state: AppState) -> Router {
         .merge(crate::audit::routes())
         .merge(crate::jobs::handlers::routes())
         .merge(crate::live::routes())
+        .merge(crate::volume::handlers::api_routes())
         .split_for_parts();
     openapi.merge(crate::live::DataPlaneDoc::openapi());
     // The error answers every operation shares, once the routers have listed the operations.

@@ -19,7 +19,7 @@ pub const SCHEDULES: &[(JobKind, &str)] = &[
     (JobKind::SessionsCleanup, "17 * * * *"),
     (JobKind::AuditPrune, "23 3 * * *"),
     (JobKind::JobsPrune, "41 3 * * *"),
-    (JobKind::VolumeRollup, "*/5 * * * *"),
+    (JobKind::VolumeRollup, "* * * * *"),
 ];
 
 /// How often each replica looks.

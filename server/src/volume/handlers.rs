@@ -1,19 +1,28 @@
-//! rudder-server's reporting service, pointed at Wheelhouse (`REPORTING_URL=<Wheelhouse URL>`,
+//! The two faces of event volume. Data planes send reports: rudder-server's reporting service, pointed at Wheelhouse (`REPORTING_URL=<Wheelhouse URL>`,
 //! `REPORTING_USERNAME=<data-plane token or hosted secret>`, empty password): `POST /metrics?version=v1` (one
 //! metric object per request) and `POST /recordErrors`, plain or `Content-Encoding: gzip`. rudder-server
 //! retries anything but a 2xx, so a report is answered 200 only once stored (or stored before).
+//!
+//! People read them back under `/api/v1` (`api_routes`): a source's or destination's volume, a destination's
+//! errors grouped, and the workspace's totals.
 
 use std::io::Read;
 
+use app::api::volume::{ErrorGroups, VolumeSeries, VolumeSummary};
+use app::api::ErrorBody;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header::CONTENT_ENCODING, HeaderMap, StatusCode};
 use axum::routing::post;
-use axum::Router;
+use axum::{Json, Router};
 use serde::de::DeserializeOwned;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::views::{self, Entity, VolumeQuery};
 use super::{ErrorReport, MetricObject, Report, VolumeError};
 use crate::config_api::authenticate;
+use crate::http::auth::Principal;
 use crate::http::error::{ApiResult, AppError};
 use crate::state::AppState;
 
@@ -106,4 +115,151 @@ async fn record_errors(
         "an error report {workspaceId, sourceId, destinationId, reportedAt, errors: [...]}",
     )?;
     take(&state, &headers, report.into_report()?).await
+}
+
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(source_volume))
+        .routes(routes!(destination_volume))
+        .routes(routes!(destination_errors))
+        .routes(routes!(volume_summary))
+}
+
+/// The query string of a volume series; parsed by hand (`groupBy` repeats).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documents the query string
+struct SeriesQuery {
+    /// RFC 3339; 24 hours before `to` unless given. Rounded down to a whole bucket.
+    #[param(format = DateTime)]
+    from: Option<String>,
+    /// RFC 3339; now unless given. Rounded up to a whole bucket.
+    #[param(format = DateTime)]
+    to: Option<String>,
+    /// `minute`, `hour` or `day`. Unless given: minutes up to 6 hours, hours up to 31 days, days beyond (and
+    /// never one no longer kept for `from`).
+    #[param(inline, pattern = "^(minute|hour|day)$")]
+    granularity: Option<String>,
+    /// Split the counts by `status`, `eventName`, `eventType` or `statusCode`; repeatable.
+    #[param(rename = "groupBy", explode = true, style = Form)]
+    group_by: Option<Vec<VolumeDimensionParam>>,
+}
+
+/// What `groupBy` takes.
+#[derive(utoipa::ToSchema)]
+#[schema(as = VolumeDimension)]
+#[allow(dead_code)]
+#[serde(rename_all = "camelCase")]
+enum VolumeDimensionParam {
+    Status,
+    EventName,
+    EventType,
+    StatusCode,
+}
+
+/// The query string of a range: `from` and `to`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documents the query string
+struct RangeQuery {
+    /// RFC 3339; 24 hours before `to` unless given.
+    #[param(format = DateTime)]
+    from: Option<String>,
+    /// RFC 3339; now unless given.
+    #[param(format = DateTime)]
+    to: Option<String>,
+}
+
+const SERIES_PARAMETERS: &[&str] = &["from", "to", "granularity", "groupBy"];
+const RANGE_PARAMETERS: &[&str] = &["from", "to"];
+
+async fn series(
+    state: &AppState,
+    principal: &Principal,
+    entity: Entity,
+    ws: &str,
+    id: &str,
+    query: Option<&str>,
+) -> ApiResult<Json<VolumeSeries>> {
+    let query = VolumeQuery::parse(query, SERIES_PARAMETERS)?;
+    Ok(Json(
+        views::series(&state.db, &principal.actor, ws, entity, id, &query).await?,
+    ))
+}
+
+/// A source's volume over time: events received, per bucket (viewer).
+#[utoipa::path(get, path = "/api/v1/workspaces/{ws}/sources/{id}/volume", tag = "volume",
+    params(("ws" = String, Path), ("id" = String, Path), SeriesQuery),
+    responses((status = 200, body = VolumeSeries), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn source_volume(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((ws, id)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<VolumeSeries>> {
+    series(
+        &state,
+        &principal,
+        Entity::Source,
+        &ws,
+        &id,
+        query.as_deref(),
+    )
+    .await
+}
+
+/// A destination's volume over time: events delivered (`succeeded`) and failed (`failed`, `aborted`), per
+/// bucket (viewer).
+#[utoipa::path(get, path = "/api/v1/workspaces/{ws}/destinations/{id}/volume", tag = "volume",
+    params(("ws" = String, Path), ("id" = String, Path), SeriesQuery),
+    responses((status = 200, body = VolumeSeries), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn destination_volume(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((ws, id)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<VolumeSeries>> {
+    series(
+        &state,
+        &principal,
+        Entity::Destination,
+        &ws,
+        &id,
+        query.as_deref(),
+    )
+    .await
+}
+
+/// A destination's failures, grouped by status code and message (ids, numbers, emails and timestamps taken
+/// out), most failed first; samples for editors and admins (viewer).
+#[utoipa::path(get, path = "/api/v1/workspaces/{ws}/destinations/{id}/errors", tag = "volume",
+    params(("ws" = String, Path), ("id" = String, Path), RangeQuery),
+    responses((status = 200, body = ErrorGroups), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn destination_errors(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((ws, id)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<ErrorGroups>> {
+    let query = VolumeQuery::parse(query.as_deref(), RANGE_PARAMETERS)?;
+    Ok(Json(
+        views::error_groups(&state.db, &principal.actor, &ws, &id, &query).await?,
+    ))
+}
+
+/// Every destination's delivered and failed events and every source's received events over a range,
+/// busiest first (viewer).
+#[utoipa::path(get, path = "/api/v1/workspaces/{ws}/volume/summary", tag = "volume",
+    params(("ws" = String, Path), RangeQuery),
+    responses((status = 200, body = VolumeSummary), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn volume_summary(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(ws): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<VolumeSummary>> {
+    let query = VolumeQuery::parse(query.as_deref(), RANGE_PARAMETERS)?;
+    Ok(Json(
+        views::summary(&state.db, &principal.actor, &ws, &query).await?,
+    ))
 }

@@ -9,6 +9,7 @@
 //! transaction.
 
 pub mod handlers;
+pub mod views;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -48,6 +49,10 @@ pub enum VolumeError {
     Invalid(String, String),
     #[error("{0}")]
     NotServed(String),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error(transparent)]
+    Access(#[from] crate::access::AccessError),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -59,6 +64,8 @@ impl DomainError for VolumeError {
         match self {
             VolumeError::Invalid(..) => Kind::Invalid,
             VolumeError::NotServed(_) => Kind::Forbidden,
+            VolumeError::NotFound(_) => Kind::NotFound,
+            VolumeError::Access(e) => e.kind(),
             VolumeError::Db(e) => e.kind(),
         }
     }
@@ -71,7 +78,7 @@ impl DomainError for VolumeError {
     }
 }
 
-fn invalid(field: impl Into<String>, message: impl Into<String>) -> VolumeError {
+pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> VolumeError {
     VolumeError::Invalid(message.into(), field.into())
 }
 
@@ -606,7 +613,7 @@ async fn write_batch(db: &Db, reports: &[Report]) -> Result<Vec<Stored>, VolumeE
         }
         fresh.extend(query.fetch_all(&mut *tx).await?);
     }
-    let (hours_until, days_until) = watermarks(db, &mut tx).await?;
+    let (hours_until, days_until) = watermarks(db, &mut tx, Lock::Share).await?;
     let mut outcomes = Vec::with_capacity(reports.len());
     let mut summed: std::collections::HashMap<(&str, &str, i64, &Count), i64> =
         std::collections::HashMap::new();
@@ -711,27 +718,27 @@ async fn write_batch(db: &Db, reports: &[Report]) -> Result<Vec<Stored>, VolumeE
     Ok(outcomes)
 }
 
-const HOUR_MS: i64 = 3_600_000;
-const DAY_MS: i64 = 86_400_000;
-/// An hour is rolled up once it has been over for this long (most reports of its last minutes are in by
-/// then; a later one adds to the hour row itself).
-const ROLLUP_LAG_MS: i64 = 5 * 60_000;
-/// How long each granularity is kept (the issue's defaults; per-workspace settings come with the views).
-const MINUTES_KEPT_MS: i64 = 48 * HOUR_MS;
-const HOURS_KEPT_MS: i64 = 30 * DAY_MS;
-const DAYS_KEPT_MS: i64 = 400 * DAY_MS;
-const ERRORS_KEPT_MS: i64 = 30 * DAY_MS;
+pub(crate) const MINUTE_MS: i64 = 60_000;
+pub(crate) const HOUR_MS: i64 = 3_600_000;
+pub(crate) const DAY_MS: i64 = 86_400_000;
+/// A minute is rolled up once it has been over for this long (most reports for it are in by then; a later
+/// one adds to the hour row itself).
+const ROLLUP_LAG_MS: i64 = 5 * MINUTE_MS;
+/// How long a report's digest is kept: a report retried after this would count again; rudder-server gives
+/// up long before.
+const DIGESTS_KEPT_MS: i64 = 48 * HOUR_MS;
 
-/// The hour and day watermarks, locked against a rollup for the rest of the transaction: a report and a
-/// rollup never both miss (or both add) a count.
-async fn watermarks(
+/// The hour and day watermarks. With `Lock::Share`, locked against a rollup for the rest of the transaction:
+/// a report and a rollup never both miss (or both add) a count. A reader's snapshot needs no lock.
+pub(crate) async fn watermarks(
     db: &Db,
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    lock: Lock,
 ) -> Result<(i64, i64), VolumeError> {
     // SQLite's `BEGIN IMMEDIATE` already holds the one write lock.
-    let lock = match db.backend {
-        crate::db::Backend::Postgres => " FOR SHARE",
-        crate::db::Backend::Sqlite => "",
+    let lock = match (db.backend, lock) {
+        (crate::db::Backend::Postgres, Lock::Share) => " FOR SHARE",
+        _ => "",
     };
     let rows: Vec<(String, i64)> = sqlx::query_as(&format!(
         "SELECT granularity, rolled_until FROM volume_rollups{lock}"
@@ -742,6 +749,12 @@ async fn watermarks(
     Ok((of("hour"), of("day")))
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lock {
+    Share,
+    None,
+}
+
 /// What a rollup did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct RolledUp {
@@ -750,9 +763,11 @@ pub struct RolledUp {
     pub pruned: u64,
 }
 
-/// Rolls the finished hours' minutes into hour rows and the finished days' hours into day rows (each once:
-/// the watermarks move in the same transaction), then deletes what is past its retention, never a minute or
-/// an hour not yet rolled up. `now` is a parameter for the tests.
+/// Rolls minutes into hour rows and finished days' hours into day rows, each once (the watermarks move in
+/// the same transaction), then deletes what is past each workspace's retention, never a minute or an hour not
+/// yet rolled up. The hour watermark follows the clock by minutes, not hours: the current hour's row holds
+/// its minutes up to the watermark, so reading an hour is its row plus the few minutes after the watermark.
+/// `now` is a parameter for the tests.
 pub async fn roll_up(db: &Db, now: i64) -> Result<RolledUp, VolumeError> {
     let mut tx = db.begin().await?;
     if db.backend == crate::db::Backend::Postgres {
@@ -761,9 +776,16 @@ pub async fn roll_up(db: &Db, now: i64) -> Result<RolledUp, VolumeError> {
             .fetch_all(&mut *tx)
             .await?;
     }
-    let (hours_from, days_from) = watermarks(db, &mut tx).await?;
-    let hours_until = (now - ROLLUP_LAG_MS) - (now - ROLLUP_LAG_MS).rem_euclid(HOUR_MS);
+    let (hours_from, days_from) = watermarks(db, &mut tx, Lock::Share).await?;
+    let lagged = now - ROLLUP_LAG_MS;
+    let hours_until = lagged - lagged.rem_euclid(MINUTE_MS);
     let days_until = hours_until - hours_until.rem_euclid(DAY_MS);
+    let workspaces: Vec<Retention> = sqlx::query_as(&format!(
+        "SELECT id, {} FROM workspaces",
+        Retention::COLUMNS
+    ))
+    .fetch_all(&mut *tx)
+    .await?;
     let columns =
         "stage, entity_id, source_id, destination_id, event_name, event_type, status, status_code";
     for (from, until, finer, coarser, size) in [
@@ -773,20 +795,25 @@ pub async fn roll_up(db: &Db, now: i64) -> Result<RolledUp, VolumeError> {
         if until <= from {
             continue;
         }
-        // `WHERE` before `ON CONFLICT`: SQLite reads an upsert after a SELECT only with one.
-        sqlx::query(&format!(
-            "INSERT INTO volume_counts (workspace_id, granularity, bucket, {columns}, count)
-             SELECT workspace_id, '{coarser}', bucket - (bucket % {size}), {columns}, SUM(count)
-             FROM volume_counts WHERE granularity = '{finer}' AND bucket >= $1 AND bucket < $2
-             GROUP BY workspace_id, bucket - (bucket % {size}), {columns}
-             ON CONFLICT (workspace_id, granularity, stage, entity_id, bucket, source_id, destination_id, event_name,
-                 event_type, status, status_code)
-             DO UPDATE SET count = volume_counts.count + excluded.count"
-        ))
-        .bind(from)
-        .bind(until)
-        .execute(&mut *tx)
-        .await?;
+        // One workspace at a time: each walks its own rows by time (`volume_counts_by_time`).
+        for workspace in &workspaces {
+            // `WHERE` before `ON CONFLICT`: SQLite reads an upsert after a SELECT only with one.
+            sqlx::query(&format!(
+                "INSERT INTO volume_counts (workspace_id, granularity, bucket, {columns}, count)
+                 SELECT workspace_id, '{coarser}', bucket - (bucket % {size}), {columns}, SUM(count)
+                 FROM volume_counts
+                 WHERE workspace_id = $1 AND granularity = '{finer}' AND bucket >= $2 AND bucket < $3
+                 GROUP BY workspace_id, bucket - (bucket % {size}), {columns}
+                 ON CONFLICT (workspace_id, granularity, stage, entity_id, bucket, source_id, destination_id,
+                     event_name, event_type, status, status_code)
+                 DO UPDATE SET count = volume_counts.count + excluded.count"
+            ))
+            .bind(&workspace.id)
+            .bind(from)
+            .bind(until)
+            .execute(&mut *tx)
+            .await?;
+        }
         sqlx::query("UPDATE volume_rollups SET rolled_until = $1 WHERE granularity = $2")
             .bind(until)
             .bind(coarser)
@@ -794,26 +821,31 @@ pub async fn roll_up(db: &Db, now: i64) -> Result<RolledUp, VolumeError> {
             .await?;
     }
     let mut pruned = 0;
-    for (granularity, before) in [
-        ("minute", (now - MINUTES_KEPT_MS).min(hours_until)),
-        ("hour", (now - HOURS_KEPT_MS).min(days_until)),
-        ("day", now - DAYS_KEPT_MS),
-    ] {
-        pruned += sqlx::query("DELETE FROM volume_counts WHERE granularity = $1 AND bucket < $2")
+    for workspace in &workspaces {
+        for (granularity, before) in [
+            ("minute", (now - workspace.minutes_kept()).min(hours_until)),
+            ("hour", (now - workspace.hours_kept()).min(days_until)),
+            ("day", now - workspace.days_kept()),
+        ] {
+            pruned += sqlx::query(
+                "DELETE FROM volume_counts WHERE workspace_id = $1 AND granularity = $2 AND bucket < $3",
+            )
+            .bind(&workspace.id)
             .bind(granularity)
             .bind(before)
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        }
+        pruned += sqlx::query("DELETE FROM volume_errors WHERE workspace_id = $1 AND bucket < $2")
+            .bind(&workspace.id)
+            .bind(now - workspace.errors_kept())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
     }
-    pruned += sqlx::query("DELETE FROM volume_errors WHERE bucket < $1")
-        .bind(now - ERRORS_KEPT_MS)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    // A report retried after this long would count again; rudder-server gives up long before.
     sqlx::query("DELETE FROM volume_reports WHERE received_at < $1")
-        .bind(now - MINUTES_KEPT_MS)
+        .bind(now - DIGESTS_KEPT_MS)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
@@ -822,6 +854,37 @@ pub async fn roll_up(db: &Db, now: i64) -> Result<RolledUp, VolumeError> {
         days_until,
         pruned,
     })
+}
+
+/// A workspace's retention settings (`PATCH /api/v1/workspaces/{ws}`).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct Retention {
+    pub id: String,
+    pub volume_minute_retention_hours: i64,
+    pub volume_hour_retention_days: i64,
+    pub volume_day_retention_days: i64,
+    pub error_retention_days: i64,
+}
+
+impl Retention {
+    pub const COLUMNS: &'static str = "volume_minute_retention_hours, volume_hour_retention_days, \
+        volume_day_retention_days, error_retention_days";
+
+    pub fn minutes_kept(&self) -> i64 {
+        self.volume_minute_retention_hours * HOUR_MS
+    }
+
+    pub fn hours_kept(&self) -> i64 {
+        self.volume_hour_retention_days * DAY_MS
+    }
+
+    pub fn days_kept(&self) -> i64 {
+        self.volume_day_retention_days * DAY_MS
+    }
+
+    pub fn errors_kept(&self) -> i64 {
+        self.error_retention_days * DAY_MS
+    }
 }
 
 #[cfg(test)]

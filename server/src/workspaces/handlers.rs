@@ -68,7 +68,8 @@ async fn get_workspace(
     Ok(Json(super::get(&state.db, &principal.actor, &ws).await?))
 }
 
-/// Rename a workspace, or set how long its audit log is kept (admin).
+/// Rename a workspace or change its settings: retention of the audit log and of event volume, live payloads,
+/// samples in error reports (admin).
 #[utoipa::path(patch, path = "/api/v1/workspaces/{ws}", tag = "workspaces", params(("ws" = String, Path)),
     request_body = UpdateWorkspace,
     responses((status = 200, body = Workspace), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -83,6 +84,10 @@ async fn update_workspace(
         audit_retention_days: body.audit_retention_days,
         live_payloads: body.live_payloads,
         disable_reporting_pii: body.disable_reporting_pii,
+        volume_minute_retention_hours: body.volume_minute_retention_hours,
+        volume_hour_retention_days: body.volume_hour_retention_days,
+        volume_day_retention_days: body.volume_day_retention_days,
+        error_retention_days: body.error_retention_days,
     };
     Ok(Json(
         super::update(&state, &principal.actor, &ws, change).await?,

@@ -82,25 +82,78 @@ struct WorkspaceRow {
     audit_retention_days: i64,
     live_payloads: i64,
     disable_reporting_pii: i64,
+    volume_minute_retention_hours: i64,
+    volume_hour_retention_days: i64,
+    volume_day_retention_days: i64,
+    error_retention_days: i64,
     created_at: i64,
     updated_at: i64,
 }
 
+/// The numeric settings: (wire name, column, smallest, largest). The column names are ours, never input.
+const NUMBERS: [(&str, &str, u32, u32); 5] = [
+    (
+        "auditRetentionDays",
+        "audit_retention_days",
+        1,
+        RETENTION_DAYS_MAX,
+    ),
+    (
+        "volumeMinuteRetentionHours",
+        "volume_minute_retention_hours",
+        1,
+        168,
+    ),
+    (
+        "volumeHourRetentionDays",
+        "volume_hour_retention_days",
+        1,
+        90,
+    ),
+    (
+        "volumeDayRetentionDays",
+        "volume_day_retention_days",
+        1,
+        RETENTION_DAYS_MAX,
+    ),
+    ("errorRetentionDays", "error_retention_days", 1, 365),
+];
+
+fn as_u32(value: i64) -> u32 {
+    value.clamp(0, u32::MAX as i64) as u32
+}
+
 impl WorkspaceRow {
     const COLUMNS: &'static str =
-        "id, name, audit_retention_days, live_payloads, disable_reporting_pii, created_at, updated_at";
+        "id, name, audit_retention_days, live_payloads, disable_reporting_pii, volume_minute_retention_hours,
+         volume_hour_retention_days, volume_day_retention_days, error_retention_days, created_at, updated_at";
 
     fn into_wire(self, role: Role) -> Workspace {
         Workspace {
             id: self.id,
             name: self.name,
             role,
-            audit_retention_days: self.audit_retention_days.clamp(0, u32::MAX as i64) as u32,
+            audit_retention_days: as_u32(self.audit_retention_days),
             live_payloads: self.live_payloads != 0,
             disable_reporting_pii: self.disable_reporting_pii != 0,
+            volume_minute_retention_hours: as_u32(self.volume_minute_retention_hours),
+            volume_hour_retention_days: as_u32(self.volume_hour_retention_days),
+            volume_day_retention_days: as_u32(self.volume_day_retention_days),
+            error_retention_days: as_u32(self.error_retention_days),
             created_at: format_ms(self.created_at),
             updated_at: format_ms(self.updated_at),
         }
+    }
+
+    /// The numeric settings, in the order of `NUMBERS`.
+    fn numbers(&self) -> [i64; 5] {
+        [
+            self.audit_retention_days,
+            self.volume_minute_retention_hours,
+            self.volume_hour_retention_days,
+            self.volume_day_retention_days,
+            self.error_retention_days,
+        ]
     }
 }
 
@@ -221,10 +274,27 @@ pub struct WorkspaceChange {
     pub audit_retention_days: Option<u32>,
     pub live_payloads: Option<bool>,
     pub disable_reporting_pii: Option<bool>,
+    pub volume_minute_retention_hours: Option<u32>,
+    pub volume_hour_retention_days: Option<u32>,
+    pub volume_day_retention_days: Option<u32>,
+    pub error_retention_days: Option<u32>,
 }
 
-/// Renames a workspace, sets how long its audit log is kept, or whether the live debugger keeps payloads
-/// (admin).
+impl WorkspaceChange {
+    /// The numeric settings asked for, in the order of `NUMBERS`.
+    fn numbers(&self) -> [Option<u32>; 5] {
+        [
+            self.audit_retention_days,
+            self.volume_minute_retention_hours,
+            self.volume_hour_retention_days,
+            self.volume_day_retention_days,
+            self.error_retention_days,
+        ]
+    }
+}
+
+/// Renames a workspace or changes its settings: how long its audit log and its event volume are kept, whether
+/// the live debugger keeps payloads, whether error reports keep samples (admin).
 pub async fn update(
     state: &AppState,
     actor: &Actor,
@@ -238,70 +308,71 @@ pub async fn update(
         .as_deref()
         .map(|n| parse_name("name", n, NAME_MAX))
         .transpose()?;
-    if let Some(days) = change.audit_retention_days {
-        if !(1..=RETENTION_DAYS_MAX).contains(&days) {
-            return Err(Invalid::new(
-                "auditRetentionDays",
-                format!("auditRetentionDays must be between 1 and {RETENTION_DAYS_MAX}"),
-            )
-            .into());
+    for ((field, _, min, max), value) in NUMBERS.iter().zip(change.numbers()) {
+        if value.is_some_and(|v| !(*min..=*max).contains(&v)) {
+            return Err(
+                Invalid::new(*field, format!("{field} must be between {min} and {max}")).into(),
+            );
         }
     }
     let current = load(db, workspace_id).await?;
-    let changes = Changes::new()
-        .field(
-            "name",
-            Some(&current.name),
-            name.as_ref().or(Some(&current.name)),
-        )
-        .field(
-            "auditRetentionDays",
-            Some(current.audit_retention_days),
-            Some(
-                change
-                    .audit_retention_days
-                    .map_or(current.audit_retention_days, i64::from),
-            ),
-        )
-        .field(
-            "livePayloads",
-            Some(current.live_payloads != 0),
-            Some(change.live_payloads.unwrap_or(current.live_payloads != 0)),
-        )
-        .field(
-            "disableReportingPii",
-            Some(current.disable_reporting_pii != 0),
-            Some(
-                change
-                    .disable_reporting_pii
-                    .unwrap_or(current.disable_reporting_pii != 0),
-            ),
-        );
+    let numbers: Vec<i64> = current
+        .numbers()
+        .into_iter()
+        .zip(change.numbers())
+        .map(|(now, asked)| asked.map_or(now, i64::from))
+        .collect();
     let live_payloads = change
         .live_payloads
         .map_or(current.live_payloads, i64::from);
     let disable_reporting_pii = change
         .disable_reporting_pii
         .map_or(current.disable_reporting_pii, i64::from);
+    let mut changes = Changes::new()
+        .field(
+            "name",
+            Some(&current.name),
+            name.as_ref().or(Some(&current.name)),
+        )
+        .field(
+            "livePayloads",
+            Some(current.live_payloads != 0),
+            Some(live_payloads != 0),
+        )
+        .field(
+            "disableReportingPii",
+            Some(current.disable_reporting_pii != 0),
+            Some(disable_reporting_pii != 0),
+        );
+    for (((field, ..), before), after) in NUMBERS.iter().zip(current.numbers()).zip(&numbers) {
+        changes = changes.field(field, Some(before), Some(after));
+    }
     if !changes.is_empty() {
         let mut tx = db.begin().await?;
-        sqlx::query(
-            "UPDATE workspaces SET name = $1, audit_retention_days = $2, live_payloads = $3,
-                 disable_reporting_pii = $4, updated_at = $5
-             WHERE id = $6",
-        )
-        .bind(name.as_deref().unwrap_or(&current.name))
-        .bind(
-            change
-                .audit_retention_days
-                .map_or(current.audit_retention_days, i64::from),
-        )
-        .bind(live_payloads)
-        .bind(disable_reporting_pii)
-        .bind(now_ms())
-        .bind(workspace_id)
-        .execute(&mut *tx)
-        .await?;
+        let assignments: Vec<String> = NUMBERS
+            .iter()
+            .enumerate()
+            .map(|(i, (_, column, ..))| format!("{column} = ${}", i + 4))
+            .collect();
+        let sql = format!(
+            "UPDATE workspaces SET name = $1, live_payloads = $2, disable_reporting_pii = $3, {},
+                 updated_at = ${} WHERE id = ${}",
+            assignments.join(", "),
+            NUMBERS.len() + 4,
+            NUMBERS.len() + 5
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(name.as_deref().unwrap_or(&current.name))
+            .bind(live_payloads)
+            .bind(disable_reporting_pii);
+        for value in &numbers {
+            query = query.bind(*value);
+        }
+        query
+            .bind(now_ms())
+            .bind(workspace_id)
+            .execute(&mut *tx)
+            .await?;
         audit::record(
             &mut tx,
             actor,

@@ -78,9 +78,13 @@ enum Route {
     /// The live debugger's stream, a websocket: over plain HTTP an allowed caller gets as far as "not a
     /// websocket" (400); the stream itself is tested in `live.rs`.
     LiveStream,
+    SourceVolume,
+    DestinationVolume,
+    DestinationErrors,
+    VolumeSummary,
 }
 
-const ROUTES: [Route; 32] = [
+const ROUTES: [Route; 36] = [
     Route::GetWorkspace,
     Route::RenameWorkspace,
     Route::DeleteWorkspace,
@@ -113,6 +117,10 @@ const ROUTES: [Route; 32] = [
     Route::AuditLog,
     Route::ListDataPlanes,
     Route::LiveStream,
+    Route::SourceVolume,
+    Route::DestinationVolume,
+    Route::DestinationErrors,
+    Route::VolumeSummary,
 ];
 
 /// Every route outside a workspace, and who may call it. With `ROUTES`, the whole OpenAPI document.
@@ -167,7 +175,8 @@ impl Route {
         use Route::*;
         match self {
             GetWorkspace | ListMembers | ListSources | GetSource | ListDestinations
-            | GetDestination | ListConnections | ListDataPlanes | LiveStream => Role::Viewer,
+            | GetDestination | ListConnections | ListDataPlanes | LiveStream | SourceVolume
+            | DestinationVolume | DestinationErrors | VolumeSummary => Role::Viewer,
             CreateSource | UpdateSource | DeleteSource | RotateWriteKey | CreateDestination
             | UpdateDestination | DeleteDestination | CreateConnection | DeleteConnection => {
                 Role::Editor
@@ -218,6 +227,10 @@ impl Route {
             AuditLog => ("GET", "/api/v1/workspaces/{ws}/audit-log"),
             ListDataPlanes => ("GET", "/api/v1/workspaces/{ws}/data-planes"),
             LiveStream => ("GET", "/api/v1/workspaces/{ws}/live"),
+            SourceVolume => ("GET", "/api/v1/workspaces/{ws}/sources/{id}/volume"),
+            DestinationVolume => ("GET", "/api/v1/workspaces/{ws}/destinations/{id}/volume"),
+            DestinationErrors => ("GET", "/api/v1/workspaces/{ws}/destinations/{id}/errors"),
+            VolumeSummary => ("GET", "/api/v1/workspaces/{ws}/volume/summary"),
         }
     }
 
@@ -247,7 +260,8 @@ impl Route {
             DeleteConnection => "connection.deleted",
             GetWorkspace | ListMembers | ListInvites | ListDataPlaneTokens | ListSources
             | GetSource | ListDestinations | GetDestination | ListConnections | AuditLog
-            | ListDataPlanes | LiveStream => return None,
+            | ListDataPlanes | LiveStream | SourceVolume | DestinationVolume
+            | DestinationErrors | VolumeSummary => return None,
         })
     }
 
@@ -592,6 +606,38 @@ async fn prepare(route: Route, app: &TestApp, w: &World) -> Call {
             origin: true,
             ..call(Method::GET, format!("/api/v1/workspaces/{ws}/live"), None)
         },
+        SourceVolume => call(
+            Method::GET,
+            format!(
+                "{}/{}/volume?groupBy=status",
+                sources_path(ws),
+                id(&fresh_source().await)
+            ),
+            None,
+        ),
+        DestinationVolume => call(
+            Method::GET,
+            format!(
+                "{}/{}/volume?granularity=hour",
+                destinations_path(ws),
+                id(&fresh_destination().await)
+            ),
+            None,
+        ),
+        DestinationErrors => call(
+            Method::GET,
+            format!(
+                "{}/{}/errors",
+                destinations_path(ws),
+                id(&fresh_destination().await)
+            ),
+            None,
+        ),
+        VolumeSummary => call(
+            Method::GET,
+            format!("/api/v1/workspaces/{ws}/volume/summary"),
+            None,
+        ),
     }
 }
 

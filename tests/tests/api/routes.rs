@@ -300,6 +300,28 @@ async fn every_route_answers_and_the_openapi_document_lists_them_all(backend: Ba
     root.get(&format!("/api/v1/workspaces/{ws}/data-planes"))
         .await
         .ok();
+    let volume = "from=2026-11-27T10:00:00Z&to=2026-11-27T12:00:00Z";
+    root.get(&format!(
+        "/api/v1/workspaces/{ws}/sources/{}/volume?{volume}&groupBy=eventName",
+        id(&source)
+    ))
+    .await
+    .ok();
+    root.get(&format!(
+        "/api/v1/workspaces/{ws}/destinations/{}/volume?{volume}&groupBy=status",
+        id(&destination)
+    ))
+    .await
+    .ok();
+    root.get(&format!(
+        "/api/v1/workspaces/{ws}/destinations/{}/errors?{volume}",
+        id(&destination)
+    ))
+    .await
+    .ok();
+    root.get(&format!("/api/v1/workspaces/{ws}/volume/summary?{volume}"))
+        .await
+        .ok();
     let mut live = Ws::connect(
         &app.url(),
         &format!("/api/v1/workspaces/{ws}/live"),

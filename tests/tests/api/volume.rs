@@ -17,10 +17,16 @@ both_backends!(
     error_reports_keep_samples_unless_the_workspace_says_not_to,
     websocket_metrics_are_stored_once_per_frame,
     rolling_up_never_changes_a_total,
+    the_volume_api_counts_exactly_at_every_granularity,
+    errors_are_grouped_by_code_and_normalized_message,
+    the_summary_totals_every_source_and_destination,
+    bad_volume_queries_are_refused_naming_the_parameter,
+    retention_follows_the_workspace_settings,
 );
 
 struct Setup {
     app: TestApp,
+    owner: Client,
     ws: String,
     source: String,
     destination: String,
@@ -43,6 +49,7 @@ async fn setup(backend: Backend) -> Setup {
     let token = app.data_plane_token(&owner, &ws).await;
     Setup {
         app,
+        owner,
         ws,
         source,
         destination,
@@ -464,4 +471,587 @@ async fn rolling_up_never_changes_a_total(backend: Backend) {
     let later = now + 3 * 24 * hour;
     server::volume::roll_up(s.app.db(), later).await.unwrap();
     assert_eq!(totals(&s).await, (0, 136, 136));
+}
+
+/// A metric report of one minute (`at`, epoch ms), from one instance.
+fn metric_at(s: &Setup, reported_by: &str, terminal: bool, at: i64, reports: Value) -> Value {
+    let mut report = metric(s, reported_by, terminal, reports);
+    report["reportedAt"] = json!(at);
+    report["bucket"] = json!(at);
+    report["instanceId"] = json!(format!("rudder-{at}-{reported_by}-{terminal}"));
+    report
+}
+
+fn rfc3339(ms: i64) -> String {
+    server::time::format_ms(ms)
+}
+
+/// `(time, count, status)` of a series' rows (status empty when not grouped by).
+fn rows_of(series: &Value) -> Vec<(String, i64, String)> {
+    series["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["time"].as_str().unwrap().to_string(),
+                r["count"].as_i64().unwrap(),
+                r["status"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Reports in three hours, then every granularity gives the same exact counts, before and after the rollup.
+async fn the_volume_api_counts_exactly_at_every_granularity(backend: Backend) {
+    let s = setup(backend).await;
+    let hour = 3_600_000;
+    let now = server::time::now_ms();
+    let base = now - now % hour - 3 * hour;
+    let (m1, m2, m3) = (base + 60_000, base + 30 * 60_000, base + hour + 5 * 60_000);
+    for (at, reports) in [
+        (
+            m1,
+            json!([
+                entry("succeeded", 200, 5, "Order Completed"),
+                entry("failed", 500, 2, "Order Completed")
+            ]),
+        ),
+        (
+            m2,
+            json!([
+                entry("succeeded", 200, 7, "Signed Up"),
+                entry("aborted", 400, 1, "Signed Up")
+            ]),
+        ),
+        (m3, json!([entry("succeeded", 200, 11, "Order Completed")])),
+    ] {
+        post_metric(&s, &metric_at(&s, "router", true, at, reports))
+            .await
+            .expect(200);
+    }
+    // Not terminal: a retry on its way, not volume.
+    post_metric(
+        &s,
+        &metric_at(
+            &s,
+            "router",
+            false,
+            m1,
+            json!([entry("failed", 500, 100, "Order Completed")]),
+        ),
+    )
+    .await
+    .expect(200);
+    post_metric(
+        &s,
+        &metric_at(
+            &s,
+            "gateway",
+            false,
+            m1,
+            json!([entry("succeeded", 200, 30, "Order Completed")]),
+        ),
+    )
+    .await
+    .expect(200);
+
+    let destination = format!(
+        "/api/v1/workspaces/{}/destinations/{}/volume",
+        s.ws, s.destination
+    );
+    let range = format!("from={}&to={}", rfc3339(base), rfc3339(base + 3 * hour));
+    let check = |label: &'static str| {
+        let (s, destination, range) = (&s, destination.clone(), range.clone());
+        async move {
+            let minutes = s
+                .owner
+                .get(&format!(
+                    "{destination}?{range}&granularity=minute&groupBy=status"
+                ))
+                .await
+                .ok();
+            assert_eq!(minutes["granularity"], "minute", "{label}");
+            assert_eq!(
+                rows_of(&minutes),
+                vec![
+                    (rfc3339(m1), 2, "failed".into()),
+                    (rfc3339(m1), 5, "succeeded".into()),
+                    (rfc3339(m2), 1, "aborted".into()),
+                    (rfc3339(m2), 7, "succeeded".into()),
+                    (rfc3339(m3), 11, "succeeded".into()),
+                ],
+                "{label}"
+            );
+            let hours = s
+                .owner
+                .get(&format!("{destination}?{range}&granularity=hour"))
+                .await
+                .ok();
+            assert_eq!(
+                rows_of(&hours),
+                vec![
+                    (rfc3339(base), 15, String::new()),
+                    (rfc3339(base + hour), 11, String::new())
+                ],
+                "{label}"
+            );
+            let days = s
+                .owner
+                .get(&format!(
+                    "{destination}?{range}&granularity=day&groupBy=eventName&groupBy=statusCode"
+                ))
+                .await
+                .ok();
+            let mut by_name: Vec<(String, i64, i64)> = days["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    (
+                        r["eventName"].as_str().unwrap().to_string(),
+                        r["statusCode"].as_i64().unwrap(),
+                        r["count"].as_i64().unwrap(),
+                    )
+                })
+                .collect();
+            by_name.sort();
+            assert_eq!(
+                by_name.iter().map(|r| r.2).sum::<i64>(),
+                26,
+                "{label}: every count once, {by_name:?}"
+            );
+            assert!(
+                by_name.contains(&("Order Completed".into(), 200, 16)),
+                "{label}: {by_name:?}"
+            );
+            assert!(
+                days["rows"][0].get("status").is_none(),
+                "{label}: not grouped by status"
+            );
+            let source = s
+                .owner
+                .get(&format!(
+                    "/api/v1/workspaces/{}/sources/{}/volume?{range}&granularity=hour",
+                    s.ws, s.source
+                ))
+                .await
+                .ok();
+            assert_eq!(
+                rows_of(&source),
+                vec![(rfc3339(base), 30, String::new())],
+                "{label}"
+            );
+        }
+    };
+    check("as reported").await;
+    server::volume::roll_up(s.app.db(), now).await.unwrap();
+    check("rolled up").await;
+    server::volume::roll_up(s.app.db(), now + 60_000)
+        .await
+        .unwrap();
+    check("rolled up again").await;
+
+    // Without a granularity, one is chosen from the range.
+    for (span, expected) in [
+        (2 * hour, "minute"),
+        (48 * hour, "hour"),
+        (60 * 24 * hour, "day"),
+    ] {
+        let chosen = s
+            .owner
+            .get(&format!(
+                "{destination}?from={}&to={}",
+                rfc3339(now - span),
+                rfc3339(now)
+            ))
+            .await
+            .ok();
+        assert_eq!(chosen["granularity"], expected, "a range of {span} ms");
+    }
+    // A viewer reads volume too.
+    let viewer = s
+        .app
+        .member(&s.ws, "viewer@example.com", Role::Viewer)
+        .await;
+    viewer
+        .get(&format!("{destination}?{range}"))
+        .await
+        .expect(200);
+}
+
+async fn errors_are_grouped_by_code_and_normalized_message(backend: Backend) {
+    let s = setup(backend).await;
+    let at = minute();
+    let error = |code: u16, message: &str, name: &str, count: i64, at: i64| {
+        json!({"statusCode": code, "errorCode": "", "errorMessage": message, "eventType": "track",
+            "eventName": name, "sampleResponse": "{\"error\":\"not found\"}",
+            "sampleEvent": {"event": name, "userId": "u-1"}, "count": count})
+        .as_object()
+        .cloned()
+        .map(|mut e| {
+            e.insert("at".into(), json!(at));
+            Value::Object(e)
+        })
+        .unwrap()
+    };
+    let send = |errors: Vec<Value>, at: i64| {
+        let errors: Vec<Value> = errors
+            .into_iter()
+            .map(|mut e| {
+                e.as_object_mut().unwrap().remove("at");
+                e
+            })
+            .collect();
+        let body = json!({"workspaceId": s.ws, "namespace": "", "reportedBy": "router", "reportedAt": at,
+            "bucket": at, "sourceId": s.source, "destinationId": s.destination, "sourceDefinitionId": "",
+            "destinationDefinitionId": "", "destinationDefinitionName": "WEBHOOK", "errors": errors});
+        let rudder = s.app.basic(&s.token);
+        async move { rudder.post("/recordErrors", body).await.expect(200) }
+    };
+    send(
+        vec![
+            error(
+                404,
+                "user ada@example.com not found (id 1234)",
+                "Order Completed",
+                3,
+                at,
+            ),
+            error(401, "Invalid API key", "Signed Up", 1, at),
+        ],
+        at - 60_000,
+    )
+    .await;
+    send(
+        vec![
+            error(
+                404,
+                "user bob@example.org not found (id 98765)",
+                "Signed Up",
+                4,
+                at,
+            ),
+            // The same words with another status code: another problem.
+            error(
+                500,
+                "user bob@example.org not found (id 98765)",
+                "Signed Up",
+                2,
+                at,
+            ),
+        ],
+        at,
+    )
+    .await;
+    let path = format!(
+        "/api/v1/workspaces/{}/destinations/{}/errors?from={}&to={}",
+        s.ws,
+        s.destination,
+        rfc3339(at - 3_600_000),
+        rfc3339(at + 60_000)
+    );
+    let answer = s.owner.get(&path).await.ok();
+    let groups = answer["groups"].as_array().unwrap();
+    let summary: Vec<(i64, String, i64)> = groups
+        .iter()
+        .map(|g| {
+            (
+                g["statusCode"].as_i64().unwrap(),
+                g["message"].as_str().unwrap().to_string(),
+                g["count"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (404, "user <email> not found (id <number>)".into(), 7),
+            (500, "user <email> not found (id <number>)".into(), 2),
+            (401, "Invalid API key".into(), 1),
+        ]
+    );
+    let first = &groups[0];
+    assert_eq!(first["firstSeen"], rfc3339(at - 60_000));
+    assert_eq!(first["lastSeen"], rfc3339(at));
+    assert_eq!(first["eventNames"], json!(["Signed Up", "Order Completed"]));
+    let trend_total: i64 = first["trend"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["count"].as_i64().unwrap())
+        .sum();
+    assert_eq!(trend_total, 7);
+    let samples = first["samples"].as_array().unwrap();
+    assert_eq!(samples.len(), 2, "{samples:?}");
+    assert_eq!(
+        samples[0]["message"], "user bob@example.org not found (id 98765)",
+        "newest first"
+    );
+    assert_eq!(samples[0]["response"], json!({"error": "not found"}));
+    assert_eq!(samples[0]["event"]["userId"], "u-1");
+    assert_eq!(first["key"], groups[0]["key"]);
+
+    // Viewers see the groups and counts, never a sample.
+    let viewer = s
+        .app
+        .member(&s.ws, "viewer@example.com", Role::Viewer)
+        .await;
+    let seen = viewer.get(&path).await.ok();
+    assert_eq!(seen["groups"][0]["count"], 7);
+    for group in seen["groups"].as_array().unwrap() {
+        assert_eq!(group["samples"], json!([]));
+    }
+    assert!(!seen.to_string().contains("u-1"));
+    assert!(!seen.to_string().contains("bob@example.org"));
+    // Another workspace's member learns nothing.
+    let outsider = s.app.user("outsider@example.com").await;
+    outsider
+        .get(&path)
+        .await
+        .expect_error(404, "not_found", None);
+}
+
+async fn the_summary_totals_every_source_and_destination(backend: Backend) {
+    let s = setup(backend).await;
+    let quiet = id(&s
+        .owner
+        .create_destination(
+            &s.ws,
+            "WEBHOOK",
+            "Quiet hook",
+            webhook_config("https://quiet.example.com", &[]),
+        )
+        .await);
+    let at = minute();
+    post_metric(
+        &s,
+        &metric_at(
+            &s,
+            "router",
+            true,
+            at,
+            json!([
+                entry("succeeded", 200, 30, "a"),
+                entry("aborted", 400, 6, "a"),
+                entry("filtered", 298, 9, "a")
+            ]),
+        ),
+    )
+    .await
+    .expect(200);
+    post_metric(
+        &s,
+        &metric_at(
+            &s,
+            "batch_router",
+            true,
+            at - 60_000,
+            json!([entry("failed", 500, 4, "b")]),
+        ),
+    )
+    .await
+    .expect(200);
+    post_metric(
+        &s,
+        &metric_at(
+            &s,
+            "gateway",
+            false,
+            at,
+            json!([entry("succeeded", 200, 45, "a")]),
+        ),
+    )
+    .await
+    .expect(200);
+    let summary = s
+        .owner
+        .get(&format!("/api/v1/workspaces/{}/volume/summary", s.ws))
+        .await
+        .ok();
+    let destinations = summary["destinations"].as_array().unwrap();
+    assert_eq!(destinations.len(), 2);
+    assert_eq!(
+        destinations[0]["id"],
+        s.destination.as_str(),
+        "busiest first"
+    );
+    assert_eq!(destinations[0]["name"], "Hook");
+    assert_eq!(destinations[0]["definitionName"], "WEBHOOK");
+    assert_eq!(destinations[0]["delivered"], 30);
+    assert_eq!(destinations[0]["failed"], 10);
+    assert_eq!(destinations[0]["failureRate"], 0.25);
+    assert_eq!(destinations[1]["id"], quiet.as_str());
+    assert_eq!(
+        (
+            destinations[1]["delivered"].as_i64(),
+            destinations[1]["failed"].as_i64()
+        ),
+        (Some(0), Some(0))
+    );
+    assert_eq!(destinations[1]["failureRate"], 0.0);
+    assert_eq!(summary["sources"][0]["received"], 45);
+    // The same after the rollup.
+    server::volume::roll_up(s.app.db(), server::time::now_ms())
+        .await
+        .unwrap();
+    let again = s
+        .owner
+        .get(&format!("/api/v1/workspaces/{}/volume/summary", s.ws))
+        .await
+        .ok();
+    assert_eq!(again["destinations"], summary["destinations"]);
+}
+
+async fn bad_volume_queries_are_refused_naming_the_parameter(backend: Backend) {
+    let s = setup(backend).await;
+    let path = format!(
+        "/api/v1/workspaces/{}/destinations/{}/volume",
+        s.ws, s.destination
+    );
+    for (query, field) in [
+        ("from=yesterday", "from"),
+        ("to=2026-13-45T00:00:00Z", "to"),
+        ("from=2026-11-27T12:00:00Z&to=2026-11-27T10:00:00Z", "from"),
+        ("from=2020-01-01T00:00:00Z&to=2026-11-27T10:00:00Z", "from"),
+        ("granularity=week", "granularity"),
+        ("groupBy=colour", "groupBy"),
+        ("groupby=status", "groupby"),
+        (
+            "from=2026-10-01T00:00:00Z&to=2026-11-27T00:00:00Z&granularity=minute",
+            "granularity",
+        ),
+    ] {
+        s.owner.get(&format!("{path}?{query}")).await.expect_error(
+            422,
+            "validation_failed",
+            Some(field),
+        );
+    }
+    s.owner
+        .get(&format!(
+            "/api/v1/workspaces/{}/volume/summary?granularity=hour",
+            s.ws
+        ))
+        .await
+        .expect_error(422, "validation_failed", Some("granularity"));
+    s.owner
+        .get(&format!(
+            "/api/v1/workspaces/{}/destinations/{}/volume",
+            s.ws, s.source
+        ))
+        .await
+        .expect_error(404, "not_found", None);
+    s.owner
+        .get(&format!("/api/v1/workspaces/{}/sources/nope/volume", s.ws))
+        .await
+        .expect_error(404, "not_found", None);
+}
+
+async fn retention_follows_the_workspace_settings(backend: Backend) {
+    let s = setup(backend).await;
+    let path = format!("/api/v1/workspaces/{}", s.ws);
+    let workspace = s.owner.get(&path).await.ok();
+    assert_eq!(
+        (
+            &workspace["volumeMinuteRetentionHours"],
+            &workspace["volumeHourRetentionDays"],
+            &workspace["volumeDayRetentionDays"],
+            &workspace["errorRetentionDays"]
+        ),
+        (&json!(48), &json!(30), &json!(400), &json!(30))
+    );
+    for (field, value) in [
+        ("volumeMinuteRetentionHours", 0),
+        ("volumeMinuteRetentionHours", 169),
+        ("volumeHourRetentionDays", 91),
+        ("volumeDayRetentionDays", 0),
+        ("errorRetentionDays", 366),
+    ] {
+        s.owner
+            .patch(&path, json!({ field: value }))
+            .await
+            .expect_error(422, "validation_failed", Some(field));
+    }
+    let editor = s
+        .app
+        .member(&s.ws, "editor@example.com", Role::Editor)
+        .await;
+    editor
+        .patch(&path, json!({"volumeMinuteRetentionHours": 2}))
+        .await
+        .expect_error(403, "forbidden", None);
+    let updated = s
+        .owner
+        .patch(
+            &path,
+            json!({"volumeMinuteRetentionHours": 2, "errorRetentionDays": 1}),
+        )
+        .await
+        .ok();
+    assert_eq!(updated["volumeMinuteRetentionHours"], 2);
+    assert_eq!(updated["errorRetentionDays"], 1);
+
+    let now = server::time::now_ms();
+    let hour = 3_600_000;
+    let (old, recent) = (now - now % 60_000 - 3 * hour, now - now % 60_000 - hour);
+    for at in [old, recent] {
+        post_metric(
+            &s,
+            &metric_at(
+                &s,
+                "gateway",
+                false,
+                at,
+                json!([entry("succeeded", 200, 4, "a")]),
+            ),
+        )
+        .await
+        .expect(200);
+    }
+    let error = |at: i64| {
+        json!({"workspaceId": s.ws, "reportedBy": "router", "reportedAt": at, "sourceId": s.source,
+            "destinationId": s.destination, "errors": [{"statusCode": 500, "errorMessage": "boom", "eventType": "track",
+            "eventName": "a", "count": 1}]})
+    };
+    s.app
+        .basic(&s.token)
+        .post("/recordErrors", error(now - 2 * 24 * hour))
+        .await
+        .expect(200);
+    s.app
+        .basic(&s.token)
+        .post("/recordErrors", error(recent))
+        .await
+        .expect(200);
+    server::volume::roll_up(s.app.db(), now).await.unwrap();
+    let minutes: Vec<i64> = sqlx::query_scalar(
+        "SELECT bucket FROM volume_counts WHERE workspace_id = $1 AND granularity = 'minute' ORDER BY bucket",
+    )
+    .bind(&s.ws)
+    .fetch_all(&s.app.db().pool)
+    .await
+    .unwrap();
+    assert_eq!(minutes, vec![recent], "minutes older than 2 hours are gone");
+    assert_eq!(totals(&s).await.1, 8, "both are in the hours");
+    let errors: Vec<i64> =
+        sqlx::query_scalar("SELECT bucket FROM volume_errors WHERE workspace_id = $1")
+            .bind(&s.ws)
+            .fetch_all(&s.app.db().pool)
+            .await
+            .unwrap();
+    assert_eq!(errors, vec![recent], "errors older than a day are gone");
+    // The hour view still counts both.
+    let series = s
+        .owner
+        .get(&format!(
+            "/api/v1/workspaces/{}/sources/{}/volume?from={}&to={}&granularity=hour",
+            s.ws,
+            s.source,
+            rfc3339(old - hour),
+            rfc3339(now)
+        ))
+        .await
+        .ok();
+    assert_eq!(rows_of(&series).iter().map(|r| r.1).sum::<i64>(), 8);
 }
