@@ -24,10 +24,10 @@ pub mod destinations;
 pub mod error;
 pub mod jobs;
 pub mod live;
-pub mod volume;
 pub mod namespaces;
 pub mod sources;
 pub mod tokens;
+pub mod volume;
 pub mod workspaces;
 
 pub use client::{use_api, Api};
