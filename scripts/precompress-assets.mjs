@@ -16,6 +16,9 @@
 // placeholder has the hash's length, so the name is replaced in place). Then the manifest (split point →
 // the chunks it needs), which the server reads to preload a lazy page's chunks. hash.txt gets `split:` and
 // `manifest:` lines, as cargo-leptos writes them.
+//
+// uPlot's script and stylesheet (`uplot.js`, `uplot.css`: the charts, loaded by the pages that draw one) are
+// hashed the same way, under `uplot-js:` and `uplot-css:` lines that Leptos ignores and the page shell reads.
 
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync, readdirSync, unlinkSync } from 'node:fs';
@@ -61,7 +64,7 @@ function replaceInPlace(content, from, to) {
 
 // A rebuild into the same folder: the previous build's hashed files go.
 for (const file of readdirSync(pkg)) {
-  if (/^(wheelhouse|__wasm_split|__wasm_split_manifest|split_.*|chunk_\d+)\.[0-9a-f]{16,22}\./.test(file)) {
+  if (/^(wheelhouse|uplot|__wasm_split|__wasm_split_manifest|split_.*|chunk_\d+)\.[0-9a-f]{16,22}\./.test(file)) {
     unlinkSync(path.join(pkg, file));
   }
 }
@@ -127,16 +130,20 @@ if (existsSync(path.join(pkg, LOADER)) && !js.includes(LOADER)) {
   splitLines.push(`manifest: ${manifestHash}`);
 }
 
-// [key in hash.txt, the file wasm-bindgen and the build wrote, its content, the extension Leptos expects]
+// [key in hash.txt, the file wasm-bindgen and the build wrote, its content, its hashed name's stem, the
+// extension Leptos expects]
 const ASSETS = [
-  ['js', `${NAME}.js`, Buffer.from(js), 'js'],
-  ['wasm', `${NAME}_bg.wasm`, wasm, 'wasm'],
-  ['css', `${NAME}.css`, read(`${NAME}.css`), 'css'],
+  ['js', `${NAME}.js`, Buffer.from(js), NAME, 'js'],
+  ['wasm', `${NAME}_bg.wasm`, wasm, NAME, 'wasm'],
+  ['css', `${NAME}.css`, read(`${NAME}.css`), NAME, 'css'],
 ];
+for (const [key, built, extension] of [['uplot-js', 'uplot.js', 'js'], ['uplot-css', 'uplot.css', 'css']]) {
+  if (existsSync(path.join(pkg, built))) ASSETS.push([key, built, read(built), 'uplot', extension]);
+}
 const lines = [];
-for (const [key, built, content, extension] of ASSETS) {
+for (const [key, built, content, stem, extension] of ASSETS) {
   const hash = key === 'js' && jsHash ? jsHash : contentHash(content);
-  emit(built, `${NAME}.${hash}.${extension}`, content, extension);
+  emit(built, `${stem}.${hash}.${extension}`, content, extension);
   lines.push(`${key}: ${hash}`);
 }
 writeFileSync(path.join(site, 'hash.txt'), `${[...lines, ...splitLines].join('\n')}\n`);

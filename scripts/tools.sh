@@ -60,6 +60,20 @@ ensure_end2end_deps() {
   (cd "$ROOT/end2end" && npm ci --no-audit --no-fund --silent)
 }
 
+# The third-party browser code the UI serves as its own assets (uPlot, for the event volume charts), pinned by
+# tools/ui-vendor/package-lock.json. Installed under target/ so that the source tree holds no node_modules;
+# installed again whenever the lockfile changes.
+UI_VENDOR="$TOOLS/ui-vendor"
+ensure_ui_vendor_deps() {
+  if [ -d "$UI_VENDOR/node_modules/uplot" ] && cmp -s "$ROOT/tools/ui-vendor/package-lock.json" "$UI_VENDOR/package-lock.json"; then
+    return
+  fi
+  log "installing the UI's vendored browser code (tools/ui-vendor: uplot)"
+  mkdir -p "$UI_VENDOR"
+  cp "$ROOT/tools/ui-vendor/package.json" "$ROOT/tools/ui-vendor/package-lock.json" "$UI_VENDOR/"
+  (cd "$UI_VENDOR" && npm ci --no-audit --no-fund --silent)
+}
+
 ensure_smtp_server() {
   python3 -c 'import aiosmtpd' 2>/dev/null && return
   log "installing aiosmtpd (the SMTP server the tests send mail to)"

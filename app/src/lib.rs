@@ -20,15 +20,19 @@ use pages::destinations::{DestinationDetail, DestinationsList, NewDestination};
 use pages::home::{Account, Home, NewWorkspace, NotFound};
 use pages::instance::InstanceNamespacesRoute;
 use pages::live::LiveRoute;
-use pages::overview::Overview;
-use pages::settings::{SettingsApiTokens, SettingsDataPlanes, SettingsGeneral, SettingsMembers};
+use pages::overview::OverviewRoute;
+use pages::settings::{
+    SettingsApiTokens, SettingsDataPlanes, SettingsGeneralRoute, SettingsMembers,
+};
 use pages::sources::{NewSource, SourceDetail, SourcesList};
+use pages::volume::{ErrorsRoute, VolumeRoute};
 
 /// The page around the app (server only): the hashed stylesheet and scripts, and the Content-Security-Policy
 /// that lets only this page's own scripts run.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     content_security_policy();
+    let (chart_script, chart_style) = chart_assets(&options);
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -36,6 +40,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <HashedStylesheet options=options.clone() id="leptos"/>
+                <meta name=components::chart::SCRIPT_META content=chart_script/>
+                <meta name=components::chart::STYLE_META content=chart_style/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -45,6 +51,34 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// Where uPlot's script and stylesheet are (the charts insert them when they first draw): their
+/// content-hashed names from `hash.txt` (`uplot-js:` and `uplot-css:`, written by
+/// `scripts/precompress-assets.mjs`), or the plain names of an unhashed build.
+fn chart_assets(options: &LeptosOptions) -> (String, String) {
+    #[cfg_attr(not(feature = "ssr"), allow(unused_mut))]
+    let mut names = ("uplot.js".to_owned(), "uplot.css".to_owned());
+    #[cfg(feature = "ssr")]
+    if options.hash_files {
+        // As Leptos finds it: beside the executable, unless the path is absolute.
+        let hash_file = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(|dir| dir.join(options.hash_file.as_ref())))
+            .unwrap_or_else(|| options.hash_file.as_ref().into());
+        for line in std::fs::read_to_string(hash_file)
+            .unwrap_or_default()
+            .lines()
+        {
+            match line.split_once(':') {
+                Some(("uplot-js", hash)) => names.0 = format!("uplot.{}.js", hash.trim()),
+                Some(("uplot-css", hash)) => names.1 = format!("uplot.{}.css", hash.trim()),
+                _ => {}
+            }
+        }
+    }
+    let pkg = &options.site_pkg_dir;
+    (format!("/{pkg}/{}", names.0), format!("/{pkg}/{}", names.1))
 }
 
 /// Scripts run only from this origin, and inline only with this render's nonce (Leptos puts it on its
@@ -94,18 +128,21 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/workspaces/new") view=NewWorkspace ssr=ssr.clone()/>
                 <Route path=path!("/instance/namespaces") view={Lazy::<InstanceNamespacesRoute>::new()} ssr=ssr.clone()/>
                 <ParentRoute path=path!("/w/:ws") view=WorkspaceLayout ssr=ssr.clone()>
-                    <Route path=path!("") view=Overview ssr=ssr.clone()/>
+                    <Route path=path!("") view={Lazy::<OverviewRoute>::new()} ssr=ssr.clone()/>
                     <Route path=path!("sources") view=SourcesList ssr=ssr.clone()/>
                     <Route path=path!("sources/new") view=NewSource ssr=ssr.clone()/>
                     <Route path=path!("sources/:id") view=SourceDetail ssr=ssr.clone()/>
                     <Route path=path!("sources/:id/live") view={Lazy::<LiveRoute>::new()} ssr=ssr.clone()/>
+                    <Route path=path!("sources/:id/volume") view={Lazy::<VolumeRoute>::new()} ssr=ssr.clone()/>
                     <Route path=path!("destinations") view=DestinationsList ssr=ssr.clone()/>
                     <Route path=path!("destinations/new") view=NewDestination ssr=ssr.clone()/>
                     <Route path=path!("destinations/:id") view=DestinationDetail ssr=ssr.clone()/>
                     <Route path=path!("destinations/:id/live") view={Lazy::<LiveRoute>::new()} ssr=ssr.clone()/>
+                    <Route path=path!("destinations/:id/volume") view={Lazy::<VolumeRoute>::new()} ssr=ssr.clone()/>
+                    <Route path=path!("destinations/:id/errors") view={Lazy::<ErrorsRoute>::new()} ssr=ssr.clone()/>
                     <Route path=path!("live") view={Lazy::<LiveRoute>::new()} ssr=ssr.clone()/>
                     <Route path=path!("data-planes") view={Lazy::<DataPlanesRoute>::new()} ssr=ssr.clone()/>
-                    <Route path=path!("settings") view=SettingsGeneral ssr=ssr.clone()/>
+                    <Route path=path!("settings") view={Lazy::<SettingsGeneralRoute>::new()} ssr=ssr.clone()/>
                     <Route path=path!("settings/members") view=SettingsMembers ssr=ssr.clone()/>
                     <Route path=path!("settings/api-tokens") view=SettingsApiTokens ssr=ssr.clone()/>
                     <Route path=path!("settings/data-planes") view=SettingsDataPlanes ssr=ssr.clone()/>

@@ -1,6 +1,7 @@
 //! Building blocks shared by the pages.
 
 pub mod catalog;
+pub mod chart;
 pub mod connections;
 pub mod feedback;
 pub mod forms;

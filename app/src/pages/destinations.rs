@@ -490,7 +490,7 @@ fn DestinationView(page: DestinationPage, version: RwSignal<u32>) -> impl IntoVi
                 <button type="button" class="btn danger" on:click=remove>"Delete"</button>
             })}
         </PageHeader>
-        <DetailTabs base=ws.href(&format!("/destinations/{}", destination.id))/>
+        <DetailTabs base=ws.href(&format!("/destinations/{}", destination.id)) kind="destinations"/>
         <ApiErrorAlert error=error_signal beside=&["name", "config"] reload=Callback::new(move |_| version.update(|v| *v += 1))/>
         <div class="stack">
             <ConnectionsCard

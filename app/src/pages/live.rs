@@ -151,13 +151,16 @@ impl Filters {
     }
 }
 
-/// "Settings | Live events" on a source's or a destination's page (`base`: the page's path).
+/// "Settings | Live events | Volume", and "Errors" for a destination, on a source's or a destination's page
+/// (`base`: the page's path; `kind`: `sources` or `destinations`, as in the path).
 #[component]
-pub fn DetailTabs(base: String) -> impl IntoView {
+pub fn DetailTabs(base: String, kind: &'static str) -> impl IntoView {
     view! {
         <nav class="tabs" aria-label="Sections">
             <A href=base.clone() exact=true>"Settings"</A>
             <A href=format!("{base}/live")>"Live events"</A>
+            <A href=format!("{base}/volume")>"Volume"</A>
+            {(kind == "destinations").then(|| view! { <A href=format!("{base}/errors")>"Errors"</A> })}
         </nav>
     }
 }
@@ -239,7 +242,7 @@ pub fn LivePage() -> impl IntoView {
                                     " / "{name.clone()}
                                 </div>
                                 <PageHeader title=name/>
-                                <DetailTabs base=ws.href(&format!("/{kind}/{id}"))/>
+                                <DetailTabs base=ws.href(&format!("/{kind}/{id}")) kind=kind/>
                             })
                         }
                     };
@@ -742,7 +745,7 @@ fn payload_viewer(
 }
 
 /// A JSON value pretty-printed with a copy button, or why there is none.
-fn json_block(title: &'static str, value: Option<&Value>, missing: String) -> impl IntoView {
+pub fn json_block(title: &'static str, value: Option<&Value>, missing: String) -> impl IntoView {
     let text = value
         .filter(|v| !v.is_null())
         .map(|v| serde_json::to_string_pretty(v).unwrap_or_default());

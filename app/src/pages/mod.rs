@@ -10,6 +10,7 @@ pub mod live;
 pub mod overview;
 pub mod settings;
 pub mod sources;
+pub mod volume;
 
 /// Asks the person to confirm a destructive action (always false while rendering on the server).
 pub fn confirm(message: &str) -> bool {

@@ -1,16 +1,43 @@
-//! A workspace's home: what to do next while it is being set up, then its pipelines at a glance.
+//! A workspace's home: what to do next while it is being set up, then its pipelines at a glance, and which
+//! destinations were busiest and failed most over the last 24 hours.
+//!
+//! A lazy route: the page everyone lands on after signing in is not in the first load's wasm (which has a
+//! size budget), its chunk is preloaded by the page the server renders. The volume summary is read as JSON
+//! values rather than with `VolumeSummary`'s derived deserializer (several kilobytes); the names read are
+//! `DestinationVolume`'s (the test checks them).
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::{lazy_route, LazyRoute};
+use serde_json::Value;
 
 use crate::api::destinations::Destination;
 use crate::api::sources::Source;
 use crate::api::tokens::DataPlaneToken;
-use crate::api::use_api;
+use crate::api::volume::volume_query;
 use crate::api::workspaces::Role;
+use crate::api::{use_api, ApiError};
+use crate::components::chart::{percent, rfc3339, thousands};
 use crate::components::layout::{error_view, PageHeader};
 use crate::components::Loading;
 use crate::session::use_workspace;
+
+use super::live::now_ms;
+use super::volume::NO_DATA;
+
+/// The route of the overview, loaded lazily: its code is a wasm chunk of its own.
+pub struct OverviewRoute;
+
+#[lazy_route]
+impl LazyRoute for OverviewRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <Overview/> }.into_any()
+    }
+}
 
 #[component]
 pub fn Overview() -> impl IntoView {
@@ -63,6 +90,7 @@ pub fn Overview() -> impl IntoView {
                 })
             }}
         </Suspense>
+        <BusiestDestinations/>
     }
 }
 
@@ -148,4 +176,150 @@ fn Pipelines(sources: Vec<Source>, destinations: Vec<Destination>) -> impl IntoV
         </div>
     }
     .into_any()
+}
+
+/// The destinations of a volume summary (`DestinationVolume`s as JSON): (id, name, delivered, failed,
+/// failure rate).
+fn destination_volumes(summary: &Value) -> Vec<(String, String, i64, i64, f64)> {
+    let Some(Value::Array(destinations)) = summary.get("destinations") else {
+        return Vec::new();
+    };
+    destinations
+        .iter()
+        .map(|d| {
+            let text = |key| {
+                d.get(key)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let count = |key| d.get(key).and_then(Value::as_i64).unwrap_or(0);
+            let rate = d.get("failureRate").and_then(Value::as_f64).unwrap_or(0.0);
+            (
+                text("id"),
+                text("name"),
+                count("delivered"),
+                count("failed"),
+                rate,
+            )
+        })
+        .collect()
+}
+
+/// The five busiest destinations (delivered and failed events) and the five with most failed events, over
+/// the last 24 hours; each leads to its volume tab.
+#[component]
+fn BusiestDestinations() -> impl IntoView {
+    let ws = use_workspace();
+    let api = use_api();
+    let summary = Resource::new(|| (), {
+        let path = ws.api("/volume/summary");
+        move |_| {
+            let now = now_ms();
+            let query = volume_query(&rfc3339(now - 86_400_000.0), &rfc3339(now), None, &[]);
+            api.get::<Value>(format!("{path}?{query}"))
+        }
+    });
+    view! {
+        <Suspense fallback=|| ()>
+            {move || {
+                let workspace_href = ws.href("");
+                Suspend::new(async move { volume_cards(summary.await, workspace_href) })
+            }}
+        </Suspense>
+    }
+}
+
+/// The two cards, from the summary (or why there is none).
+fn volume_cards(summary: Result<Value, ApiError>, workspace_href: String) -> AnyView {
+    // Without the summary the rest of the page still stands: the cards say why they are empty.
+    let (mut busiest, note) = match summary {
+        Ok(summary) => (destination_volumes(&summary), NO_DATA.to_owned()),
+        Err(e) => (Vec::new(), e.message),
+    };
+    busiest.retain(|d| d.2 + d.3 > 0);
+    let mut failing = busiest.clone();
+    busiest.sort_by_key(|d| std::cmp::Reverse(d.2 + d.3));
+    busiest.truncate(5);
+    failing.retain(|d| d.3 > 0);
+    failing.sort_by_key(|d| std::cmp::Reverse(d.3));
+    failing.truncate(5);
+    let failing_note = if busiest.is_empty() {
+        note.clone()
+    } else {
+        "No failed events in the last 24 hours.".to_owned()
+    };
+    let link = move |id: &str| format!("{workspace_href}/destinations/{id}/volume");
+    view! {
+        <div class="grid-2 overview-volume">
+            <div class="card" data-testid="busiest-destinations">
+                <div class="card-header"><h2>"Busiest destinations"</h2><span class="hint">"Last 24 hours"</span></div>
+                {if busiest.is_empty() {
+                    view! { <div class="card-body muted">{note}</div> }.into_any()
+                } else {
+                    view! {
+                        <table class="list">
+                            <thead><tr><th>"Destination"</th><th class="num">"Delivered"</th><th class="num">"Failed"</th></tr></thead>
+                            <tbody>
+                                {busiest.into_iter().map(|(id, name, delivered, failed, _)| view! {
+                                    <tr><td><a href=link(&id)>{name}</a></td><td class="num">{thousands(delivered)}</td><td class="num">{thousands(failed)}</td></tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any()
+                }}
+            </div>
+            <div class="card" data-testid="failing-destinations">
+                <div class="card-header"><h2>"Most failing destinations"</h2><span class="hint">"Last 24 hours"</span></div>
+                {if failing.is_empty() {
+                    view! { <div class="card-body muted">{failing_note}</div> }.into_any()
+                } else {
+                    view! {
+                        <table class="list">
+                            <thead><tr><th>"Destination"</th><th class="num">"Failed"</th><th class="num">"Failure rate"</th></tr></thead>
+                            <tbody>
+                                {failing.into_iter().map(|(id, name, _, failed, rate)| view! {
+                                    <tr><td><a href=link(&id)>{name}</a></td><td class="num">{thousands(failed)}</td><td class="num">{percent(rate)}</td></tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any()
+                }}
+            </div>
+        </div>
+    }
+    .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::volume::{DestinationVolume, SourceVolume, VolumeSummary};
+
+    /// The summary as the server sends it (`VolumeSummary`), read by the names used here.
+    #[test]
+    fn the_summary_is_read_by_the_names_destination_volume_gives_them() {
+        let summary = VolumeSummary {
+            from: "2026-11-27T10:00:00Z".into(),
+            to: "2026-11-28T10:00:00Z".into(),
+            destinations: vec![DestinationVolume {
+                id: "d1".into(),
+                name: "Orders webhook".into(),
+                definition_name: "WEBHOOK".into(),
+                delivered: 70,
+                failed: 30,
+                failure_rate: 0.3,
+            }],
+            sources: vec![SourceVolume {
+                id: "s1".into(),
+                name: "Shop".into(),
+                definition_name: "Javascript".into(),
+                received: 100,
+            }],
+        };
+        assert_eq!(
+            destination_volumes(&serde_json::to_value(summary).unwrap()),
+            vec![("d1".into(), "Orders webhook".into(), 70, 30, 0.3)]
+        );
+    }
 }

@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
+use leptos_router::{lazy_route, LazyRoute};
 
 use super::{confirm, go};
 use crate::api::tokens::{
@@ -38,6 +39,20 @@ fn role_options(max: Role, include_owner: bool) -> Vec<Role> {
         .into_iter()
         .filter(|r| max.at_least(*r) && (include_owner || *r != Role::Owner))
         .collect()
+}
+
+/// The route of the general settings, loaded lazily (its forms are not part of every page's first load).
+pub struct SettingsGeneralRoute;
+
+#[lazy_route]
+impl LazyRoute for SettingsGeneralRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <SettingsGeneral/> }.into_any()
+    }
 }
 
 #[component]
@@ -121,7 +136,10 @@ pub fn SettingsGeneral() -> impl IntoView {
             </form>
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
-                    workspace.await.ok().map(|w| view! { <LivePayloadsForm enabled=w.live_payloads/> })
+                    workspace.await.ok().map(|w| view! {
+                        <LivePayloadsForm enabled=w.live_payloads/>
+                        <VolumeSettingsForm workspace=w/>
+                    })
                 })}
             </Suspense>
             {is_owner.then(|| view! {
@@ -201,6 +219,120 @@ fn LivePayloadsForm(enabled: bool) -> impl IntoView {
             </div>
             {is_admin.then(|| view! {
                 <div class="card-footer"><button type="submit" class="btn primary" disabled=move || save.pending().get()>"Save"</button></div>
+            })}
+        </form>
+    }
+}
+
+/// Event volume and errors: whether samples of failed events are kept, and how long volume (per minute, hour
+/// and day) and error reports are kept. Admins change them; others read them.
+#[component]
+fn VolumeSettingsForm(workspace: Workspace) -> impl IntoView {
+    let ws = use_workspace();
+    let api = use_api();
+    let is_admin = ws.can(Role::Admin);
+    let drop_samples = RwSignal::new(workspace.disable_reporting_pii);
+    let minutes = RwSignal::new(workspace.volume_minute_retention_hours.to_string());
+    let hours = RwSignal::new(workspace.volume_hour_retention_days.to_string());
+    let days = RwSignal::new(workspace.volume_day_retention_days.to_string());
+    let errors = RwSignal::new(workspace.error_retention_days.to_string());
+    let error = RwSignal::new(None::<ApiError>);
+    let save = Action::new({
+        let path = ws.api("");
+        move |body: &UpdateWorkspace| {
+            let (api, path, body) = (api.clone(), path.clone(), body.clone());
+            async move { api.patch::<_, Workspace>(path, &body).await }
+        }
+    });
+    report(save, error, "Saved.", |_| {});
+    let error_signal: Signal<Option<ApiError>> = error.into();
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        // A number the server would refuse anyway is named beside its field before anything is sent.
+        let read = |value: RwSignal<String>, field: &str| {
+            value
+                .get_untracked()
+                .trim()
+                .parse::<u32>()
+                .map_err(|_| ApiError {
+                    status: 422,
+                    code: "validation_failed".into(),
+                    message: "Enter a whole number.".into(),
+                    field: Some(field.into()),
+                    current_revision: None,
+                })
+        };
+        let body = (|| {
+            Ok::<_, ApiError>(UpdateWorkspace {
+                disable_reporting_pii: Some(drop_samples.get_untracked()),
+                volume_minute_retention_hours: Some(read(minutes, "volumeMinuteRetentionHours")?),
+                volume_hour_retention_days: Some(read(hours, "volumeHourRetentionDays")?),
+                volume_day_retention_days: Some(read(days, "volumeDayRetentionDays")?),
+                error_retention_days: Some(read(errors, "errorRetentionDays")?),
+                ..Default::default()
+            })
+        })();
+        match body {
+            Ok(body) => {
+                save.dispatch(body);
+            }
+            Err(invalid) => error.set(Some(invalid)),
+        }
+    };
+    let kept = [
+        (
+            "Volume per minute",
+            format!("{} hours", workspace.volume_minute_retention_hours),
+        ),
+        (
+            "Volume per hour",
+            format!("{} days", workspace.volume_hour_retention_days),
+        ),
+        (
+            "Volume per day",
+            format!("{} days", workspace.volume_day_retention_days),
+        ),
+        (
+            "Error reports and samples",
+            format!("{} days", workspace.error_retention_days),
+        ),
+    ];
+    view! {
+        <form class="card" on:submit=submit aria-label="Event volume and errors">
+            <div class="card-header"><h2>"Event volume and errors"</h2><span class="hint">"What data planes report about the events they process"</span></div>
+            <div class="card-body form">
+                <ApiErrorAlert error=error_signal beside=&["volumeMinuteRetentionHours", "volumeHourRetentionDays", "volumeDayRetentionDays", "errorRetentionDays"]/>
+                <div class="field">
+                    <label class="check">
+                        <input type="checkbox" name="disableReportingPii" data-testid="disable-reporting-pii" disabled=!is_admin
+                            prop:checked=move || drop_samples.get() on:change=move |ev| drop_samples.set(event_target_checked(&ev))/>
+                        "Drop event samples from error reports as they arrive"
+                    </label>
+                    <div class="help">"Samples (the event sent and the destination's answer) help find why deliveries fail; they can hold personal data. Counts are kept either way."</div>
+                </div>
+                {if is_admin {
+                    view! {
+                        <div class="grid-2">
+                            <TextField label="Keep volume per minute for (hours)" field="volumeMinuteRetentionHours" kind="number" value=minutes error=error_signal
+                                help="1 to 168; then it is kept per hour. 48 unless you change it."/>
+                            <TextField label="Keep volume per hour for (days)" field="volumeHourRetentionDays" kind="number" value=hours error=error_signal
+                                help="1 to 90; then it is kept per day. 30 unless you change it."/>
+                            <TextField label="Keep volume per day for (days)" field="volumeDayRetentionDays" kind="number" value=days error=error_signal
+                                help="1 to 3650. 400 unless you change it."/>
+                            <TextField label="Keep error reports and samples for (days)" field="errorRetentionDays" kind="number" value=errors error=error_signal
+                                help="1 to 365. 30 unless you change it."/>
+                        </div>
+                    }.into_any()
+                } else {
+                    view! {
+                        <div class="kv" data-testid="volume-retention">
+                            {kept.into_iter().map(|(what, how_long)| view! { <span class="k">{what}</span><span>{how_long}</span> }).collect_view()}
+                        </div>
+                    }.into_any()
+                }}
+            </div>
+            {is_admin.then(|| view! {
+                <div class="card-footer"><button type="submit" class="btn primary" data-testid="save-volume-settings" disabled=move || save.pending().get()>"Save"</button></div>
             })}
         </form>
     }

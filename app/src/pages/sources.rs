@@ -427,7 +427,7 @@ fn SourceView(page: SourcePage, version: RwSignal<u32>) -> impl IntoView {
                 <button type="button" class="btn danger" on:click=remove>"Delete"</button>
             })}
         </PageHeader>
-        <DetailTabs base=ws.href(&format!("/sources/{}", source.id))/>
+        <DetailTabs base=ws.href(&format!("/sources/{}", source.id)) kind="sources"/>
         <ApiErrorAlert error=error_signal beside=&["name", "config"] reload=Callback::new(move |_| reload())/>
         <div class="stack">
             <div class="card">
