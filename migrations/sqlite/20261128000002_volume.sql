@@ -24,6 +24,20 @@ CREATE TABLE volume_counts (
 -- The rollup and the pruning walk one workspace's rows of one granularity by time.
 CREATE INDEX volume_counts_by_time ON volume_counts (workspace_id, granularity, bucket);
 
+-- Each source's and destination's totals per hour, added to as reports arrive (no rollup): the workspace
+-- overview reads one row per entity and hour rather than every dimension of every bucket. Kept as long as
+-- the hour rows.
+CREATE TABLE volume_totals (
+    workspace_id TEXT NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+    stage        TEXT NOT NULL,
+    entity_id    TEXT NOT NULL,
+    bucket       INTEGER NOT NULL,                    -- the hour's start, epoch ms
+    delivered    INTEGER NOT NULL,                    -- destinations: succeeded
+    failed       INTEGER NOT NULL,                    -- destinations: failed or aborted
+    total        INTEGER NOT NULL,                    -- every state (a source's received)
+    PRIMARY KEY (workspace_id, stage, entity_id, bucket)
+) WITHOUT ROWID;
+
 -- Reports already counted, by a digest of what makes a report the same (workspace, instance, bucket, stage,
 -- source, destination, dimensions): a report sent again (rudder-server retries one it thinks failed) is
 -- answered 200 and counted once.

@@ -125,14 +125,16 @@ const TRACKS: &[&str] = &[
     "Signed Up",
 ];
 
-/// Failures a destination answers with: status code, message.
+/// Failures a destination answers with: status code, message. `{n}` becomes a number and `{user}` an email, as
+/// real APIs put ids and values into their messages (the errors view groups them back together).
 const FAILURES: &[(u16, &str)] = &[
     (
         400,
-        "Invalid value for property 'revenue': expected a number",
+        "Invalid value for property 'revenue': expected a number, got \"{n}.99 USD\"",
     ),
     (401, "Invalid API key"),
-    (429, "Rate limit exceeded, retry after 30 seconds"),
+    (404, "No user with email {user}"),
+    (429, "Rate limit exceeded, retry after {n} seconds"),
     (500, "Internal server error at upstream"),
 ];
 
@@ -152,8 +154,13 @@ struct MetricKey {
 struct Tally {
     count: u64,
     terminal: bool,
-    samples: Vec<Value>,
+    /// Failures by message, in the order first seen: `{message, count, event?, response?}`, the event and
+    /// the response only on the first few (as a data plane samples them).
+    failures: Vec<Value>,
 }
+
+/// How many failure messages per count carry the event and the response.
+const SAMPLED_FAILURES: usize = 3;
 
 struct Simulator {
     options: Options,
@@ -408,10 +415,19 @@ impl Simulator {
             for destination in &source.destinations {
                 let failure = rng
                     .gen_bool(self.options.error_rate.clamp(0.0, 1.0))
-                    .then(|| *FAILURES.choose(&mut rng).expect("failures"));
-                let (status, code, response) = match failure {
+                    .then(|| {
+                        let (code, template) = *FAILURES.choose(&mut rng).expect("failures");
+                        let message = template
+                            .replace("{n}", &rng.gen_range(2..120).to_string())
+                            .replace(
+                                "{user}",
+                                &format!("user{}@example.com", rng.gen_range(1..5_000)),
+                            );
+                        (code, message)
+                    });
+                let (status, code, response) = match &failure {
                     Some((code, message)) => {
-                        ("failed", code, json!({"status": code, "error": message}))
+                        ("failed", *code, json!({"status": code, "error": message}))
                     }
                     None => ("succeeded", 200, json!({"status": 200, "body": "OK"})),
                 };
@@ -460,8 +476,22 @@ impl Simulator {
         let tally = self.metrics.entry(key).or_default();
         tally.count += 1;
         tally.terminal = terminal;
-        if let Some(sample) = sample.filter(|_| tally.samples.len() < 3) {
-            tally.samples.push(sample);
+        let Some(mut sample) = sample else { return };
+        match tally
+            .failures
+            .iter_mut()
+            .find(|f| f["message"] == sample["message"])
+        {
+            Some(failure) => failure["count"] = json!(failure["count"].as_u64().unwrap_or(0) + 1),
+            None => {
+                sample["count"] = json!(1);
+                if tally.failures.len() >= SAMPLED_FAILURES {
+                    let object = sample.as_object_mut().expect("a sample is an object");
+                    object.remove("event");
+                    object.remove("response");
+                }
+                tally.failures.push(sample);
+            }
         }
     }
 
@@ -476,7 +506,7 @@ impl Simulator {
                 let mut report = json!({"stage": key.stage, "sourceId": key.source,
                     "eventName": key.event_name, "eventType": key.event_type, "status": key.status,
                     "statusCode": key.code, "count": tally.count, "terminal": tally.terminal,
-                    "errorSamples": tally.samples});
+                    "errorSamples": tally.failures});
                 if !key.destination.is_empty() {
                     report["destinationId"] = json!(key.destination);
                 }

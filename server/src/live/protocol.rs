@@ -111,10 +111,18 @@ pub struct MetricReport {
 #[serde(rename_all = "camelCase")]
 pub struct ErrorSample {
     pub message: String,
+    /// How many of the report's events failed with this message (1 unless given). The errors view counts
+    /// these, so a sender that tallies messages gets exact counts per problem.
+    #[serde(default = "one")]
+    pub count: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<Payload>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response: Option<Payload>,
+}
+
+fn one() -> u64 {
+    1
 }
 
 /// A warehouse upload or a reverse-ETL sync: reported when it starts and when it ends.

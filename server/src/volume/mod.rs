@@ -242,6 +242,19 @@ pub fn stage_of(reported_by: &str, terminal: bool, state: &str) -> Option<&'stat
     }
 }
 
+/// A destination's events are delivered when `succeeded`, failed for good when `failed` or `aborted` (in a
+/// terminal report); other states (`filtered`, …) are neither.
+pub const DELIVERED_STATES: &[&str] = &["succeeded"];
+pub const FAILED_STATES: &[&str] = &["failed", "aborted"];
+
+/// (delivered, failed) of a state.
+pub fn outcome(status: &str) -> (bool, bool) {
+    (
+        DELIVERED_STATES.contains(&status),
+        FAILED_STATES.contains(&status),
+    )
+}
+
 fn minute_of(reported_at: i64, field: &str) -> Result<i64, VolumeError> {
     // 2020-01-01: anything earlier is not an epoch-ms minute of a report.
     if reported_at < 1_577_836_800_000 {
@@ -456,6 +469,13 @@ impl Report {
             } else {
                 source_id.clone()
             };
+            let sampled: u64 = report.error_samples.iter().map(|s| s.count).sum();
+            if sampled > report.count {
+                return Err(invalid(
+                    format!("reports[{i}].errorSamples"),
+                    format!("the errorSamples' counts add up to {sampled}, more than the report's count"),
+                ));
+            }
             for sample in report.error_samples {
                 failures.push(Failure {
                     source_id: source_id.clone(),
@@ -465,7 +485,7 @@ impl Report {
                     message: sample.message,
                     event_name: report.event_name.clone(),
                     event_type: report.event_type.clone(),
-                    count: 1,
+                    count: i64::try_from(sample.count).unwrap_or(i64::MAX),
                     sample_event: sample.event.map(|e| e.get().to_string()),
                     sample_response: sample.response.map(|r| r.get().to_string()),
                 });
@@ -617,6 +637,8 @@ async fn write_batch(db: &Db, reports: &[Report]) -> Result<Vec<Stored>, VolumeE
     let mut outcomes = Vec::with_capacity(reports.len());
     let mut summed: std::collections::HashMap<(&str, &str, i64, &Count), i64> =
         std::collections::HashMap::new();
+    let mut totals: std::collections::HashMap<(&str, &str, &str, i64), [i64; 3]> =
+        std::collections::HashMap::new();
     let mut failures: Vec<(&Report, &Failure)> = Vec::new();
     for report in reports {
         // `remove`: a digest twice in one batch counts once.
@@ -638,6 +660,15 @@ async fn write_batch(db: &Db, reports: &[Report]) -> Result<Vec<Stored>, VolumeE
                 *summed
                     .entry((report.workspace_id.as_str(), granularity, bucket, count))
                     .or_insert(0) += count.count;
+            }
+            if count.stage != TRACKING_PLAN {
+                let (delivered, failed) = outcome(&count.status);
+                let slot = totals
+                    .entry((&report.workspace_id, count.stage, &count.entity_id, hour))
+                    .or_default();
+                slot[0] += if delivered { count.count } else { 0 };
+                slot[1] += if failed { count.count } else { 0 };
+                slot[2] += count.count;
             }
         }
         failures.extend(report.failures.iter().map(|f| (report, f)));
@@ -667,6 +698,30 @@ async fn write_batch(db: &Db, reports: &[Report]) -> Result<Vec<Stored>, VolumeE
                 .bind(&count.event_type)
                 .bind(&count.status)
                 .bind(count.status_code)
+                .bind(*total);
+        }
+        query.execute(&mut *tx).await?;
+    }
+    let totals: Vec<_> = totals.into_iter().collect();
+    for chunk in totals.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO volume_totals (workspace_id, stage, entity_id, bucket, delivered, failed, total)
+             VALUES {}
+             ON CONFLICT (workspace_id, stage, entity_id, bucket) DO UPDATE SET
+                 delivered = volume_totals.delivered + excluded.delivered,
+                 failed = volume_totals.failed + excluded.failed,
+                 total = volume_totals.total + excluded.total",
+            values(chunk.len(), 7)
+        );
+        let mut query = sqlx::query(&sql);
+        for ((workspace_id, stage, entity_id, bucket), [delivered, failed, total]) in chunk {
+            query = query
+                .bind(*workspace_id)
+                .bind(*stage)
+                .bind(*entity_id)
+                .bind(*bucket)
+                .bind(*delivered)
+                .bind(*failed)
                 .bind(*total);
         }
         query.execute(&mut *tx).await?;
@@ -837,6 +892,12 @@ pub async fn roll_up(db: &Db, now: i64) -> Result<RolledUp, VolumeError> {
             .await?
             .rows_affected();
         }
+        pruned += sqlx::query("DELETE FROM volume_totals WHERE workspace_id = $1 AND bucket < $2")
+            .bind(&workspace.id)
+            .bind(now - workspace.hours_kept())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         pruned += sqlx::query("DELETE FROM volume_errors WHERE workspace_id = $1 AND bucket < $2")
             .bind(&workspace.id)
             .bind(now - workspace.errors_kept())

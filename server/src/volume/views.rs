@@ -16,7 +16,10 @@ use app::api::volume::{
 use app::api::workspaces::Role;
 use sha2::{Digest, Sha256};
 
-use super::{invalid, watermarks, Lock, Retention, VolumeError, DAY_MS, HOUR_MS};
+use super::{
+    invalid, watermarks, Lock, Retention, VolumeError, DAY_MS, DELIVERED_STATES, FAILED_STATES,
+    HOUR_MS,
+};
 use crate::access::{self, Actor};
 use crate::db::Db;
 use crate::time::{format_ms, now_ms, parse_rfc3339_ms};
@@ -326,17 +329,9 @@ pub async fn series(
     })
 }
 
-/// Whether a destination's status counts as delivered, failed for good, or neither (filtered, …).
-fn delivered_or_failed(status: &str) -> (bool, bool) {
-    (
-        status == "succeeded",
-        matches!(status, "failed" | "aborted"),
-    )
-}
-
-/// Every source's and destination's totals over the range, busiest first (viewer). The range is read at a
-/// granularity that keeps it quick: minutes up to 6 hours, hours up to 3 days, days beyond (`from` and `to`
-/// widened to whole buckets of it).
+/// Every source's and destination's totals over the range, busiest first (viewer). Within the hour rows'
+/// retention (30 days unless changed) they come from the hourly totals (`from` and `to` widened to whole
+/// hours); an older range is read from the day rows (whole days).
 pub async fn summary(
     db: &Db,
     actor: &Actor,
@@ -346,18 +341,28 @@ pub async fn summary(
     access::require(db, actor, workspace_id, Role::Viewer).await?;
     let now = now_ms();
     let (from, to) = query.range(now)?;
-    let span = to - from;
-    let granularity = if span <= 6 * HOUR_MS {
-        Granularity::Minute
-    } else if span <= 3 * DAY_MS {
-        Granularity::Hour
-    } else {
-        Granularity::Day
+    let retention = retention_of(db, workspace_id).await?;
+    let hourly = from - from.rem_euclid(HOUR_MS) >= now - retention.hours_kept();
+    let (from, to) = whole_buckets(
+        from,
+        to,
+        if hourly {
+            Granularity::Hour
+        } else {
+            Granularity::Day
+        },
+    );
+    let states = |list: &[&str]| {
+        list.iter()
+            .map(|s| format!("'{s}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
     };
-    let (from, to) = whole_buckets(from, to, granularity);
+    let (delivered, failed) = (states(DELIVERED_STATES), states(FAILED_STATES));
     let mut tx = db.begin_read().await?;
     let (hours_until, days_until) = watermarks(db, &mut tx, Lock::None).await?;
-    let mut totals: HashMap<(Entity, String, String), i64> = HashMap::new();
+    // Per entity: (delivered, failed, all).
+    let mut totals: HashMap<(Entity, String), (i64, i64, i64)> = HashMap::new();
     let mut named: Vec<(Entity, String, String, String)> = Vec::new();
     for entity in [Entity::Destination, Entity::Source] {
         let table = entity.table();
@@ -372,70 +377,74 @@ pub async fn summary(
                 .into_iter()
                 .map(|(id, name, kind)| (entity, id, name, kind)),
         );
-        // `entity_id IN (…)`: one index range per entity and time, rather than every bucket of the stage.
-        let sql = format!(
-            "SELECT entity_id, status, CAST(SUM(count) AS BIGINT) FROM volume_counts
-             WHERE workspace_id = $1 AND granularity = $2 AND stage = $3
-                 AND entity_id IN (SELECT id FROM {table} WHERE workspace_id = $1)
-                 AND bucket >= $4 AND bucket < $5
-             GROUP BY entity_id, status"
-        );
-        for (level, level_from, level_to) in levels(granularity, from, to, hours_until, days_until)
-        {
-            let rows: Vec<(String, String, i64)> = sqlx::query_as(&sql)
+        // `entity_id IN (…)`: one index range per entity and time, rather than every bucket of the stage;
+        // grouped by the entity alone, the rows arrive in the key's order and need no sorting.
+        let entities = format!("entity_id IN (SELECT id FROM {table} WHERE workspace_id = $1)");
+        let reads: Vec<(String, Option<&str>, i64, i64)> = if hourly {
+            vec![(
+                format!(
+                    "SELECT entity_id, CAST(SUM(delivered) AS BIGINT), CAST(SUM(failed) AS BIGINT),
+                         CAST(SUM(total) AS BIGINT)
+                     FROM volume_totals
+                     WHERE workspace_id = $1 AND stage = $2 AND {entities} AND bucket >= $3 AND bucket < $4
+                     GROUP BY entity_id"
+                ),
+                None,
+                from,
+                to,
+            )]
+        } else {
+            let sql = format!(
+                "SELECT entity_id, CAST(SUM(CASE WHEN status IN ({delivered}) THEN count ELSE 0 END) AS BIGINT),
+                     CAST(SUM(CASE WHEN status IN ({failed}) THEN count ELSE 0 END) AS BIGINT),
+                     CAST(SUM(count) AS BIGINT)
+                 FROM volume_counts
+                 WHERE workspace_id = $1 AND stage = $2 AND {entities} AND bucket >= $3 AND bucket < $4
+                     AND granularity = $5
+                 GROUP BY entity_id"
+            );
+            levels(Granularity::Day, from, to, hours_until, days_until)
+                .into_iter()
+                .map(|(level, from, to)| (sql.clone(), Some(level), from, to))
+                .collect()
+        };
+        for (sql, level, level_from, level_to) in reads {
+            let mut read = sqlx::query_as::<_, (String, i64, i64, i64)>(&sql)
                 .bind(workspace_id)
-                .bind(level)
                 .bind(entity.stage())
                 .bind(level_from)
-                .bind(level_to)
-                .fetch_all(&mut *tx)
-                .await?;
-            for (id, status, count) in rows {
-                *totals.entry((entity, id, status)).or_insert(0) += count;
+                .bind(level_to);
+            if let Some(level) = level {
+                read = read.bind(level);
+            }
+            for (id, delivered, failed, all) in read.fetch_all(&mut *tx).await? {
+                let slot = totals.entry((entity, id)).or_default();
+                *slot = (slot.0 + delivered, slot.1 + failed, slot.2 + all);
             }
         }
     }
     tx.commit().await?;
-    let mut per_entity: HashMap<(Entity, &str), (i64, i64)> = HashMap::new();
-    for ((entity, id, status), count) in &totals {
-        let slot = per_entity.entry((*entity, id.as_str())).or_default();
-        match entity {
-            Entity::Source => slot.0 += count,
-            Entity::Destination => {
-                let (delivered, failed) = delivered_or_failed(status);
-                if delivered {
-                    slot.0 += count;
-                }
-                if failed {
-                    slot.1 += count;
-                }
-            }
-        }
-    }
     let (mut destinations, mut sources) = (Vec::new(), Vec::new());
     for (entity, id, name, definition_name) in named {
-        let (first, failed) = per_entity
-            .get(&(entity, id.as_str()))
-            .copied()
-            .unwrap_or_default();
+        let (delivered, failed, all) = totals.remove(&(entity, id.clone())).unwrap_or_default();
         match entity {
             Entity::Destination => destinations.push(DestinationVolume {
                 id,
                 name,
                 definition_name,
-                delivered: first,
+                delivered,
                 failed,
-                failure_rate: if first + failed == 0 {
+                failure_rate: if delivered + failed == 0 {
                     0.0
                 } else {
-                    failed as f64 / (first + failed) as f64
+                    failed as f64 / (delivered + failed) as f64
                 },
             }),
             Entity::Source => sources.push(SourceVolume {
                 id,
                 name,
                 definition_name,
-                received: first,
+                received: all,
             }),
         }
     }
@@ -639,6 +648,9 @@ fn group_key(status_code: i64, message: &str) -> String {
     hex::encode(&digest[..8])
 }
 
+/// (bucket, event name, event type, message, event sent, response) of a stored failure.
+type SampleRow = (i64, String, String, String, Option<String>, Option<String>);
+
 /// The samples of these reports (newest first), those that kept one.
 async fn samples(
     db: &Db,
@@ -647,15 +659,14 @@ async fn samples(
 ) -> Result<Vec<ErrorSample>, VolumeError> {
     let mut out = Vec::new();
     for (_, id) in latest {
-        let row: Option<(i64, String, String, String, Option<String>, Option<String>)> =
-            sqlx::query_as(
-                "SELECT bucket, event_name, event_type, message, sample_event, sample_response
+        let row: Option<SampleRow> = sqlx::query_as(
+            "SELECT bucket, event_name, event_type, message, sample_event, sample_response
                  FROM volume_errors WHERE id = $1 AND workspace_id = $2",
-            )
-            .bind(id)
-            .bind(workspace_id)
-            .fetch_optional(&db.pool)
-            .await?;
+        )
+        .bind(id)
+        .bind(workspace_id)
+        .fetch_optional(&db.pool)
+        .await?;
         let Some((bucket, event_name, event_type, message, event, response)) = row else {
             continue;
         };

@@ -901,6 +901,21 @@ async fn the_summary_totals_every_source_and_destination(backend: Backend) {
         .await
         .ok();
     assert_eq!(again["destinations"], summary["destinations"]);
+    // A range reaching past the hour rows' retention is read from the day rows (and the finer ones past the
+    // watermarks): the same totals.
+    let now = server::time::now_ms();
+    let long = s
+        .owner
+        .get(&format!(
+            "/api/v1/workspaces/{}/volume/summary?from={}&to={}",
+            s.ws,
+            rfc3339(now - 60 * 86_400_000),
+            rfc3339(now)
+        ))
+        .await
+        .ok();
+    assert_eq!(long["destinations"], summary["destinations"]);
+    assert_eq!(long["sources"], summary["sources"]);
 }
 
 async fn bad_volume_queries_are_refused_naming_the_parameter(backend: Backend) {
