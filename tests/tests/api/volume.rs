@@ -400,6 +400,62 @@ async fn websocket_metrics_are_stored_once_per_frame(backend: Backend) {
             .await
             .unwrap();
     assert_eq!(errors, 1);
+
+    // Error samples that say how many events failed with their message: the errors view counts them.
+    let failed = |id: &str, count: u64, samples: Value| {
+        json!({"type": "metrics", "id": id, "workspaceId": s.ws, "bucket": bucket, "reports": [
+            {"stage": "router", "sourceId": s.source, "destinationId": s.destination, "eventName": "Signed Up",
+             "eventType": "track", "status": "aborted", "statusCode": 504, "count": count, "terminal": true,
+             "errorSamples": samples}]})
+    };
+    let mut dp = Ws::data_plane(&s.app.url(), &s.token).await;
+    dp.send_json(&json!({"type": "hello", "protocol": 1, "instanceId": "dp-m", "software": "x", "version": "1"}))
+        .await;
+    dp.next_of("welcome", Duration::from_secs(10)).await;
+    dp.send_json(&failed(
+        "m-2",
+        5,
+        json!([{"message": "gateway timeout after 30 s", "count": 3},
+            {"message": "gateway timeout after 12 s", "count": 2}]),
+    ))
+    .await;
+    assert_eq!(
+        dp.next_of("ack", Duration::from_secs(10)).await["id"],
+        "m-2"
+    );
+    dp.send_json(&failed(
+        "m-3",
+        1,
+        json!([{"message": "gateway timeout after 9 s", "count": 4}]),
+    ))
+    .await;
+    let refused = dp.next_of("error", Duration::from_secs(10)).await;
+    assert_eq!(refused["code"], "invalid", "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("errorSamples"),
+        "{refused}"
+    );
+    dp.close().await;
+    let groups = s
+        .owner
+        .get(&format!(
+            "/api/v1/workspaces/{}/destinations/{}/errors",
+            s.ws, s.destination
+        ))
+        .await
+        .ok();
+    let timeouts: Vec<&Value> = groups["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["statusCode"] == 504)
+        .collect();
+    assert_eq!(timeouts.len(), 1, "{groups}");
+    assert_eq!(timeouts[0]["message"], "gateway timeout after <number> s");
+    assert_eq!(timeouts[0]["count"], 5);
 }
 
 /// Total counts of each granularity.
