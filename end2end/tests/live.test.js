@@ -3,9 +3,6 @@
 // the data planes page.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
 import { after, before, test } from 'node:test';
 
 import {
@@ -14,7 +11,8 @@ import {
   eventually,
   hydrated,
   launchBrowser,
-  REPO_ROOT,
+  screenshot,
+  simulate,
   signIn,
   signInThroughUi,
   startServer,
@@ -26,10 +24,6 @@ const done = cleanups();
 let server;
 let browser;
 
-const SERVER_BIN = process.env.WHEELHOUSE_BIN
-  ? path.resolve(process.env.WHEELHOUSE_BIN)
-  : path.join(REPO_ROOT, 'target', 'debug', 'wheelhouse');
-const SCREENSHOTS = path.join(REPO_ROOT, 'target', 'e2e-screenshots');
 
 before(async () => {
   server = await startServer();
@@ -39,21 +33,6 @@ before(async () => {
 });
 
 after(() => done.run());
-
-/** Runs `wheelhouse simulate` against the server until the test ends. */
-function simulate(token, { eventsPerSecond = 40, errorRate = 0.3 } = {}) {
-  const child = spawn(
-    SERVER_BIN,
-    ['simulate', '--url', server.url, '--token', token, '--events-per-second', String(eventsPerSecond),
-      '--error-rate', String(errorRate), '--duration', '300', '--instance-id', 'e2e-simulator'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  child.stdout.on('data', (chunk) => (output += chunk));
-  child.stderr.on('data', (chunk) => (output += chunk));
-  done.add(() => child.kill('SIGKILL'));
-  return { output: () => output };
-}
 
 test('the live debugger shows what a data plane sends, filtered, paused and opened', { timeout: 180_000 }, async (t) => {
   const owner = await signIn(server.url);
@@ -77,7 +56,7 @@ test('the live debugger shows what a data plane sends, filtered, paused and open
   await visit(page, `${server.url}/w/${ws}/live`);
   await hydrated(page);
   await page.locator('[data-testid=live-status][data-state=live]').waitFor({ timeout: 20_000 });
-  const simulator = simulate(token);
+  const simulator = simulate(server, token, done);
 
   debug('live: events arrive');
   await page.locator('[data-testid=live-row]').first().waitFor({ timeout: 30_000 });
@@ -88,15 +67,14 @@ test('the live debugger shows what a data plane sends, filtered, paused and open
   const rowsText = await page.locator('[data-testid=live-row]').allTextContents();
   assert.ok(rowsText.some((r) => r.includes('Shop website')), `rows name the source: ${rowsText.slice(0, 3)}`);
   assert.ok(rowsText.some((r) => r.includes('Orders webhook')), 'rows name the destination');
-  mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SCREENSHOTS, 'live-debugger.png'), fullPage: true });
+  await screenshot(page, 'live-debugger');
 
   debug('live: open a payload');
   await page.locator('[data-testid=live-row]').first().click();
   const viewer = page.locator('[data-testid=payload-viewer]');
   await viewer.waitFor();
   await eventually(async () => /"messageId"/.test(await viewer.textContent()), { message: 'the payload, pretty-printed' });
-  await page.screenshot({ path: path.join(SCREENSHOTS, 'live-debugger-payload.png'), fullPage: true });
+  await screenshot(page, 'live-debugger-payload');
 
   debug('live: filter on failed deliveries');
   await page.selectOption('[data-testid=live-filter-status]', 'failed');
@@ -116,7 +94,7 @@ test('the live debugger shows what a data plane sends, filtered, paused and open
     message: 'a count of events not shown while paused',
   });
   assert.equal(await page.locator('[data-testid=live-row]').count(), shownWhenPaused, 'a paused view does not move');
-  await page.screenshot({ path: path.join(SCREENSHOTS, 'live-debugger-paused.png'), fullPage: true });
+  await screenshot(page, 'live-debugger-paused');
   await page.click('[data-testid=live-resume]:visible');
 
   debug('live: extend the capture');
@@ -129,7 +107,7 @@ test('the live debugger shows what a data plane sends, filtered, paused and open
   const row = page.locator('[data-testid=data-plane-row]').filter({ hasText: 'e2e-simulator' });
   await row.waitFor({ timeout: 20_000 });
   assert.match(await row.textContent(), /wheelhouse-simulator/);
-  await page.screenshot({ path: path.join(SCREENSHOTS, 'data-planes.png'), fullPage: true });
+  await screenshot(page, 'data-planes');
 
   const list = await owner.get(`/api/v1/workspaces/${ws}/data-planes`);
   const simulated = list.dataPlanes.find((d) => d.instanceId === 'e2e-simulator');

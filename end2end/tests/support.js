@@ -3,7 +3,7 @@
 
 import { spawn, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -26,6 +26,31 @@ const SITE_ROOT = process.env.WHEELHOUSE_SITE_ROOT
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
 export const random = (n = 8) => randomBytes(n).toString('hex');
+
+/** Where the suite's screenshots go (`target/e2e-screenshots/<name>.png`); worth a look after a run. */
+export async function screenshot(page, name) {
+  const dir = path.join(REPO_ROOT, 'target', 'e2e-screenshots');
+  mkdirSync(dir, { recursive: true });
+  await page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: true });
+}
+
+/**
+ * Runs `wheelhouse simulate` (a simulated data plane) against the server until `done` runs its cleanups.
+ * Returns what it printed so far, for a failing test's message.
+ */
+export function simulate(server, token, done, { eventsPerSecond = 40, errorRate = 0.3, instanceId = 'e2e-simulator' } = {}) {
+  const child = spawn(
+    SERVER_BIN,
+    ['simulate', '--url', server.url, '--token', token, '--events-per-second', String(eventsPerSecond),
+      '--error-rate', String(errorRate), '--duration', '300', '--instance-id', instanceId],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
+  done.add(() => child.kill('SIGKILL'));
+  return { output: () => output };
+}
 
 /** Progress lines on stderr with E2E_DEBUG=1 (where a slow or stuck run is). */
 export function debug(...args) {

@@ -5,9 +5,6 @@
 // settings change how long volume is kept.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
 import { after, before, test } from 'node:test';
 
 import {
@@ -18,7 +15,8 @@ import {
   launchBrowser,
   linkFromOutbox,
   random,
-  REPO_ROOT,
+  screenshot,
+  simulate,
   signIn,
   signInThroughUi,
   startServer,
@@ -30,10 +28,6 @@ const done = cleanups();
 let server;
 let browser;
 
-const SERVER_BIN = process.env.WHEELHOUSE_BIN
-  ? path.resolve(process.env.WHEELHOUSE_BIN)
-  : path.join(REPO_ROOT, 'target', 'debug', 'wheelhouse');
-const SCREENSHOTS = path.join(REPO_ROOT, 'target', 'e2e-screenshots');
 
 before(async () => {
   server = await startServer();
@@ -43,21 +37,6 @@ before(async () => {
 });
 
 after(() => done.run());
-
-/** Runs `wheelhouse simulate` against the server until the test ends. */
-function simulate(token) {
-  const child = spawn(
-    SERVER_BIN,
-    ['simulate', '--url', server.url, '--token', token, '--events-per-second', '40', '--error-rate', '0.3',
-      '--duration', '300', '--instance-id', 'e2e-volume-simulator'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  child.stdout.on('data', (chunk) => (output += chunk));
-  child.stderr.on('data', (chunk) => (output += chunk));
-  done.add(() => child.kill('SIGKILL'));
-  return { output: () => output };
-}
 
 /** The chart's legend as {label: value}: each layer's count at the hovered bar (the range's total otherwise). */
 async function legend(page, testId) {
@@ -118,14 +97,13 @@ test('volume and errors show what a data plane reported', { timeout: 240_000 }, 
   const page = await context.newPage();
   const consoleLog = watchConsole(page);
   await signInThroughUi(page, server.url);
-  mkdirSync(SCREENSHOTS, { recursive: true });
 
   debug('volume: before any report, the tab says what to do');
   await visit(page, `${server.url}/w/${ws}/destinations/${destination.id}/volume`);
   await page.locator('[data-testid=volume-empty]').waitFor();
   assert.match(await page.locator('[data-testid=volume-empty]').textContent(), /wheelhouse simulate/);
 
-  const simulator = simulate(token);
+  const simulator = simulate(server, token, done, { instanceId: 'e2e-volume-simulator' });
   debug('volume: the API has the first metrics frame');
   const range = () => {
     const now = Date.now();
@@ -150,7 +128,7 @@ test('volume and errors show what a data plane reported', { timeout: 240_000 }, 
   const day = await hoverBarWithEvents(page, 'volume-chart', ['Succeeded', 'Failed']);
   debug('volume: hovered', JSON.stringify(day));
   assert.ok(count(day.Succeeded) > 0, `a bar's delivered events in the legend: ${JSON.stringify(day)}`);
-  await page.screenshot({ path: path.join(SCREENSHOTS, 'volume-destination-24h.png'), fullPage: true });
+  await screenshot(page, 'volume-destination-24h');
 
   debug('volume: the last hour, by the minute');
   await page.click('[data-testid=range-1h]');
@@ -161,7 +139,7 @@ test('volume and errors show what a data plane reported', { timeout: 240_000 }, 
   const hour = await hoverBarWithEvents(page, 'volume-chart', ['Succeeded', 'Failed']);
   assert.ok(count(hour.Succeeded) + count(hour.Failed) > 0, JSON.stringify(hour));
   assert.match(hour['Time (UTC)'], /^\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC$/);
-  await page.screenshot({ path: path.join(SCREENSHOTS, 'volume-destination-1h.png'), fullPage: true });
+  await screenshot(page, 'volume-destination-1h');
 
   debug('volume: by event name, sorted by failures');
   const rows = page.locator('[data-testid=volume-event-row]');
@@ -199,7 +177,7 @@ test('volume and errors show what a data plane reported', { timeout: 240_000 }, 
   await refreshUntil(page, '[data-testid=error-samples]', 'error samples (owners see them)');
   await samples.locator('summary').click();
   await samples.locator('pre.snippet').first().waitFor();
-  await page.screenshot({ path: path.join(SCREENSHOTS, 'volume-errors.png'), fullPage: true });
+  await screenshot(page, 'volume-errors');
 
   debug('volume: the source received events');
   await visit(page, `${server.url}/w/${ws}/sources/${source.id}/volume`);
@@ -208,14 +186,14 @@ test('volume and errors show what a data plane reported', { timeout: 240_000 }, 
   await page.locator('[data-testid=volume-chart-legend]').waitFor({ timeout: 20_000 });
   const received = await hoverBarWithEvents(page, 'volume-chart', ['Received']);
   assert.ok(count(received.Received) > 0, JSON.stringify(received));
-  await page.screenshot({ path: path.join(SCREENSHOTS, 'volume-source.png'), fullPage: true });
+  await screenshot(page, 'volume-source');
 
   debug('overview: the destination is among the busiest, and leads to its volume');
   await visit(page, `${server.url}/w/${ws}`);
   const busiest = page.locator('[data-testid=busiest-destinations]');
   assert.match(await busiest.textContent(), /Orders webhook/);
   assert.match(await page.locator('[data-testid=failing-destinations]').textContent(), /Orders webhook/);
-  await page.screenshot({ path: path.join(SCREENSHOTS, 'overview-volume.png'), fullPage: true });
+  await screenshot(page, 'overview-volume');
   await busiest.locator('a:text-is("Orders webhook")').click();
   await page.waitForURL(new RegExp(`/destinations/${destination.id}/volume$`));
 
@@ -238,7 +216,7 @@ test('volume and errors show what a data plane reported', { timeout: 240_000 }, 
   await viewerPage.locator('[data-testid=error-group]').first().waitFor();
   assert.match(await viewerPage.locator('[data-testid=samples-hidden]').textContent(), /editors and admins only/);
   assert.equal(await viewerPage.locator('[data-testid=error-samples]').count(), 0, 'viewers get no samples');
-  await viewerPage.screenshot({ path: path.join(SCREENSHOTS, 'volume-errors-viewer.png'), fullPage: true });
+  await screenshot(viewerPage, 'volume-errors-viewer');
   await visit(viewerPage, `${server.url}/w/${ws}/settings`);
   assert.match(await viewerPage.locator('[data-testid=volume-retention]').textContent(), /48 hours/);
   assert.equal(await viewerPage.isDisabled('[data-testid=disable-reporting-pii]'), true);
@@ -259,7 +237,7 @@ test('volume and errors show what a data plane reported', { timeout: 240_000 }, 
     const workspace = await owner.get(`/api/v1/workspaces/${ws}`);
     return workspace.volumeMinuteRetentionHours === 72 && workspace.disableReportingPii === true;
   }, { message: 'the settings saved' });
-  await page.screenshot({ path: path.join(SCREENSHOTS, 'settings-volume.png'), fullPage: true });
+  await screenshot(page, 'settings-volume');
 
   debug('errors: with samples turned off, the page says so');
   await visit(page, `${server.url}/w/${ws}/destinations/${destination.id}/errors`);

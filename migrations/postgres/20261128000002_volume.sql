@@ -35,7 +35,8 @@ CREATE TABLE volume_totals (
     delivered    BIGINT NOT NULL,                    -- destinations: succeeded
     failed       BIGINT NOT NULL,                    -- destinations: failed or aborted
     total        BIGINT NOT NULL,                    -- every state (a source's received)
-    PRIMARY KEY (workspace_id, stage, entity_id, bucket)
+    -- Time before entity: the overview reads one stretch of the key, every entity's hours in a row.
+    PRIMARY KEY (workspace_id, stage, bucket, entity_id)
 );
 
 -- Reports already counted, by a digest of what makes a report the same (workspace, instance, bucket, stage,

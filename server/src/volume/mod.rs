@@ -707,7 +707,7 @@ async fn write_batch(db: &Db, reports: &[Report]) -> Result<Vec<Stored>, VolumeE
         let sql = format!(
             "INSERT INTO volume_totals (workspace_id, stage, entity_id, bucket, delivered, failed, total)
              VALUES {}
-             ON CONFLICT (workspace_id, stage, entity_id, bucket) DO UPDATE SET
+             ON CONFLICT (workspace_id, stage, bucket, entity_id) DO UPDATE SET
                  delivered = volume_totals.delivered + excluded.delivered,
                  failed = volume_totals.failed + excluded.failed,
                  total = volume_totals.total + excluded.total",

@@ -377,8 +377,9 @@ pub async fn summary(
                 .into_iter()
                 .map(|(id, name, kind)| (entity, id, name, kind)),
         );
-        // `entity_id IN (…)`: one index range per entity and time, rather than every bucket of the stage;
-        // grouped by the entity alone, the rows arrive in the key's order and need no sorting.
+        // Only the entities that still exist. The hourly totals are one stretch of their key (time, then
+        // entity); in the day rows `entity_id IN (…)` makes one index range per entity rather than every
+        // bucket of the stage.
         let entities = format!("entity_id IN (SELECT id FROM {table} WHERE workspace_id = $1)");
         let reads: Vec<(String, Option<&str>, i64, i64)> = if hourly {
             vec![(
