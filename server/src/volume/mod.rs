@@ -1,5 +1,7 @@
-//! Event volume and errors: the counts data planes report, stored in minute buckets (`volume_counts`), and the
-//! failures with their samples (`volume_errors`). Two surfaces feed it: rudder-server's reporting service
+//! Event volume and errors: the counts data planes report, stored in minute buckets (`volume_counts`, rolled
+//! up into hour and day buckets by `roll_up`), each source's and destination's hourly totals
+//! (`volume_totals`, for the overview), and the failures with their samples (`volume_errors`). Two surfaces
+//! feed it: rudder-server's reporting service
 //! (`handlers`: `POST /metrics?version=v1`, `POST /recordErrors`, shapes of
 //! `../shared/reference/rudderstack-protocol.md` §2.5) and the data-plane websocket's `metrics` frames.
 //!

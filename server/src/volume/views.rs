@@ -207,7 +207,7 @@ async fn retention_of(db: &Db, workspace_id: &str) -> Result<Retention, VolumeEr
     .await?)
 }
 
-/// The entity's name and integration, or not found (also when it is another workspace's).
+/// Not found unless the entity is one of this workspace's.
 async fn entity_exists(
     db: &Db,
     entity: Entity,
