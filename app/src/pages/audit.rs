@@ -129,17 +129,9 @@ pub fn SettingsAudit() -> impl IntoView {
 /// How long entries are kept (a scheduled job deletes older ones every night).
 #[component]
 fn RetentionForm(days: u32) -> impl IntoView {
-    let ws = use_workspace();
-    let api = use_api();
     let value = RwSignal::new(days.to_string());
     let error = RwSignal::new(None::<ApiError>);
-    let save = Action::new({
-        let (api, path) = (api.clone(), ws.api(""));
-        move |body: &UpdateWorkspace| {
-            let (api, path, body) = (api.clone(), path.clone(), body.clone());
-            async move { api.patch::<_, Workspace>(path, &body).await }
-        }
-    });
+    let save = super::settings::update_workspace_action();
     report(save, error, "Saved.", |_| {});
     let error_signal: Signal<Option<ApiError>> = error.into();
     let submit = move |ev: leptos::ev::SubmitEvent| {

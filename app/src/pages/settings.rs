@@ -63,13 +63,7 @@ pub fn SettingsGeneral() -> impl IntoView {
     let is_owner = ws.can(Role::Owner);
     let name = RwSignal::new(ws.name.clone());
     let error = RwSignal::new(None::<ApiError>);
-    let rename = Action::new({
-        let (api, path) = (api.clone(), ws.api(""));
-        move |body: &UpdateWorkspace| {
-            let (api, path, body) = (api.clone(), path.clone(), body.clone());
-            async move { api.patch::<_, Workspace>(path, &body).await }
-        }
-    });
+    let rename = update_workspace_action();
     report(rename, error, "Workspace renamed.", |_| reload_me());
     let delete = Action::new({
         let (api, path) = (api.clone(), ws.api(""));
@@ -179,21 +173,23 @@ pub fn SettingsGeneral() -> impl IntoView {
     }
 }
 
+/// `PATCH /api/v1/workspaces/{ws}`, for the forms that change the workspace's name or settings.
+pub fn update_workspace_action() -> Action<UpdateWorkspace, Result<Workspace, ApiError>> {
+    let (api, path) = (use_api(), use_workspace().api(""));
+    Action::new(move |body: &UpdateWorkspace| {
+        let (api, path, body) = (api.clone(), path.clone(), body.clone());
+        async move { api.patch::<_, Workspace>(path, &body).await }
+    })
+}
+
 /// Whether the live debugger keeps event payloads and destination responses (admins change it).
 #[component]
 fn LivePayloadsForm(enabled: bool) -> impl IntoView {
     let ws = use_workspace();
-    let api = use_api();
     let is_admin = ws.can(Role::Admin);
     let capture = RwSignal::new(enabled);
     let error = RwSignal::new(None::<ApiError>);
-    let save = Action::new({
-        let path = ws.api("");
-        move |body: &UpdateWorkspace| {
-            let (api, path, body) = (api.clone(), path.clone(), body.clone());
-            async move { api.patch::<_, Workspace>(path, &body).await }
-        }
-    });
+    let save = update_workspace_action();
     report(save, error, "Saved.", |_| {});
     let error_signal: Signal<Option<ApiError>> = error.into();
     let submit = move |ev: leptos::ev::SubmitEvent| {
@@ -229,7 +225,6 @@ fn LivePayloadsForm(enabled: bool) -> impl IntoView {
 #[component]
 fn VolumeSettingsForm(workspace: Workspace) -> impl IntoView {
     let ws = use_workspace();
-    let api = use_api();
     let is_admin = ws.can(Role::Admin);
     let drop_samples = RwSignal::new(workspace.disable_reporting_pii);
     let minutes = RwSignal::new(workspace.volume_minute_retention_hours.to_string());
@@ -237,13 +232,7 @@ fn VolumeSettingsForm(workspace: Workspace) -> impl IntoView {
     let days = RwSignal::new(workspace.volume_day_retention_days.to_string());
     let errors = RwSignal::new(workspace.error_retention_days.to_string());
     let error = RwSignal::new(None::<ApiError>);
-    let save = Action::new({
-        let path = ws.api("");
-        move |body: &UpdateWorkspace| {
-            let (api, path, body) = (api.clone(), path.clone(), body.clone());
-            async move { api.patch::<_, Workspace>(path, &body).await }
-        }
-    });
+    let save = update_workspace_action();
     report(save, error, "Saved.", |_| {});
     let error_signal: Signal<Option<ApiError>> = error.into();
     let submit = move |ev: leptos::ev::SubmitEvent| {
