@@ -436,7 +436,7 @@ mod tests {
         round_trip(
             r#"{"type":"metrics","id":"m1","workspaceId":"ws1","bucket":"2026-11-27T10:00:00Z","reports":[
                 {"stage":"router","sourceId":"s1","destinationId":"d1","eventName":"Order Completed","eventType":"track","status":"failed","statusCode":400,"count":3,"terminal":true,
-                 "errorSamples":[{"message":"bad api key","event":{"a":1},"response":{"error":"bad api key"}}]}]}"#,
+                 "errorSamples":[{"message":"bad api key","count":2,"event":{"a":1},"response":{"error":"bad api key"}}]}]}"#,
         );
         round_trip(
             r#"{"type":"syncRun","id":"r1","workspaceId":"ws1","runId":"u-1","kind":"warehouseUpload","destinationId":"d9","status":"failed","startedAt":"2026-11-27T10:00:00Z","finishedAt":"2026-11-27T10:01:00Z","rows":10,"error":"permission denied for schema analytics"}"#,
