@@ -8,7 +8,7 @@
 
 use std::io::Read;
 
-use app::api::volume::{ErrorGroups, VolumeSeries, VolumeSummary};
+use app::api::volume::{ErrorGroups, Granularity, VolumeDimension, VolumeSeries, VolumeSummary};
 use app::api::ErrorBody;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -138,23 +138,11 @@ struct SeriesQuery {
     to: Option<String>,
     /// `minute`, `hour` or `day`. Unless given: minutes up to 6 hours, hours up to 31 days, days beyond (and
     /// never one no longer kept for `from`).
-    #[param(inline, pattern = "^(minute|hour|day)$")]
-    granularity: Option<String>,
+    #[param(inline)]
+    granularity: Option<Granularity>,
     /// Split the counts by `status`, `eventName`, `eventType` or `statusCode`; repeatable.
-    #[param(rename = "groupBy", explode = true, style = Form)]
-    group_by: Option<Vec<VolumeDimensionParam>>,
-}
-
-/// What `groupBy` takes.
-#[derive(utoipa::ToSchema)]
-#[schema(as = VolumeDimension)]
-#[allow(dead_code)]
-#[serde(rename_all = "camelCase")]
-enum VolumeDimensionParam {
-    Status,
-    EventName,
-    EventType,
-    StatusCode,
+    #[param(rename = "groupBy", inline, explode = true, style = Form)]
+    group_by: Option<Vec<VolumeDimension>>,
 }
 
 /// The query string of a range: `from` and `to`.
