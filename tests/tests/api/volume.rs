@@ -547,6 +547,13 @@ fn metric_at(s: &Setup, reported_by: &str, terminal: bool, at: i64, reports: Val
     report
 }
 
+/// Posts `metric_at`'s report, which must be stored.
+async fn post_at(s: &Setup, reported_by: &str, terminal: bool, at: i64, reports: Value) {
+    post_metric(s, &metric_at(s, reported_by, terminal, at, reports))
+        .await
+        .expect(200);
+}
+
 fn rfc3339(ms: i64) -> String {
     server::time::format_ms(ms)
 }
@@ -591,35 +598,25 @@ async fn the_volume_api_counts_exactly_at_every_granularity(backend: Backend) {
         ),
         (m3, json!([entry("succeeded", 200, 11, "Order Completed")])),
     ] {
-        post_metric(&s, &metric_at(&s, "router", true, at, reports))
-            .await
-            .expect(200);
+        post_at(&s, "router", true, at, reports).await;
     }
     // Not terminal: a retry on its way, not volume.
-    post_metric(
+    post_at(
         &s,
-        &metric_at(
-            &s,
-            "router",
-            false,
-            m1,
-            json!([entry("failed", 500, 100, "Order Completed")]),
-        ),
+        "router",
+        false,
+        m1,
+        json!([entry("failed", 500, 100, "Order Completed")]),
     )
-    .await
-    .expect(200);
-    post_metric(
+    .await;
+    post_at(
         &s,
-        &metric_at(
-            &s,
-            "gateway",
-            false,
-            m1,
-            json!([entry("succeeded", 200, 30, "Order Completed")]),
-        ),
+        "gateway",
+        false,
+        m1,
+        json!([entry("succeeded", 200, 30, "Order Completed")]),
     )
-    .await
-    .expect(200);
+    .await;
 
     let destination = format!(
         "/api/v1/workspaces/{}/destinations/{}/volume",
@@ -889,46 +886,34 @@ async fn the_summary_totals_every_source_and_destination(backend: Backend) {
         )
         .await);
     let at = minute();
-    post_metric(
+    post_at(
         &s,
-        &metric_at(
-            &s,
-            "router",
-            true,
-            at,
-            json!([
-                entry("succeeded", 200, 30, "a"),
-                entry("aborted", 400, 6, "a"),
-                entry("filtered", 298, 9, "a")
-            ]),
-        ),
+        "router",
+        true,
+        at,
+        json!([
+            entry("succeeded", 200, 30, "a"),
+            entry("aborted", 400, 6, "a"),
+            entry("filtered", 298, 9, "a")
+        ]),
     )
-    .await
-    .expect(200);
-    post_metric(
+    .await;
+    post_at(
         &s,
-        &metric_at(
-            &s,
-            "batch_router",
-            true,
-            at - 60_000,
-            json!([entry("failed", 500, 4, "b")]),
-        ),
+        "batch_router",
+        true,
+        at - 60_000,
+        json!([entry("failed", 500, 4, "b")]),
     )
-    .await
-    .expect(200);
-    post_metric(
+    .await;
+    post_at(
         &s,
-        &metric_at(
-            &s,
-            "gateway",
-            false,
-            at,
-            json!([entry("succeeded", 200, 45, "a")]),
-        ),
+        "gateway",
+        false,
+        at,
+        json!([entry("succeeded", 200, 45, "a")]),
     )
-    .await
-    .expect(200);
+    .await;
     let summary = s
         .owner
         .get(&format!("/api/v1/workspaces/{}/volume/summary", s.ws))
@@ -1076,18 +1061,14 @@ async fn retention_follows_the_workspace_settings(backend: Backend) {
     let hour = 3_600_000;
     let (old, recent) = (now - now % 60_000 - 3 * hour, now - now % 60_000 - hour);
     for at in [old, recent] {
-        post_metric(
+        post_at(
             &s,
-            &metric_at(
-                &s,
-                "gateway",
-                false,
-                at,
-                json!([entry("succeeded", 200, 4, "a")]),
-            ),
+            "gateway",
+            false,
+            at,
+            json!([entry("succeeded", 200, 4, "a")]),
         )
-        .await
-        .expect(200);
+        .await;
     }
     let error = |at: i64| {
         json!({"workspaceId": s.ws, "reportedBy": "router", "reportedAt": at, "sourceId": s.source,
