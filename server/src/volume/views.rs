@@ -600,16 +600,27 @@ pub async fn error_groups(
             .then_with(|| a.message.cmp(&b.message))
     });
     groups.truncate(GROUPS_MAX);
-    let with_samples = access.role.at_least(Role::Editor);
-    let mut out = Vec::with_capacity(groups.len());
-    for mut group in groups {
+    for group in &mut groups {
         group.latest.sort_by(|a, b| b.cmp(a));
         group.latest.truncate(SAMPLES_PER_GROUP);
-        let samples = if with_samples {
-            samples(db, workspace_id, &group.latest).await?
-        } else {
-            Vec::new()
-        };
+    }
+    // Every group's samples in one query, for those who may see them.
+    let mut samples = if access.role.at_least(Role::Editor) {
+        let ids: Vec<&str> = groups
+            .iter()
+            .flat_map(|g| g.latest.iter().map(|(_, id)| id.as_str()))
+            .collect();
+        samples_by_id(db, workspace_id, &ids).await?
+    } else {
+        HashMap::new()
+    };
+    let mut out = Vec::with_capacity(groups.len());
+    for group in groups {
+        let samples: Vec<ErrorSample> = group
+            .latest
+            .iter()
+            .filter_map(|(_, id)| samples.remove(id))
+            .collect();
         let mut event_names: Vec<(String, i64)> = group.event_names.into_iter().collect();
         event_names.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         out.push(ErrorGroup {
@@ -649,50 +660,64 @@ fn group_key(status_code: i64, message: &str) -> String {
     hex::encode(&digest[..8])
 }
 
-/// (bucket, event name, event type, message, event sent, response) of a stored failure.
-type SampleRow = (i64, String, String, String, Option<String>, Option<String>);
+/// (id, bucket, event name, event type, message, event sent, response) of a stored failure.
+type SampleRow = (
+    String,
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
 
-/// The samples of these reports (newest first), those that kept one.
-async fn samples(
+/// The samples of these reports, by report id: those that kept one.
+async fn samples_by_id(
     db: &Db,
     workspace_id: &str,
-    latest: &[(i64, String)],
-) -> Result<Vec<ErrorSample>, VolumeError> {
-    let mut out = Vec::new();
-    for (_, id) in latest {
-        let row: Option<SampleRow> = sqlx::query_as(
-            "SELECT bucket, event_name, event_type, message, sample_event, sample_response
-                 FROM volume_errors WHERE id = $1 AND workspace_id = $2",
-        )
-        .bind(id)
-        .bind(workspace_id)
-        .fetch_optional(&db.pool)
-        .await?;
-        let Some((bucket, event_name, event_type, message, event, response)) = row else {
-            continue;
-        };
-        if event.is_none() && response.is_none() {
-            continue;
-        }
-        // Stored as sent. rudder-server sends the destination's answer as a string: when that string is
-        // itself JSON (most APIs answer JSON), it is shown as the JSON it is.
-        let parse = |text: String| match serde_json::from_str(&text) {
-            Ok(serde_json::Value::String(inner)) => {
-                serde_json::from_str(&inner).unwrap_or(serde_json::Value::String(inner))
-            }
-            Ok(value) => value,
-            Err(_) => serde_json::Value::String(text),
-        };
-        out.push(ErrorSample {
-            time: format_ms(bucket),
-            event_name,
-            event_type,
-            message,
-            event: event.map(parse),
-            response: response.map(parse),
-        });
+    ids: &[&str],
+) -> Result<HashMap<String, ErrorSample>, VolumeError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
     }
-    Ok(out)
+    let binds: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
+    let sql = format!(
+        "SELECT id, bucket, event_name, event_type, message, sample_event, sample_response
+         FROM volume_errors WHERE workspace_id = $1 AND id IN ({})",
+        binds.join(", ")
+    );
+    let mut query = sqlx::query_as::<_, SampleRow>(&sql).bind(workspace_id);
+    for id in ids {
+        query = query.bind(*id);
+    }
+    // Stored as sent. rudder-server sends the destination's answer as a string: when that string is itself
+    // JSON (most APIs answer JSON), it is shown as the JSON it is.
+    let parse = |text: String| match serde_json::from_str(&text) {
+        Ok(serde_json::Value::String(inner)) => {
+            serde_json::from_str(&inner).unwrap_or(serde_json::Value::String(inner))
+        }
+        Ok(value) => value,
+        Err(_) => serde_json::Value::String(text),
+    };
+    Ok(query
+        .fetch_all(&db.pool)
+        .await?
+        .into_iter()
+        .filter(|(.., event, response)| event.is_some() || response.is_some())
+        .map(
+            |(id, bucket, event_name, event_type, message, event, response)| {
+                let sample = ErrorSample {
+                    time: format_ms(bucket),
+                    event_name,
+                    event_type,
+                    message,
+                    event: event.map(parse),
+                    response: response.map(parse),
+                };
+                (id, sample)
+            },
+        )
+        .collect())
 }
 
 #[cfg(test)]
