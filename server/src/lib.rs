@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod config_api;
 pub mod connections;
+pub mod consent;
 pub mod db;
 pub mod destinations;
 pub mod error;
@@ -27,6 +28,7 @@ pub mod simulator;
 pub mod sources;
 pub mod state;
 pub mod time;
+pub mod tracking_plans;
 pub mod tokens;
 pub mod volume;
 pub mod workspaces;
@@ -175,6 +177,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         .await
         .context("loading the instance's link-signing key")?;
     let (volume, volume_writer) = volume::Writer::start(db.clone());
+    let (samples, samples_writer) = live::samples::Writer::start(db.clone());
     let state = AppState::new(Shared {
         snapshot: Arc::new(config_api::Publisher::new(
             db.clone(),
@@ -192,6 +195,8 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         setup_token: Mutex::new(None),
         live: live::Live::default(),
         volume,
+        samples,
+        tracking_plans: tracking_plans::cache::Compiled::default(),
     });
     let setup_url = bootstrap(&state, &config).await?;
     let config_listener = config_api::listener::listen_early(&state.db).await;
@@ -211,6 +216,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         )));
     }
     tasks.push(volume_writer);
+    tasks.push(samples_writer);
     tasks.push(tokio::spawn(live::captures::run_upkeep(state.clone())));
     tasks.extend(live::relay::start(&state));
     let worker = Worker::spawn(&state);

@@ -34,6 +34,10 @@ pub struct Shared {
     pub live: crate::live::Live,
     /// Where volume reports are written (in batches).
     pub volume: crate::volume::Writer,
+    /// Where captured events are kept for tracking plans (import, impact preview).
+    pub samples: crate::live::samples::Writer,
+    /// Published tracking-plan versions, compiled.
+    pub tracking_plans: crate::tracking_plans::cache::Compiled,
 }
 
 impl AppState {

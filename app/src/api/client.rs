@@ -45,6 +45,7 @@ enum Method {
     Get,
     Post,
     Patch,
+    Put,
     Delete,
 }
 
@@ -100,6 +101,15 @@ impl Api {
         async move { decode(call.await?) }
     }
 
+    pub fn put<B: Serialize, T: DeserializeOwned + 'static>(
+        &self,
+        path: impl Into<String>,
+        body: &B,
+    ) -> impl Future<Output = Result<T, ApiError>> + Send + 'static {
+        let call = self.call(Method::Put, path.into(), Some(encode(body)));
+        async move { decode(call.await?) }
+    }
+
     pub fn delete(
         &self,
         path: impl Into<String>,
@@ -127,6 +137,7 @@ impl Api {
                 Method::Get => http::Method::GET,
                 Method::Post => http::Method::POST,
                 Method::Patch => http::Method::PATCH,
+                Method::Put => http::Method::PUT,
                 Method::Delete => http::Method::DELETE,
             };
             let mut request = http::Request::builder().method(method).uri(&path);
@@ -166,6 +177,7 @@ impl Api {
                     Method::Get => M::GET,
                     Method::Post => M::POST,
                     Method::Patch => M::PATCH,
+                    Method::Put => M::PUT,
                     Method::Delete => M::DELETE,
                 };
                 let builder = RequestBuilder::new(&path)

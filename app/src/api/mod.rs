@@ -20,6 +20,7 @@ pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod client;
+pub mod consent;
 pub mod destinations;
 pub mod error;
 pub mod jobs;
@@ -27,6 +28,7 @@ pub mod live;
 pub mod namespaces;
 pub mod sources;
 pub mod tokens;
+pub mod tracking_plans;
 pub mod volume;
 pub mod workspaces;
 

@@ -12,6 +12,8 @@ use super::document::Document;
 use super::resolve::DefinitionView;
 use crate::catalog::Catalog;
 use crate::connections::ConnectionRow;
+use crate::consent::{ConsentRows, Served};
+use crate::tracking_plans::{self, links::LinkRow};
 use crate::db::Db;
 use crate::integrations::{DestinationRow, SourceRow, StoredRow};
 use crate::live::captures::{CaptureRow, CaptureState};
@@ -51,6 +53,9 @@ pub struct WorkspaceRows {
     pub connections: Vec<ConnectionRow>,
     pub tokens: Vec<(String, String)>,
     pub secrets: Vec<SecretRow>,
+    pub consent: ConsentRows,
+    /// Sources' links to tracking-plan versions.
+    pub tracking_plan_links: Vec<LinkRow>,
 }
 
 impl WorkspaceRows {
@@ -75,7 +80,7 @@ impl WorkspaceRows {
         // At once, on several connections: each row crosses from SQLite's thread to the runtime on its own,
         // and a large workspace's rows took longer in sequence than building its documents. (Not one
         // consistent read: a change committed meanwhile publishes again, and that build reads it all.)
-        let (sources, destinations, connections, tokens, secrets, captures) =
+        let (sources, destinations, connections, tokens, secrets, captures, consent, tracking_plan_links) =
             tokio::try_join!(
             sqlx::query_as(&sources_sql).bind(workspace_id).fetch_all(&db.pool),
             sqlx::query_as(&destinations_sql).bind(workspace_id).fetch_all(&db.pool),
@@ -87,6 +92,8 @@ impl WorkspaceRows {
             .fetch_all(&db.pool),
             store::rows_of_workspace(db, workspace_id),
             CaptureRow::open_in(db, workspace_id),
+            ConsentRows::load(db, workspace_id),
+            tracking_plans::links::of_workspace(db, workspace_id),
         )?;
         Ok(Some(WorkspaceRows {
             workspace_id: workspace_id.to_string(),
@@ -99,6 +106,8 @@ impl WorkspaceRows {
             connections,
             tokens,
             secrets,
+            consent,
+            tracking_plan_links,
         }))
     }
 
@@ -125,6 +134,8 @@ impl WorkspaceRows {
                         connections: Vec::new(),
                         tokens: Vec::new(),
                         secrets: Vec::new(),
+                        consent: ConsentRows::default(),
+                        tracking_plan_links: Vec::new(),
                     },
                 )
             })
@@ -181,6 +192,16 @@ impl WorkspaceRows {
                 ws.captures.push(row);
             }
         }
+        for (workspace_id, row) in tracking_plans::links::all(db).await? {
+            if let Some(ws) = by_id.get_mut(&workspace_id) {
+                ws.tracking_plan_links.push(row);
+            }
+        }
+        for (workspace_id, rows) in ConsentRows::load_all(db).await? {
+            if let Some(ws) = by_id.get_mut(&workspace_id) {
+                ws.consent = rows;
+            }
+        }
         let mut out: Vec<WorkspaceRows> = by_id.into_values().collect();
         out.sort_by(|a, b| a.workspace_id.cmp(&b.workspace_id));
         Ok(out)
@@ -229,6 +250,9 @@ struct SourceT<'a> {
     source_definition_id: &'a str,
     source_definition: SourceDefinitionT<'a>,
     destinations: Vec<DestinationT<'a>>,
+    /// The source's tracking plan, when it is linked to one (rudder-server validates only then).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dg_source_tracking_plan_config: Option<Value>,
     transient: bool,
     geo_enrichment: Enabled,
     deleted: bool,
@@ -284,6 +308,9 @@ struct DestinationDefinitionT<'a> {
 #[serde(rename_all = "camelCase")]
 struct SdkConfig<'a> {
     is_hosted: bool,
+    /// Where the SDK reads each consent manager's resolution strategy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    consent_management_metadata: Option<&'a Value>,
     source: SdkSource<'a>,
 }
 
@@ -357,6 +384,12 @@ pub fn build(
         updated_at: String,
     }
     let mut destinations_by_id: HashMap<&str, Dest> = HashMap::new();
+    let consent = Served::new(&rows.consent);
+    let tracking_plan_links: HashMap<&str, &LinkRow> = rows
+        .tracking_plan_links
+        .iter()
+        .map(|link| (link.source_id.as_str(), link))
+        .collect();
     for row in &rows.destinations {
         let common = &row.common;
         let Some(entry) = catalog.destination(&common.type_name) else {
@@ -425,6 +458,7 @@ pub fn build(
                     .config
                     .insert("eventDelivery".into(), Value::Bool(true));
             }
+            consent.apply(&destination.id, &mut resolved.config);
             // The JavaScript SDK loads the script of every destination listed here whose name it knows,
             // whatever its mode: a cloud-mode destination listed would get every event twice (from the
             // browser, and from the data plane). So only what the browser itself must deliver.
@@ -435,13 +469,15 @@ pub fn build(
                     json!({"sourceId": common.id, "destinationId": destination.id, "enabled": true, "config": {}, "processorEnabled": resolved.is_processor_enabled()}),
                 );
                 if runs_in_browser {
+                    let mut browser_config = view.browser_config(&resolved);
+                    consent.apply(&destination.id, &mut browser_config);
                     browser_destinations.push(SdkDestination {
                         id: &destination.id,
                         name: &destination.name,
                         enabled: true,
                         deleted: false,
                         updated_at: dest.updated_at.clone(),
-                        config: view.browser_config(&resolved),
+                        config: browser_config,
                         destination_definition: SdkDestinationDefinition {
                             name: &definition.name,
                             display_name: &definition.display_name,
@@ -478,6 +514,7 @@ pub fn build(
         // A disabled source stays known to the SDK (it then says "source disabled"), with no destination.
         let sdk_document = SdkConfig {
             is_hosted: false,
+            consent_management_metadata: consent.metadata(),
             source: SdkSource {
                 id: &common.id,
                 name: &common.name,
@@ -526,6 +563,9 @@ pub fn build(
                 source_type: &source_definition.source_type,
             },
             destinations: data_plane_destinations,
+            dg_source_tracking_plan_config: tracking_plan_links
+                .get(common.id.as_str())
+                .map(|link| link.served()),
             transient: false,
             geo_enrichment: Enabled { enabled: false },
             deleted: false,

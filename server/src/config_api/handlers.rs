@@ -27,6 +27,7 @@ pub fn data_plane_routes() -> Router<AppState> {
         )
         .merge(crate::live::uploads::routes())
         .merge(crate::volume::handlers::routes())
+        .merge(crate::tracking_plans::data_plane_routes())
         .route("/workspaceConfig", get(workspace_config))
         .route(
             "/data-plane/v1/namespaces/{namespace}/config",

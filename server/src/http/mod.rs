@@ -50,7 +50,9 @@ use error::error_response;
             stream's frames are described in the protocol document.",
             external_docs(url = "/docs/data-plane-protocol.md", description = "The data-plane protocol")),
         (name = "volume", description = "Event volume and errors, as data planes report them (rudder-server's \
-            `POST /metrics` and `POST /recordErrors`, and the data-plane websocket's `metrics` frames)")
+            `POST /metrics` and `POST /recordErrors`, and the data-plane websocket's `metrics` frames)"),
+        (name = "consent", description = "Consent managers, the consents each destination requires, and what an \
+            event with given consents reaches")
     )
 )]
 struct ApiDoc;
@@ -109,8 +111,11 @@ pub fn api_router(state: AppState) -> Router {
         .merge(crate::jobs::handlers::routes())
         .merge(crate::live::routes())
         .merge(crate::volume::handlers::api_routes())
+        .merge(crate::tracking_plans::api_routes())
+        .merge(crate::consent::routes())
         .split_for_parts();
     openapi.merge(crate::live::DataPlaneDoc::openapi());
+    openapi.merge(crate::tracking_plans::handlers::DataPlaneDoc::openapi());
     // The error answers every operation shares, once the routers have listed the operations.
     openapi::complete(&mut openapi);
     let openapi = std::sync::Arc::new(openapi);

@@ -14,6 +14,7 @@ pub mod hub;
 pub mod protocol;
 pub mod registry;
 pub mod relay;
+pub mod samples;
 pub mod uploads;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -198,6 +199,11 @@ pub fn ingest(
     if kept.is_empty() {
         return outcome;
     }
+    state.samples.keep(
+        kept.iter()
+            .filter_map(|event| samples::Sample::of(workspace_id, event))
+            .collect(),
+    );
     state.live.hub.publish(workspace_id, &kept);
     let elsewhere = live
         .capture

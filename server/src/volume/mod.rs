@@ -102,6 +102,11 @@ pub struct MetricObject {
     pub terminal_state: bool,
     /// The minute bucket, epoch ms.
     pub reported_at: i64,
+    /// The plan the `tracking_plan_validator` validated against (empty otherwise).
+    #[serde(default)]
+    pub tracking_plan_id: String,
+    #[serde(default)]
+    pub tracking_plan_version: i64,
     pub reports: Vec<ReportEntry>,
 }
 
@@ -120,8 +125,11 @@ pub struct ReportEntry {
     pub event_name: String,
     #[serde(default)]
     pub event_type: String,
+    /// The violation type, in the tracking plan's reports: one entry per type, besides the event's own.
     #[serde(default)]
     pub error_type: String,
+    #[serde(default)]
+    pub violation_count: i64,
 }
 
 /// rudder-server's error detail report (`/recordErrors`).
@@ -215,6 +223,40 @@ pub struct Failure {
     pub sample_response: Option<String>,
 }
 
+/// What the tracking-plan validator reported for one source, plan version and event (kept per hour for
+/// the plan's violation counts).
+#[derive(Debug, Clone)]
+pub struct ViolationCount {
+    pub tracking_plan_id: String,
+    pub version: i64,
+    pub source_id: String,
+    /// `succeeded_with_violations` or `succeeded_without_violations`.
+    pub status: String,
+    /// Empty for the event's own entry; a violation type otherwise.
+    pub error_type: String,
+    pub event_type: String,
+    pub event_name: String,
+    pub events: i64,
+    pub violations: i64,
+}
+
+/// The row a violation count adds to (besides workspace and hour).
+type ViolationKey<'a> = (&'a str, i64, &'a str, &'a str, &'a str, &'a str, &'a str);
+
+impl ViolationCount {
+    fn key(&self) -> ViolationKey<'_> {
+        (
+            &self.tracking_plan_id,
+            self.version,
+            &self.source_id,
+            &self.status,
+            &self.error_type,
+            &self.event_type,
+            &self.event_name,
+        )
+    }
+}
+
 /// A report, read and checked: what it adds, for which workspace and minute, and what makes it the same
 /// report when sent again.
 #[derive(Debug)]
@@ -223,6 +265,7 @@ pub struct Report {
     pub bucket: i64,
     pub counts: Vec<Count>,
     pub failures: Vec<Failure>,
+    pub violations: Vec<ViolationCount>,
     pub digest: String,
 }
 
@@ -317,7 +360,10 @@ impl MetricObject {
             self.source_id.clone(),
             self.destination_id.clone(),
             self.terminal_state.to_string(),
+            self.tracking_plan_id.clone(),
+            self.tracking_plan_version.to_string(),
         ];
+        let mut violations = Vec::new();
         for (i, entry) in self.reports.into_iter().enumerate() {
             if !STATES.contains(&entry.state.as_str()) {
                 return Err(invalid(
@@ -330,6 +376,7 @@ impl MetricObject {
                 ));
             }
             check_count(entry.count, format!("reports[{i}].count"))?;
+            check_count(entry.violation_count, format!("reports[{i}].violationCount"))?;
             check_code(entry.status_code, format!("reports[{i}].statusCode"))?;
             digest_parts.extend([
                 entry.state.clone(),
@@ -338,10 +385,31 @@ impl MetricObject {
                 entry.event_type.clone(),
                 entry.error_type.clone(),
                 entry.count.to_string(),
+                entry.violation_count.to_string(),
             ]);
             let Some(stage) = stage_of(&self.reported_by, self.terminal_state, &entry.state) else {
                 continue;
             };
+            if stage == TRACKING_PLAN {
+                if !self.tracking_plan_id.is_empty() {
+                    violations.push(ViolationCount {
+                        tracking_plan_id: self.tracking_plan_id.clone(),
+                        version: self.tracking_plan_version,
+                        source_id: self.source_id.clone(),
+                        status: entry.state.clone(),
+                        error_type: entry.error_type.clone(),
+                        event_type: entry.event_type.clone(),
+                        event_name: entry.event_name.clone(),
+                        events: entry.count,
+                        violations: entry.violation_count,
+                    });
+                }
+                // rudder-server adds an entry per violation type besides the event's own: the event is
+                // counted once, by its own entry.
+                if !entry.error_type.is_empty() {
+                    continue;
+                }
+            }
             let entity_id = if stage == DESTINATION {
                 self.destination_id.clone()
             } else {
@@ -387,6 +455,7 @@ impl MetricObject {
             bucket,
             counts,
             failures,
+            violations,
             digest: digest_of(&parts),
         })
     }
@@ -436,6 +505,7 @@ impl ErrorReport {
             bucket,
             counts: Vec::new(),
             failures,
+            violations: Vec::new(),
             digest: digest_of(&parts),
         })
     }
@@ -519,6 +589,7 @@ impl Report {
             bucket,
             counts,
             failures,
+            violations: Vec::new(),
             digest,
         })
     }
@@ -642,6 +713,9 @@ async fn write_batch(db: &Db, reports: &[Report]) -> Result<Vec<Stored>, VolumeE
     let mut totals: std::collections::HashMap<(&str, &str, &str, i64), [i64; 3]> =
         std::collections::HashMap::new();
     let mut failures: Vec<(&Report, &Failure)> = Vec::new();
+    #[allow(clippy::type_complexity)]
+    let mut violations: std::collections::HashMap<(&str, i64, ViolationKey), (i64, i64)> =
+        std::collections::HashMap::new();
     for report in reports {
         // `remove`: a digest twice in one batch counts once.
         if !fresh.remove(&report.digest) {
@@ -674,6 +748,14 @@ async fn write_batch(db: &Db, reports: &[Report]) -> Result<Vec<Stored>, VolumeE
             }
         }
         failures.extend(report.failures.iter().map(|f| (report, f)));
+        for violation in &report.violations {
+            let hour = report.bucket - report.bucket % HOUR_MS;
+            let slot = violations
+                .entry((report.workspace_id.as_str(), hour, violation.key()))
+                .or_default();
+            slot.0 += violation.events;
+            slot.1 += violation.violations;
+        }
     }
     let rows: Vec<_> = summed.into_iter().collect();
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
@@ -725,6 +807,36 @@ async fn write_batch(db: &Db, reports: &[Report]) -> Result<Vec<Stored>, VolumeE
                 .bind(*delivered)
                 .bind(*failed)
                 .bind(*total);
+        }
+        query.execute(&mut *tx).await?;
+    }
+    let violations: Vec<_> = violations.into_iter().collect();
+    for chunk in violations.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO tracking_plan_violations (workspace_id, bucket, tracking_plan_id, version, source_id, status,
+                 error_type, event_type, event_name, events, violations)
+             VALUES {}
+             ON CONFLICT (workspace_id, tracking_plan_id, bucket, source_id, version, status, error_type, event_type,
+                 event_name)
+             DO UPDATE SET events = tracking_plan_violations.events + excluded.events,
+                 violations = tracking_plan_violations.violations + excluded.violations",
+            values(chunk.len(), 11)
+        );
+        let mut query = sqlx::query(&sql);
+        for ((workspace_id, bucket, key), (events, found)) in chunk {
+            let (plan, version, source, status, error_type, event_type, event_name) = key;
+            query = query
+                .bind(*workspace_id)
+                .bind(*bucket)
+                .bind(*plan)
+                .bind(*version)
+                .bind(*source)
+                .bind(*status)
+                .bind(*error_type)
+                .bind(*event_type)
+                .bind(*event_name)
+                .bind(*events)
+                .bind(*found);
         }
         query.execute(&mut *tx).await?;
     }
@@ -900,6 +1012,14 @@ pub async fn roll_up(db: &Db, now: i64) -> Result<RolledUp, VolumeError> {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        pruned += sqlx::query(
+            "DELETE FROM tracking_plan_violations WHERE workspace_id = $1 AND bucket < $2",
+        )
+        .bind(&workspace.id)
+        .bind(now - workspace.hours_kept())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         pruned += sqlx::query("DELETE FROM volume_errors WHERE workspace_id = $1 AND bucket < $2")
             .bind(&workspace.id)
             .bind(now - workspace.errors_kept())

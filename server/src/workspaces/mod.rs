@@ -373,6 +373,13 @@ pub async fn update(
             .bind(workspace_id)
             .execute(&mut *tx)
             .await?;
+        if live_payloads == 0 && current.live_payloads != 0 {
+            // Payloads are personal data: no longer captured means no longer kept either.
+            sqlx::query("DELETE FROM captured_events WHERE workspace_id = $1")
+                .bind(workspace_id)
+                .execute(&mut *tx)
+                .await?;
+        }
         audit::record(
             &mut tx,
             actor,

@@ -82,9 +82,30 @@ enum Route {
     DestinationVolume,
     DestinationErrors,
     VolumeSummary,
+    GetConsent,
+    PutConsent,
+    SimulateConsent,
+    GetDestinationConsent,
+    PutDestinationConsent,
+    ListTrackingPlans,
+    CreateTrackingPlan,
+    ImportTrackingPlan,
+    GetTrackingPlan,
+    UpdateTrackingPlan,
+    DeleteTrackingPlan,
+    PublishTrackingPlan,
+    ListTrackingPlanVersions,
+    GetTrackingPlanVersion,
+    DiffTrackingPlan,
+    ValidateEvent,
+    TrackingPlanImpact,
+    TrackingPlanViolations,
+    GetSourceTrackingPlan,
+    LinkSourceTrackingPlan,
+    UnlinkSourceTrackingPlan,
 }
 
-const ROUTES: [Route; 36] = [
+const ROUTES: [Route; 57] = [
     Route::GetWorkspace,
     Route::RenameWorkspace,
     Route::DeleteWorkspace,
@@ -121,6 +142,27 @@ const ROUTES: [Route; 36] = [
     Route::DestinationVolume,
     Route::DestinationErrors,
     Route::VolumeSummary,
+    Route::GetConsent,
+    Route::PutConsent,
+    Route::SimulateConsent,
+    Route::GetDestinationConsent,
+    Route::PutDestinationConsent,
+    Route::ListTrackingPlans,
+    Route::CreateTrackingPlan,
+    Route::ImportTrackingPlan,
+    Route::GetTrackingPlan,
+    Route::UpdateTrackingPlan,
+    Route::DeleteTrackingPlan,
+    Route::PublishTrackingPlan,
+    Route::ListTrackingPlanVersions,
+    Route::GetTrackingPlanVersion,
+    Route::DiffTrackingPlan,
+    Route::ValidateEvent,
+    Route::TrackingPlanImpact,
+    Route::TrackingPlanViolations,
+    Route::GetSourceTrackingPlan,
+    Route::LinkSourceTrackingPlan,
+    Route::UnlinkSourceTrackingPlan,
 ];
 
 /// Every route outside a workspace, and who may call it. With `ROUTES`, the whole OpenAPI document.
@@ -167,6 +209,12 @@ const OUTSIDE_WORKSPACES: &[(&str, &str, &str)] = &[
     ("POST", "/dataplane/v2/eventUploads", "a data plane"),
     ("POST", "/dataplane/v2/eventDeliveryStatus", "a data plane"),
     ("POST", "/dataplane/eventTransformStatus", "a data plane"),
+    // rudder-transformer, with a data plane's credential (tested in `tracking_plans.rs`).
+    (
+        "GET",
+        "/workspaces/{workspace_id}/tracking-plans/{plan_id}",
+        "a data plane",
+    ),
 ];
 
 impl Route {
@@ -176,11 +224,15 @@ impl Route {
         match self {
             GetWorkspace | ListMembers | ListSources | GetSource | ListDestinations
             | GetDestination | ListConnections | ListDataPlanes | LiveStream | SourceVolume
-            | DestinationVolume | DestinationErrors | VolumeSummary => Role::Viewer,
+            | DestinationVolume | DestinationErrors | VolumeSummary | GetConsent | SimulateConsent
+            | GetDestinationConsent | ListTrackingPlans | GetTrackingPlan | ListTrackingPlanVersions
+            | GetTrackingPlanVersion | DiffTrackingPlan | ValidateEvent | TrackingPlanImpact
+            | TrackingPlanViolations | GetSourceTrackingPlan => Role::Viewer,
             CreateSource | UpdateSource | DeleteSource | RotateWriteKey | CreateDestination
-            | UpdateDestination | DeleteDestination | CreateConnection | DeleteConnection => {
-                Role::Editor
-            }
+            | UpdateDestination | DeleteDestination | CreateConnection | DeleteConnection
+            | PutConsent | PutDestinationConsent | CreateTrackingPlan | ImportTrackingPlan
+            | UpdateTrackingPlan | DeleteTrackingPlan | PublishTrackingPlan | LinkSourceTrackingPlan
+            | UnlinkSourceTrackingPlan => Role::Editor,
             RenameWorkspace | ChangeMemberRole | RemoveMember | ListInvites | CreateInvite
             | RevokeInvite | CreateApiToken | RevokeApiToken | ListDataPlaneTokens
             | CreateDataPlaneToken | RevokeDataPlaneToken | AuditLog => Role::Admin,
@@ -231,6 +283,30 @@ impl Route {
             DestinationVolume => ("GET", "/api/v1/workspaces/{ws}/destinations/{id}/volume"),
             DestinationErrors => ("GET", "/api/v1/workspaces/{ws}/destinations/{id}/errors"),
             VolumeSummary => ("GET", "/api/v1/workspaces/{ws}/volume/summary"),
+            GetConsent => ("GET", "/api/v1/workspaces/{ws}/consent"),
+            PutConsent => ("PUT", "/api/v1/workspaces/{ws}/consent"),
+            SimulateConsent => ("POST", "/api/v1/workspaces/{ws}/consent/simulate"),
+            GetDestinationConsent => ("GET", "/api/v1/workspaces/{ws}/destinations/{id}/consent"),
+            PutDestinationConsent => ("PUT", "/api/v1/workspaces/{ws}/destinations/{id}/consent"),
+            ListTrackingPlans => ("GET", "/api/v1/workspaces/{ws}/tracking-plans"),
+            CreateTrackingPlan => ("POST", "/api/v1/workspaces/{ws}/tracking-plans"),
+            ImportTrackingPlan => ("POST", "/api/v1/workspaces/{ws}/tracking-plans/import"),
+            GetTrackingPlan => ("GET", "/api/v1/workspaces/{ws}/tracking-plans/{tp}"),
+            UpdateTrackingPlan => ("PATCH", "/api/v1/workspaces/{ws}/tracking-plans/{tp}"),
+            DeleteTrackingPlan => ("DELETE", "/api/v1/workspaces/{ws}/tracking-plans/{tp}"),
+            PublishTrackingPlan => ("POST", "/api/v1/workspaces/{ws}/tracking-plans/{tp}/publish"),
+            ListTrackingPlanVersions => ("GET", "/api/v1/workspaces/{ws}/tracking-plans/{tp}/versions"),
+            GetTrackingPlanVersion => (
+                "GET",
+                "/api/v1/workspaces/{ws}/tracking-plans/{tp}/versions/{n}",
+            ),
+            DiffTrackingPlan => ("GET", "/api/v1/workspaces/{ws}/tracking-plans/{tp}/diff"),
+            ValidateEvent => ("POST", "/api/v1/workspaces/{ws}/tracking-plans/{tp}/validate"),
+            TrackingPlanImpact => ("POST", "/api/v1/workspaces/{ws}/tracking-plans/{tp}/impact"),
+            TrackingPlanViolations => ("GET", "/api/v1/workspaces/{ws}/tracking-plans/{tp}/violations"),
+            GetSourceTrackingPlan => ("GET", "/api/v1/workspaces/{ws}/sources/{id}/tracking-plan"),
+            LinkSourceTrackingPlan => ("PUT", "/api/v1/workspaces/{ws}/sources/{id}/tracking-plan"),
+            UnlinkSourceTrackingPlan => ("DELETE", "/api/v1/workspaces/{ws}/sources/{id}/tracking-plan"),
         }
     }
 
@@ -258,10 +334,21 @@ impl Route {
             DeleteDestination => "destination.deleted",
             CreateConnection => "connection.created",
             DeleteConnection => "connection.deleted",
+            PutConsent => "consent.updated",
+            PutDestinationConsent => "destination.consent_updated",
+            CreateTrackingPlan | ImportTrackingPlan => "tracking_plan.created",
+            UpdateTrackingPlan => "tracking_plan.updated",
+            DeleteTrackingPlan => "tracking_plan.deleted",
+            PublishTrackingPlan => "tracking_plan.published",
+            LinkSourceTrackingPlan => "source.tracking_plan_linked",
+            UnlinkSourceTrackingPlan => "source.tracking_plan_unlinked",
             GetWorkspace | ListMembers | ListInvites | ListDataPlaneTokens | ListSources
             | GetSource | ListDestinations | GetDestination | ListConnections | AuditLog
             | ListDataPlanes | LiveStream | SourceVolume | DestinationVolume
-            | DestinationErrors | VolumeSummary => return None,
+            | DestinationErrors | VolumeSummary | GetConsent | SimulateConsent
+            | GetDestinationConsent | ListTrackingPlans | GetTrackingPlan | ListTrackingPlanVersions
+            | GetTrackingPlanVersion | DiffTrackingPlan | ValidateEvent | TrackingPlanImpact
+            | TrackingPlanViolations | GetSourceTrackingPlan => return None,
         })
     }
 
@@ -638,7 +725,198 @@ async fn prepare(route: Route, app: &TestApp, w: &World) -> Call {
             format!("/api/v1/workspaces/{ws}/volume/summary"),
             None,
         ),
+        // The same custom consent every time, so that no change removes what a destination requires.
+        GetConsent => call(
+            Method::GET,
+            format!("/api/v1/workspaces/{ws}/consent"),
+            None,
+        ),
+        PutConsent => call(
+            Method::PUT,
+            format!("/api/v1/workspaces/{ws}/consent"),
+            Some(consent_settings(&unique)),
+        ),
+        SimulateConsent => call(
+            Method::POST,
+            format!("/api/v1/workspaces/{ws}/consent/simulate"),
+            Some(json!({"provider": "custom", "deniedConsentIds": ["analytics"]})),
+        ),
+        GetDestinationConsent => call(
+            Method::GET,
+            format!(
+                "{}/{}/consent",
+                destinations_path(ws),
+                id(&fresh_destination().await)
+            ),
+            None,
+        ),
+        PutDestinationConsent => {
+            owner
+                .put(
+                    &format!("/api/v1/workspaces/{ws}/consent"),
+                    consent_settings(&unique),
+                )
+                .await
+                .expect(200);
+            call(
+                Method::PUT,
+                format!(
+                    "{}/{}/consent",
+                    destinations_path(ws),
+                    id(&fresh_destination().await)
+                ),
+                Some(
+                    json!({"providers": [{"provider": "custom", "consents": ["analytics"], "resolutionStrategy": "or"}]}),
+                ),
+            )
+        }
+        ListTrackingPlans => call(Method::GET, format!("/api/v1/workspaces/{ws}/tracking-plans"), None),
+        CreateTrackingPlan => call(
+            Method::POST,
+            format!("/api/v1/workspaces/{ws}/tracking-plans"),
+            Some(json!({"name": format!("Plan {unique}"), "events": []})),
+        ),
+        ImportTrackingPlan => {
+            let source = fresh_source().await;
+            let write_key = source["writeKey"].as_str().expect("write key").to_string();
+            w.data_plane
+                .post(
+                    "/dataplane/v2/eventUploads",
+                    json!({"version": "v2", write_key: [{
+                        "payload": {"type": "track", "event": "Signed Up", "properties": {"plan": "pro"}},
+                        "receivedAt": "2026-11-27T10:00:00.000Z", "eventName": "Signed Up",
+                        "eventType": "track", "errorResponse": {}, "errorCode": 200}]}),
+                )
+                .await
+                .expect(200);
+            captured_in(app, &id(&source)).await;
+            call(
+                Method::POST,
+                format!("/api/v1/workspaces/{ws}/tracking-plans/import"),
+                Some(json!({"name": format!("Imported {unique}"), "sourceIds": [id(&source)]})),
+            )
+        }
+        GetTrackingPlan => {
+            let plan = fresh_plan(owner, ws, &unique, false).await;
+            call(Method::GET, format!("/api/v1/workspaces/{ws}/tracking-plans/{plan}"), None)
+        }
+        UpdateTrackingPlan => {
+            let plan = fresh_plan(owner, ws, &unique, false).await;
+            call(
+                Method::PATCH,
+                format!("/api/v1/workspaces/{ws}/tracking-plans/{plan}"),
+                Some(json!({"description": "Checkout events"})),
+            )
+        }
+        DeleteTrackingPlan => {
+            let plan = fresh_plan(owner, ws, &unique, false).await;
+            call(Method::DELETE, format!("/api/v1/workspaces/{ws}/tracking-plans/{plan}"), None)
+        }
+        PublishTrackingPlan => {
+            let plan = fresh_plan(owner, ws, &unique, false).await;
+            call(
+                Method::POST,
+                format!("/api/v1/workspaces/{ws}/tracking-plans/{plan}/publish"),
+                Some(json!({})),
+            )
+        }
+        ListTrackingPlanVersions => {
+            let plan = fresh_plan(owner, ws, &unique, true).await;
+            call(Method::GET, format!("/api/v1/workspaces/{ws}/tracking-plans/{plan}/versions"), None)
+        }
+        GetTrackingPlanVersion => {
+            let plan = fresh_plan(owner, ws, &unique, true).await;
+            call(Method::GET, format!("/api/v1/workspaces/{ws}/tracking-plans/{plan}/versions/1"), None)
+        }
+        DiffTrackingPlan => {
+            let plan = fresh_plan(owner, ws, &unique, true).await;
+            call(
+                Method::GET,
+                format!("/api/v1/workspaces/{ws}/tracking-plans/{plan}/diff?from=1&to=draft"),
+                None,
+            )
+        }
+        ValidateEvent => {
+            let plan = fresh_plan(owner, ws, &unique, true).await;
+            call(
+                Method::POST,
+                format!("/api/v1/workspaces/{ws}/tracking-plans/{plan}/validate"),
+                Some(json!({"event": {"type": "track", "event": "Order Completed", "properties": {}}, "version": 1})),
+            )
+        }
+        TrackingPlanImpact => {
+            let plan = fresh_plan(owner, ws, &unique, false).await;
+            call(
+                Method::POST,
+                format!("/api/v1/workspaces/{ws}/tracking-plans/{plan}/impact"),
+                Some(json!({})),
+            )
+        }
+        TrackingPlanViolations => {
+            let plan = fresh_plan(owner, ws, &unique, true).await;
+            call(
+                Method::GET,
+                format!("/api/v1/workspaces/{ws}/tracking-plans/{plan}/violations"),
+                None,
+            )
+        }
+        GetSourceTrackingPlan | LinkSourceTrackingPlan | UnlinkSourceTrackingPlan => {
+            let plan = fresh_plan(owner, ws, &unique, true).await;
+            let path = format!("{}/{}/tracking-plan", sources_path(ws), id(&fresh_source().await));
+            let link = json!({"trackingPlanId": plan, "version": 1, "config": {"global": {"allowUnplannedEvents": false}}});
+            if matches!(route, LinkSourceTrackingPlan) {
+                return call(Method::PUT, path, Some(link));
+            }
+            owner.put(&path, link).await.expect(200);
+            let method = if matches!(route, GetSourceTrackingPlan) { Method::GET } else { Method::DELETE };
+            call(method, path, None)
+        }
     }
+}
+
+/// Waits until the samples writer has kept an event captured from the source.
+async fn captured_in(app: &TestApp, source_id: &str) {
+    for _ in 0..200 {
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM captured_events WHERE source_id = $1")
+                .bind(source_id)
+                .fetch_one(&app.db().pool)
+                .await
+                .unwrap();
+        if count > 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("no captured event of source {source_id} was kept");
+}
+
+/// A plan of the workspace, with a version published when `publish`; its id.
+async fn fresh_plan(owner: &Client, ws: &str, unique: &str, publish: bool) -> String {
+    let plan = owner
+        .post(
+            &format!("/api/v1/workspaces/{ws}/tracking-plans"),
+            json!({"name": format!("Plan {unique}"), "events": [{"name": "Order Completed", "eventType": "track",
+                "rules": {"type": "object", "properties": {"properties": {"type": "object",
+                    "properties": {"price": {"type": "number"}}, "required": ["price"]}}}}]}),
+        )
+        .await
+        .expect(201);
+    let plan = id(&plan);
+    if publish {
+        owner
+            .post(
+                &format!("/api/v1/workspaces/{ws}/tracking-plans/{plan}/publish"),
+                json!({}),
+            )
+            .await
+            .expect(200);
+    }
+    plan
+}
+
+fn consent_settings(label: &str) -> Value {
+    json!({"providers": [{"provider": "custom", "categories": [{"id": "analytics", "label": format!("Analytics {label}")}]}]})
 }
 
 /// The ids of the audit entries about a workspace (in it, or about it once it is gone).

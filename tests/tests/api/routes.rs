@@ -253,6 +253,29 @@ async fn every_route_answers_and_the_openapi_document_lists_them_all(backend: Ba
         .ok();
     ci.get(&connections_path(&ws)).await.ok();
 
+    // Consent settings and the simulator.
+    let consent_path = format!("/api/v1/workspaces/{ws}/consent");
+    ci.put(
+        &consent_path,
+        json!({"providers": [{"provider": "oneTrust", "categories": [{"id": "C0002", "label": "Performance"}]}]}),
+    )
+    .await
+    .ok();
+    ci.get(&consent_path).await.ok();
+    ci.put(
+        &format!("{destination_path}/consent"),
+        json!({"providers": [{"provider": "oneTrust", "consents": ["C0002"]}]}),
+    )
+    .await
+    .ok();
+    ci.get(&format!("{destination_path}/consent")).await.ok();
+    ci.post(
+        &format!("{consent_path}/simulate"),
+        json!({"provider": "oneTrust", "deniedConsentIds": ["C0002"]}),
+    )
+    .await
+    .ok();
+
     // Data planes: a workspace token, the SDK, the settings call.
     let dp_token = root
         .post(
@@ -322,6 +345,84 @@ async fn every_route_answers_and_the_openapi_document_lists_them_all(backend: Ba
     root.get(&format!("/api/v1/workspaces/{ws}/volume/summary?{volume}"))
         .await
         .ok();
+
+    // Tracking plans: a draft, published, linked to the source, fetched as rudder-transformer does, learnt
+    // from captured traffic.
+    let plans_path = format!("/api/v1/workspaces/{ws}/tracking-plans");
+    let plan = ci
+        .post(
+            &plans_path,
+            json!({"name": "Checkout", "events": [{"name": "Order Completed", "eventType": "track",
+                "rules": {"type": "object", "properties": {"properties": {"type": "object",
+                    "properties": {"price": {"type": "number"}}, "required": ["price"]}}}}]}),
+        )
+        .await
+        .ok();
+    let plan_path = format!("{plans_path}/{}", id(&plan));
+    ci.get(&plans_path).await.ok();
+    ci.get(&plan_path).await.ok();
+    ci.patch(&plan_path, json!({"description": "What checkout sends"}))
+        .await
+        .ok();
+    ci.post(&format!("{plan_path}/publish"), json!({}))
+        .await
+        .ok();
+    ci.get(&format!("{plan_path}/versions")).await.ok();
+    ci.get(&format!("{plan_path}/versions/1")).await.ok();
+    ci.get(&format!("{plan_path}/diff?from=1&to=draft"))
+        .await
+        .ok();
+    ci.post(
+        &format!("{plan_path}/validate"),
+        json!({"event": {"type": "track", "event": "Order Completed", "properties": {"price": "12"}}, "version": 1}),
+    )
+    .await
+    .ok();
+    ci.post(&format!("{plan_path}/impact"), json!({}))
+        .await
+        .ok();
+    ci.get(&format!("{plan_path}/violations?{volume}"))
+        .await
+        .ok();
+    let link_path = format!("{}/{}/tracking-plan", sources_path(&ws), id(&source));
+    ci.put(
+        &link_path,
+        json!({"trackingPlanId": id(&plan), "version": 1, "config": {"global": {"allowUnplannedEvents": "true"}}}),
+    )
+    .await
+    .ok();
+    ci.get(&link_path).await.ok();
+    data_plane
+        .get(&format!("/workspaces/{ws}/tracking-plans/{}?version=1", id(&plan)))
+        .await
+        .ok();
+    ci.delete(&link_path).await.ok();
+    data_plane
+        .post(
+            "/dataplane/v2/eventUploads",
+            json!({"version": "v2", str_of(&source, "writeKey"): [{"payload": {"type": "track", "event": "Signed Up",
+                "properties": {"plan": "pro"}}, "eventName": "Signed Up", "eventType": "track"}]}),
+        )
+        .await
+        .ok();
+    for _ in 0..200 {
+        let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM captured_events WHERE source_id = $1")
+            .bind(id(&source))
+            .fetch_one(&app.db().pool)
+            .await
+            .unwrap();
+        if kept > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    ci.post(
+        &format!("{plans_path}/import"),
+        json!({"name": "Learnt", "sourceIds": [id(&source)]}),
+    )
+    .await
+    .ok();
+    ci.delete(&plan_path).await.ok();
     let mut live = Ws::connect(
         &app.url(),
         &format!("/api/v1/workspaces/{ws}/live"),
