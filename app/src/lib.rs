@@ -15,7 +15,9 @@ use leptos_router::{path, Lazy, SsrMode};
 use components::layout::WorkspaceLayout;
 use pages::audit::SettingsAuditRoute;
 use pages::auth::{AcceptInvite, ForgotPassword, Login, ResetPassword, Setup};
+use pages::consent::ConsentRoute;
 use pages::data_planes::DataPlanesRoute;
+use pages::destination_consent::DestinationConsentRoute;
 use pages::destinations::{DestinationDetail, DestinationsList, NewDestination};
 use pages::home::{Account, Home, NewWorkspace, NotFound};
 use pages::instance::InstanceNamespacesRoute;
@@ -25,6 +27,7 @@ use pages::settings::{
     SettingsApiTokens, SettingsDataPlanes, SettingsGeneralRoute, SettingsMembers,
 };
 use pages::sources::{NewSource, SourceDetail, SourcesList};
+use pages::tracking_plans::{TrackingPlanRoute, TrackingPlansRoute};
 use pages::volume::{ErrorsRoute, VolumeRoute};
 
 /// The page around the app (server only): the hashed stylesheet and scripts, and the Content-Security-Policy
@@ -140,8 +143,12 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("destinations/:id/live") view={Lazy::<LiveRoute>::new()} ssr=ssr.clone()/>
                     <Route path=path!("destinations/:id/volume") view={Lazy::<VolumeRoute>::new()} ssr=ssr.clone()/>
                     <Route path=path!("destinations/:id/errors") view={Lazy::<ErrorsRoute>::new()} ssr=ssr.clone()/>
+                    <Route path=path!("destinations/:id/consent") view={Lazy::<DestinationConsentRoute>::new()} ssr=ssr.clone()/>
                     <Route path=path!("live") view={Lazy::<LiveRoute>::new()} ssr=ssr.clone()/>
                     <Route path=path!("data-planes") view={Lazy::<DataPlanesRoute>::new()} ssr=ssr.clone()/>
+                    <Route path=path!("tracking-plans") view={Lazy::<TrackingPlansRoute>::new()} ssr=ssr.clone()/>
+                    <Route path=path!("tracking-plans/:tp") view={Lazy::<TrackingPlanRoute>::new()} ssr=ssr.clone()/>
+                    <Route path=path!("consent") view={Lazy::<ConsentRoute>::new()} ssr=ssr.clone()/>
                     <Route path=path!("settings") view={Lazy::<SettingsGeneralRoute>::new()} ssr=ssr.clone()/>
                     <Route path=path!("settings/members") view=SettingsMembers ssr=ssr.clone()/>
                     <Route path=path!("settings/api-tokens") view=SettingsApiTokens ssr=ssr.clone()/>

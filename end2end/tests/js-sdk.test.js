@@ -9,38 +9,30 @@
 //   dataPlaneUrl (a recorder answering like rudder-server)       http://127.0.0.1:C
 
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { after, before, test } from 'node:test';
 
 import {
-  END2END,
   bearer,
   cleanups,
   eventually,
   launchBrowser,
-  listen,
   random,
+  recordingDataPlane,
+  sdkPage,
+  sdkSite,
+  sdkVersion,
   signIn,
   startServer,
   watchConsole,
 } from './support.js';
 
-const SDK_DIR = path.join(END2END, 'node_modules', '@rudderstack', 'analytics-js');
-const SDK_VERSION = JSON.parse(readFileSync(path.join(SDK_DIR, 'package.json'), 'utf8')).version;
-const SDK_BUNDLE = readFileSync(path.join(SDK_DIR, 'dist', 'npm', 'modern', 'bundled', 'esm', 'index.mjs'));
+const SDK_VERSION = sdkVersion();
 
 const done = cleanups();
 let server;
 let browser;
 let site;
 let dataPlane;
-/** Requests the data plane received: {method, path, headers, body}. */
-const received = [];
-/** Paths the static site was asked for that it does not have (e.g. a plugin fetched from a CDN path). */
-const missing = [];
-/** Device-mode integration scripts the SDK asked the site for. */
-const integrationScripts = [];
 
 /**
  * Stands in for RudderStack's Amplitude integration script (its CDN is not reachable here): the SDK mounts
@@ -63,72 +55,27 @@ window.Amplitude_RS = { Amplitude: class {
 const canary = `CANARY-${random(12)}`;
 const setup = {};
 
-/** The page: loads the SDK as an ES module with the load options of a self-hosted control plane. */
-function pageHtml({ writeKey, dataPlaneUrl, configUrl, siteUrl }) {
-  const options = {
-    configUrl,
-    destSDKBaseURL: `${siteUrl}/js-integrations`,
-    pluginsSDKBaseURL: `${siteUrl}/plugins`,
-    logLevel: 'WARN',
-  };
-  return `<!doctype html>
-<html><head><meta charset="utf-8"><title>SDK test</title><link rel="icon" href="data:,"></head><body>
-<script type="module">
-  import { RudderAnalytics } from '/sdk/index.mjs';
-  const analytics = new RudderAnalytics();
-  window.analytics = analytics;
-  analytics.load(${JSON.stringify(writeKey)}, ${JSON.stringify(dataPlaneUrl)}, ${JSON.stringify(options)});
-  analytics.ready(() => { window.sdkReady = true; });
-</script>
-</body></html>`;
-}
-
 before(async () => {
   server = await startServer();
   done.add(() => server.stop());
 
-  dataPlane = await listen((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      received.push({ method: req.method, path: req.url, headers: req.headers, body: Buffer.concat(chunks).toString() });
-      // CORS like rudder-server: the SDK posts JSON with an Authorization header, with credentials.
-      res.setHeader('access-control-allow-origin', req.headers.origin || '*');
-      res.setHeader('access-control-allow-credentials', 'true');
-      res.setHeader('access-control-allow-methods', 'GET, POST, OPTIONS');
-      res.setHeader('access-control-allow-headers', req.headers['access-control-request-headers'] || '*');
-      if (req.method === 'OPTIONS') {
-        res.writeHead(204).end();
-      } else {
-        res.writeHead(200, { 'content-type': 'text/plain' }).end('OK');
-      }
-    });
-  });
+  dataPlane = await recordingDataPlane();
   done.add(() => dataPlane.close());
 
-  site = await listen((req, res) => {
-    const url = new URL(req.url, 'http://site');
-    if (url.pathname === '/sdk/index.mjs') {
-      res.writeHead(200, { 'content-type': 'text/javascript' }).end(SDK_BUNDLE);
-    } else if (url.pathname.startsWith('/js-integrations/')) {
-      integrationScripts.push(url.pathname);
-      if (url.pathname === '/js-integrations/Amplitude.min.js') {
-        res.writeHead(200, { 'content-type': 'text/javascript' }).end(AMPLITUDE_STAND_IN);
-      } else {
-        res.writeHead(404).end();
-      }
-    } else if (url.pathname === '/') {
-      const html = pageHtml({
-        writeKey: url.searchParams.get('writeKey'),
+  // The page loads the SDK with the load options of a self-hosted control plane.
+  site = await sdkSite({
+    page: (params, siteUrl) =>
+      sdkPage({
+        writeKey: params.get('writeKey'),
         dataPlaneUrl: dataPlane.url,
-        configUrl: server.url,
-        siteUrl: site.url,
-      });
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
-    } else {
-      missing.push(req.url);
-      res.writeHead(404).end();
-    }
+        options: {
+          configUrl: server.url,
+          destSDKBaseURL: `${siteUrl}/js-integrations`,
+          pluginsSDKBaseURL: `${siteUrl}/plugins`,
+          logLevel: 'WARN',
+        },
+      }),
+    integrations: { 'Amplitude.min.js': AMPLITUDE_STAND_IN },
   });
   done.add(() => site.close());
 
@@ -191,7 +138,7 @@ async function openSdkPage(t, writeKey) {
 }
 
 const tracks = (event) =>
-  received.filter((r) => r.method === 'POST' && r.path.startsWith('/v1/track') && JSON.parse(r.body).event === event);
+  dataPlane.received.filter((r) => r.method === 'POST' && r.path.startsWith('/v1/track') && JSON.parse(r.body).event === event);
 
 test('the SDK loads its config from Wheelhouse across origins and sends a track call', { timeout: 120_000 }, async (t) => {
   const { writeKey } = setup.source;
@@ -234,7 +181,7 @@ test('the SDK loads its config from Wheelhouse across origins and sends a track 
 
   // The scripts the SDK loaded: the device-mode destination's, and no cloud-mode one's (Mixpanel is a
   // destination the SDK knows by name: listed, it would have been loaded and sent every event a second time).
-  await eventually(() => integrationScripts.length > 0, { message: 'the device-mode integration script' });
+  await eventually(() => site.integrationScripts.length > 0, { message: 'the device-mode integration script' });
   await page.waitForFunction(() => (window.deviceModeCalls ?? []).length > 0, null, { timeout: 10_000 });
   assert.deepEqual(await page.evaluate(() => window.deviceModeCalls[0]), ['constructed', 'amplitude-browser-key', true]);
 
@@ -260,8 +207,8 @@ test('the SDK loads its config from Wheelhouse across origins and sends a track 
     { timeout: 10_000 },
   );
 
-  assert.deepEqual(integrationScripts, ['/js-integrations/Amplitude.min.js'], 'no cloud-mode destination script was loaded');
-  assert.deepEqual(missing, [], 'the SDK requested nothing the site does not have');
+  assert.deepEqual(site.integrationScripts, ['/js-integrations/Amplitude.min.js'], 'no cloud-mode destination script was loaded');
+  assert.deepEqual(site.missing, [], 'the SDK requested nothing the site does not have');
   assert.deepEqual(consoleLog.problems(), [], 'the SDK logged no error or warning');
 });
 

@@ -485,3 +485,83 @@ export async function linkFromOutbox(server, pathname) {
     message: `a mail with a ${pathname} link`,
   });
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// The RudderStack JavaScript SDK, offline: its bundled build (every plugin inside, nothing fetched from a CDN),
+// served from a site of its own origin, with stand-ins for device-mode integration scripts, sending to a data
+// plane that records what it gets.
+
+const SDK_DIR = path.join(END2END, 'node_modules', '@rudderstack', 'analytics-js');
+
+/** The version of `@rudderstack/analytics-js` installed. */
+export function sdkVersion() {
+  return JSON.parse(readFileSync(path.join(SDK_DIR, 'package.json'), 'utf8')).version;
+}
+
+/** The HTML of a page that loads the SDK as an ES module and calls `load(writeKey, dataPlaneUrl, options)`. */
+export function sdkPage({ writeKey, dataPlaneUrl, options }) {
+  return `<!doctype html>
+<html><head><meta charset="utf-8"><title>SDK test</title><link rel="icon" href="data:,"></head><body>
+<script type="module">
+  import { RudderAnalytics } from '/sdk/index.mjs';
+  const analytics = new RudderAnalytics();
+  window.analytics = analytics;
+  analytics.load(${JSON.stringify(writeKey)}, ${JSON.stringify(dataPlaneUrl)}, ${JSON.stringify(options)});
+  analytics.ready(() => { window.sdkReady = true; });
+</script>
+</body></html>`;
+}
+
+/**
+ * The site a test page comes from: `/` is `page(searchParams, siteUrl)` (HTML), `/sdk/index.mjs` the SDK, and
+ * `/js-integrations/<file>` the device-mode integration scripts of `integrations` (file name → code; any
+ * other is a 404). `integrationScripts` lists the integration paths asked for, `missing` anything else asked
+ * for that the site does not have (a plugin fetched from a CDN path, say).
+ */
+export async function sdkSite({ page, integrations = {} }) {
+  const bundle = readFileSync(path.join(SDK_DIR, 'dist', 'npm', 'modern', 'bundled', 'esm', 'index.mjs'));
+  const integrationScripts = [];
+  const missing = [];
+  const site = await listen((req, res) => {
+    const url = new URL(req.url, 'http://site');
+    if (url.pathname === '/sdk/index.mjs') {
+      res.writeHead(200, { 'content-type': 'text/javascript' }).end(bundle);
+    } else if (url.pathname.startsWith('/js-integrations/')) {
+      integrationScripts.push(url.pathname);
+      const script = integrations[url.pathname.slice('/js-integrations/'.length)];
+      if (script === undefined) res.writeHead(404).end();
+      else res.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
+    } else if (url.pathname === '/') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page(url.searchParams, site.url));
+    } else {
+      missing.push(req.url);
+      res.writeHead(404).end();
+    }
+  });
+  return { ...site, integrationScripts, missing };
+}
+
+/**
+ * A data plane for the SDK: answers like rudder-server (200, and CORS for a page of any origin, with
+ * credentials) and keeps every request it gets, `{method, path, headers, body}`, in `received`.
+ */
+export async function recordingDataPlane() {
+  const received = [];
+  const dataPlane = await listen((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      received.push({ method: req.method, path: req.url, headers: req.headers, body: Buffer.concat(chunks).toString() });
+      res.setHeader('access-control-allow-origin', req.headers.origin || '*');
+      res.setHeader('access-control-allow-credentials', 'true');
+      res.setHeader('access-control-allow-methods', 'GET, POST, OPTIONS');
+      res.setHeader('access-control-allow-headers', req.headers['access-control-request-headers'] || '*');
+      if (req.method === 'OPTIONS') {
+        res.writeHead(204).end();
+      } else {
+        res.writeHead(200, { 'content-type': 'text/plain' }).end('OK');
+      }
+    });
+  });
+  return { ...dataPlane, received };
+}

@@ -28,8 +28,8 @@ pub mod simulator;
 pub mod sources;
 pub mod state;
 pub mod time;
-pub mod tracking_plans;
 pub mod tokens;
+pub mod tracking_plans;
 pub mod volume;
 pub mod workspaces;
 

@@ -151,6 +151,10 @@ impl Client {
         self.request(Method::PATCH, path).json(&body).send().await
     }
 
+    pub async fn put(&self, path: &str, body: Value) -> Resp {
+        self.request(Method::PUT, path).json(&body).send().await
+    }
+
     pub async fn delete(&self, path: &str) -> Resp {
         self.request(Method::DELETE, path).send().await
     }

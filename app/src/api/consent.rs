@@ -10,6 +10,31 @@ use serde::{Deserialize, Serialize};
 /// The consent managers the data planes and the JavaScript SDK know.
 pub const PROVIDERS: [&str; 4] = ["oneTrust", "ketch", "iubenda", "custom"];
 
+// What the OpenAPI document says the text fields hold. They stay text on the wire types, checked by the
+// server, so that an unknown value is refused naming where it is (`providers.1.provider`).
+
+/// A consent manager.
+#[cfg(feature = "ssr")]
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+enum ProviderName {
+    OneTrust,
+    Ketch,
+    Iubenda,
+    Custom,
+}
+
+/// `and`: every consent is needed; `or`: any one is enough.
+#[cfg(feature = "ssr")]
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+enum ResolutionStrategy {
+    And,
+    Or,
+}
+
 /// A workspace's consent settings.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -24,6 +49,7 @@ pub struct ConsentSettings {
 #[serde(rename_all = "camelCase")]
 pub struct ConsentProvider {
     /// `oneTrust`, `ketch`, `iubenda` or `custom`.
+    #[cfg_attr(feature = "ssr", schema(value_type = ProviderName, inline))]
     pub provider: String,
     pub categories: Vec<ConsentCategory>,
 }
@@ -52,11 +78,13 @@ pub struct DestinationConsent {
 #[serde(rename_all = "camelCase")]
 pub struct DestinationConsentProvider {
     /// One of the workspace's providers.
+    #[cfg_attr(feature = "ssr", schema(value_type = ProviderName, inline))]
     pub provider: String,
     /// Ids of the provider's categories defined in the workspace.
     pub consents: Vec<String>,
     /// `and` (every consent needed) or `or` (any one is enough): for `custom` only, where it is required.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<ResolutionStrategy>, inline))]
     pub resolution_strategy: Option<String>,
 }
 
@@ -66,6 +94,7 @@ pub struct DestinationConsentProvider {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ConsentSimulation {
+    #[cfg_attr(feature = "ssr", schema(value_type = ProviderName, inline))]
     pub provider: String,
     #[serde(default)]
     pub allowed_consent_ids: Vec<String>,

@@ -166,6 +166,8 @@ fn Sidebar(me: Me) -> impl IntoView {
                 <A href=ws.href("/destinations")>"Destinations"</A>
                 <A href=ws.href("/live")>"Live events"</A>
                 <A href=ws.href("/data-planes")>"Data planes"</A>
+                <A href=ws.href("/tracking-plans")>"Tracking plans"</A>
+                <A href=ws.href("/consent")>"Consent"</A>
                 <div class="section">"Workspace"</div>
                 <A href=ws.href("/settings")>"Settings"</A>
             </div>

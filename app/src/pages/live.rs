@@ -160,7 +160,10 @@ pub fn DetailTabs(base: String, kind: &'static str) -> impl IntoView {
             <A href=base.clone() exact=true>"Settings"</A>
             <A href=format!("{base}/live")>"Live events"</A>
             <A href=format!("{base}/volume")>"Volume"</A>
-            {(kind == "destinations").then(|| view! { <A href=format!("{base}/errors")>"Errors"</A> })}
+            {(kind == "destinations").then(|| view! {
+                <A href=format!("{base}/errors")>"Errors"</A>
+                <A href=format!("{base}/consent")>"Consent"</A>
+            })}
         </nav>
     }
 }

@@ -2,14 +2,18 @@
 
 pub mod audit;
 pub mod auth;
+pub mod consent;
 pub mod data_planes;
+pub mod destination_consent;
 pub mod destinations;
 pub mod home;
 pub mod instance;
 pub mod live;
 pub mod overview;
 pub mod settings;
+pub mod source_tracking_plan;
 pub mod sources;
+pub mod tracking_plans;
 pub mod volume;
 
 /// Asks the person to confirm a destructive action (always false while rendering on the server).

@@ -454,6 +454,7 @@ fn SourceView(page: SourcePage, version: RwSignal<u32>) -> impl IntoView {
                 error=error
                 version=version
             />
+            <super::source_tracking_plan::SourceTrackingPlanCard source_id=source.id.clone()/>
             <form class="card" on:submit=save>
                 <div class="card-header"><h2>"Settings"</h2></div>
                 <div class="card-body form">

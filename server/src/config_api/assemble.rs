@@ -13,7 +13,6 @@ use super::resolve::DefinitionView;
 use crate::catalog::Catalog;
 use crate::connections::ConnectionRow;
 use crate::consent::{ConsentRows, Served};
-use crate::tracking_plans::{self, links::LinkRow};
 use crate::db::Db;
 use crate::integrations::{DestinationRow, SourceRow, StoredRow};
 use crate::live::captures::{CaptureRow, CaptureState};
@@ -23,6 +22,7 @@ use crate::secrets::keys::KeyError;
 use crate::secrets::store::{self, SecretRow};
 use crate::secrets::Keyring;
 use crate::time::{format_ms, now_ms};
+use crate::tracking_plans::{self, links::LinkRow};
 
 pub struct WorkspaceSnapshot {
     pub workspace_id: String,
@@ -80,7 +80,16 @@ impl WorkspaceRows {
         // At once, on several connections: each row crosses from SQLite's thread to the runtime on its own,
         // and a large workspace's rows took longer in sequence than building its documents. (Not one
         // consistent read: a change committed meanwhile publishes again, and that build reads it all.)
-        let (sources, destinations, connections, tokens, secrets, captures, consent, tracking_plan_links) =
+        let (
+            sources,
+            destinations,
+            connections,
+            tokens,
+            secrets,
+            captures,
+            consent,
+            tracking_plan_links,
+        ) =
             tokio::try_join!(
             sqlx::query_as(&sources_sql).bind(workspace_id).fetch_all(&db.pool),
             sqlx::query_as(&destinations_sql).bind(workspace_id).fetch_all(&db.pool),

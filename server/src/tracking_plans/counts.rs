@@ -28,8 +28,14 @@ pub fn parse_range(from: Option<&str>, to: Option<&str>) -> Result<(i64, i64), T
             )
         })
     };
-    let to = to.map(|t| time("to", t)).transpose()?.unwrap_or_else(now_ms);
-    let from = from.map(|f| time("from", f)).transpose()?.unwrap_or(to - DAY_MS);
+    let to = to
+        .map(|t| time("to", t))
+        .transpose()?
+        .unwrap_or_else(now_ms);
+    let from = from
+        .map(|f| time("from", f))
+        .transpose()?
+        .unwrap_or(to - DAY_MS);
     if from >= to {
         return Err(invalid("from", "from must be before to"));
     }
@@ -37,7 +43,10 @@ pub fn parse_range(from: Option<&str>, to: Option<&str>) -> Result<(i64, i64), T
         return Err(invalid("from", "a range covers at most 90 days"));
     }
     // Whole hours: from rounded down, to up.
-    Ok((from - from.rem_euclid(HOUR_MS), to + (HOUR_MS - to.rem_euclid(HOUR_MS)) % HOUR_MS))
+    Ok((
+        from - from.rem_euclid(HOUR_MS),
+        to + (HOUR_MS - to.rem_euclid(HOUR_MS)) % HOUR_MS,
+    ))
 }
 
 /// The plan's counts over `range`, per source and version (viewer).
@@ -67,7 +76,9 @@ pub async fn violation_counts(
     .bind(source_id.unwrap_or(""))
     .fetch_all(&state.db.pool)
     .await?;
-    let buckets: Vec<i64> = (0..(to - from) / HOUR_MS).map(|i| from + i * HOUR_MS).collect();
+    let buckets: Vec<i64> = (0..(to - from) / HOUR_MS)
+        .map(|i| from + i * HOUR_MS)
+        .collect();
     let width = buckets.len();
     let mut series: BTreeMap<(String, i64), ViolationSeries> = BTreeMap::new();
     let mut by_type: BTreeMap<String, u64> = BTreeMap::new();
@@ -106,7 +117,11 @@ pub async fn violation_counts(
             count,
         })
         .collect();
-    by_type.sort_by(|a, b| b.count.cmp(&a.count).then(a.violation_type.cmp(&b.violation_type)));
+    by_type.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then(a.violation_type.cmp(&b.violation_type))
+    });
     Ok(ViolationCounts {
         buckets: buckets.into_iter().map(format_ms).collect(),
         series: series.into_values().collect(),

@@ -66,7 +66,12 @@ fn change_of(path: String, before: Option<Value>, after: Option<Value>) -> RuleC
 
 /// Objects are compared key by key, down to the leaves; anything else (arrays such as `required` or `enum`
 /// included) as a whole, which is how people read them.
-fn rule_changes(path: &str, before: Option<&Value>, after: Option<&Value>, out: &mut Vec<RuleChange>) {
+fn rule_changes(
+    path: &str,
+    before: Option<&Value>,
+    after: Option<&Value>,
+    out: &mut Vec<RuleChange>,
+) {
     match (before, after) {
         (Some(Value::Object(b)), Some(Value::Object(a))) => {
             let mut keys: Vec<&String> = b.keys().chain(a.keys()).collect();
@@ -78,7 +83,11 @@ fn rule_changes(path: &str, before: Option<&Value>, after: Option<&Value>, out: 
             }
         }
         (b, a) if b != a => out.push(change_of(
-            if path.is_empty() { "/".into() } else { path.to_string() },
+            if path.is_empty() {
+                "/".into()
+            } else {
+                path.to_string()
+            },
             b.cloned(),
             a.cloned(),
         )),
@@ -103,20 +112,30 @@ mod tests {
     #[test]
     fn added_removed_and_changed_events_with_the_rules_that_changed() {
         let from = vec![
-            event("track", "Order Completed", json!({"properties": {"properties": {"properties": {
-                "price": {"type": "number"}, "coupon": {"type": "string"}}, "required": ["price"]}}})),
+            event(
+                "track",
+                "Order Completed",
+                json!({"properties": {"properties": {"properties": {
+                "price": {"type": "number"}, "coupon": {"type": "string"}}, "required": ["price"]}}}),
+            ),
             event("track", "Signed Up", json!({})),
             event("identify", "", json!({"type": "object"})),
         ];
         let to = vec![
-            event("track", "Order Completed", json!({"properties": {"properties": {"properties": {
-                "price": {"type": "integer"}, "currency": {"type": "string"}}, "required": ["price", "currency"]}}})),
+            event(
+                "track",
+                "Order Completed",
+                json!({"properties": {"properties": {"properties": {
+                "price": {"type": "integer"}, "currency": {"type": "string"}}, "required": ["price", "currency"]}}}),
+            ),
             event("identify", "", json!({"type": "object"})),
             event("page", "", json!({})),
         ];
         let diff = diff(&from, &to);
-        let summary: Vec<(&str, DiffChange)> =
-            diff.iter().map(|d| (d.event_type.as_str(), d.change)).collect();
+        let summary: Vec<(&str, DiffChange)> = diff
+            .iter()
+            .map(|d| (d.event_type.as_str(), d.change))
+            .collect();
         assert_eq!(
             summary,
             [
@@ -133,9 +152,18 @@ mod tests {
         assert_eq!(
             changes,
             [
-                ("/properties/properties/properties/coupon", DiffChange::Removed),
-                ("/properties/properties/properties/currency", DiffChange::Added),
-                ("/properties/properties/properties/price/type", DiffChange::Changed),
+                (
+                    "/properties/properties/properties/coupon",
+                    DiffChange::Removed
+                ),
+                (
+                    "/properties/properties/properties/currency",
+                    DiffChange::Added
+                ),
+                (
+                    "/properties/properties/properties/price/type",
+                    DiffChange::Changed
+                ),
                 ("/properties/properties/required", DiffChange::Changed),
             ]
         );
@@ -145,7 +173,11 @@ mod tests {
 
     #[test]
     fn identical_plans_have_no_diff() {
-        let events = vec![event("track", "A", json!({"type": "object", "a/b": {"x": 1}}))];
+        let events = vec![event(
+            "track",
+            "A",
+            json!({"type": "object", "a/b": {"x": 1}}),
+        )];
         assert!(diff(&events, &events).is_empty());
     }
 }

@@ -36,7 +36,11 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(validate_event))
         .routes(routes!(impact_preview))
         .routes(routes!(violation_counts))
-        .routes(routes!(get_source_plan, link_source_plan, unlink_source_plan))
+        .routes(routes!(
+            get_source_plan,
+            link_source_plan,
+            unlink_source_plan
+        ))
 }
 
 /// The endpoint rudder-transformer calls, outside `/api/v1` (data-plane credentials, no session).
@@ -62,7 +66,10 @@ fn query_params(
         if !allowed.contains(&key.as_ref()) {
             return Err(invalid(
                 key.as_ref(),
-                format!("unknown parameter {key:?}; this takes {}", allowed.join(", ")),
+                format!(
+                    "unknown parameter {key:?}; this takes {}",
+                    allowed.join(", ")
+                ),
             ));
         }
         out.push((key.into_owned(), value.into_owned()));
@@ -385,7 +392,9 @@ async fn transformer_plan(
         Some(Ok(Revision::Version(n))) => n,
         Some(Err(e)) => return Err(e.into()),
         _ => {
-            return Err(invalid("version", "version is required: a published version number").into())
+            return Err(
+                invalid("version", "version is required: a published version number").into(),
+            )
         }
     };
     let row = plans::load_version(&state.db, &workspace_id, &plan_id, version).await?;

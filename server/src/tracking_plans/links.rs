@@ -68,7 +68,10 @@ fn boolean_string(field: &str, value: &Value) -> Result<String, TrackingPlanErro
         Value::String(s) if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") => {
             Ok(s.to_ascii_lowercase())
         }
-        _ => Err(invalid(field, format!("{field} must be \"true\" or \"false\""))),
+        _ => Err(invalid(
+            field,
+            format!("{field} must be \"true\" or \"false\""),
+        )),
     }
 }
 
@@ -113,7 +116,10 @@ fn parse_settings(
     }
     if let Some(value) = &settings.send_violated_events_to {
         let key = "sendViolatedEventsTo";
-        out.insert(key.into(), one_of(&field(key), value, &["procerrors"])?.into());
+        out.insert(
+            key.into(),
+            one_of(&field(key), value, &["procerrors"])?.into(),
+        );
     }
     if let Some(value) = &settings.propagate_validation_errors {
         let key = "propagateValidationErrors";
@@ -124,7 +130,10 @@ fn parse_settings(
         if !value.is_object() || value.to_string().len() > 4_096 {
             return Err(invalid(
                 field(key),
-                format!("{} must be an object of Ajv options (at most 4 KB)", field(key)),
+                format!(
+                    "{} must be an object of Ajv options (at most 4 KB)",
+                    field(key)
+                ),
             ));
         }
         out.insert(key.into(), value.clone());
@@ -155,7 +164,11 @@ fn parse_config(
     Ok(out)
 }
 
-async fn source_name(db: &Db, workspace_id: &str, source_id: &str) -> Result<String, TrackingPlanError> {
+async fn source_name(
+    db: &Db,
+    workspace_id: &str,
+    source_id: &str,
+) -> Result<String, TrackingPlanError> {
     sqlx::query_scalar("SELECT name FROM sources WHERE id = $1 AND workspace_id = $2")
         .bind(source_id)
         .bind(workspace_id)
@@ -217,8 +230,13 @@ pub async fn link(
         return Err(invalid(
             "version",
             match latest {
-                0 => "this tracking plan has no published version yet; publish it first".to_string(),
-                n => format!("version {} is not published; the versions are 1 to {n}", input.version),
+                0 => {
+                    "this tracking plan has no published version yet; publish it first".to_string()
+                }
+                n => format!(
+                    "version {} is not published; the versions are 1 to {n}",
+                    input.version
+                ),
             },
         ));
     }

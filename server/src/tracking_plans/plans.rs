@@ -97,7 +97,8 @@ fn parse_events(events: Vec<PlanEvent>) -> Result<Vec<PlanEvent>, TrackingPlanEr
         }
         event.name = event.name.trim().to_string();
     }
-    CompiledPlan::compile(&events).map_err(|problem| invalid(problem.field(), problem.to_string()))?;
+    CompiledPlan::compile(&events)
+        .map_err(|problem| invalid(problem.field(), problem.to_string()))?;
     Ok(events)
 }
 
@@ -328,11 +329,7 @@ pub async fn update(
         changes = changes.field("name", Some(&current.name), Some(name));
     }
     if let Some(description) = &description {
-        changes = changes.field(
-            "description",
-            Some(&current.description),
-            Some(description),
-        );
+        changes = changes.field("description", Some(&current.description), Some(description));
     }
     if let Some(events) = &events {
         changes = changes.field("events", Some(current.events().len()), Some(events.len()));

@@ -376,7 +376,10 @@ impl MetricObject {
                 ));
             }
             check_count(entry.count, format!("reports[{i}].count"))?;
-            check_count(entry.violation_count, format!("reports[{i}].violationCount"))?;
+            check_count(
+                entry.violation_count,
+                format!("reports[{i}].violationCount"),
+            )?;
             check_code(entry.status_code, format!("reports[{i}].statusCode"))?;
             digest_parts.extend([
                 entry.state.clone(),
@@ -1111,6 +1114,8 @@ mod tests {
             reported_by: "router".into(),
             terminal_state: true,
             reported_at: 1_780_000_020_000,
+            tracking_plan_id: String::new(),
+            tracking_plan_version: 0,
             reports: vec![ReportEntry {
                 state: "succeeded".into(),
                 count: 3,
@@ -1120,6 +1125,7 @@ mod tests {
                 event_name: "e".into(),
                 event_type: "track".into(),
                 error_type: String::new(),
+                violation_count: 0,
             }],
         };
         let (a, b) = (

@@ -222,16 +222,48 @@ impl Route {
     fn min_role(self) -> Role {
         use Route::*;
         match self {
-            GetWorkspace | ListMembers | ListSources | GetSource | ListDestinations
-            | GetDestination | ListConnections | ListDataPlanes | LiveStream | SourceVolume
-            | DestinationVolume | DestinationErrors | VolumeSummary | GetConsent | SimulateConsent
-            | GetDestinationConsent | ListTrackingPlans | GetTrackingPlan | ListTrackingPlanVersions
-            | GetTrackingPlanVersion | DiffTrackingPlan | ValidateEvent | TrackingPlanImpact
-            | TrackingPlanViolations | GetSourceTrackingPlan => Role::Viewer,
-            CreateSource | UpdateSource | DeleteSource | RotateWriteKey | CreateDestination
-            | UpdateDestination | DeleteDestination | CreateConnection | DeleteConnection
-            | PutConsent | PutDestinationConsent | CreateTrackingPlan | ImportTrackingPlan
-            | UpdateTrackingPlan | DeleteTrackingPlan | PublishTrackingPlan | LinkSourceTrackingPlan
+            GetWorkspace
+            | ListMembers
+            | ListSources
+            | GetSource
+            | ListDestinations
+            | GetDestination
+            | ListConnections
+            | ListDataPlanes
+            | LiveStream
+            | SourceVolume
+            | DestinationVolume
+            | DestinationErrors
+            | VolumeSummary
+            | GetConsent
+            | SimulateConsent
+            | GetDestinationConsent
+            | ListTrackingPlans
+            | GetTrackingPlan
+            | ListTrackingPlanVersions
+            | GetTrackingPlanVersion
+            | DiffTrackingPlan
+            | ValidateEvent
+            | TrackingPlanImpact
+            | TrackingPlanViolations
+            | GetSourceTrackingPlan => Role::Viewer,
+            CreateSource
+            | UpdateSource
+            | DeleteSource
+            | RotateWriteKey
+            | CreateDestination
+            | UpdateDestination
+            | DeleteDestination
+            | CreateConnection
+            | DeleteConnection
+            | PutConsent
+            | PutDestinationConsent
+            | CreateTrackingPlan
+            | ImportTrackingPlan
+            | UpdateTrackingPlan
+            | DeleteTrackingPlan
+            | PublishTrackingPlan
+            | LinkSourceTrackingPlan
             | UnlinkSourceTrackingPlan => Role::Editor,
             RenameWorkspace | ChangeMemberRole | RemoveMember | ListInvites | CreateInvite
             | RevokeInvite | CreateApiToken | RevokeApiToken | ListDataPlaneTokens
@@ -294,19 +326,34 @@ impl Route {
             GetTrackingPlan => ("GET", "/api/v1/workspaces/{ws}/tracking-plans/{tp}"),
             UpdateTrackingPlan => ("PATCH", "/api/v1/workspaces/{ws}/tracking-plans/{tp}"),
             DeleteTrackingPlan => ("DELETE", "/api/v1/workspaces/{ws}/tracking-plans/{tp}"),
-            PublishTrackingPlan => ("POST", "/api/v1/workspaces/{ws}/tracking-plans/{tp}/publish"),
-            ListTrackingPlanVersions => ("GET", "/api/v1/workspaces/{ws}/tracking-plans/{tp}/versions"),
+            PublishTrackingPlan => (
+                "POST",
+                "/api/v1/workspaces/{ws}/tracking-plans/{tp}/publish",
+            ),
+            ListTrackingPlanVersions => (
+                "GET",
+                "/api/v1/workspaces/{ws}/tracking-plans/{tp}/versions",
+            ),
             GetTrackingPlanVersion => (
                 "GET",
                 "/api/v1/workspaces/{ws}/tracking-plans/{tp}/versions/{n}",
             ),
             DiffTrackingPlan => ("GET", "/api/v1/workspaces/{ws}/tracking-plans/{tp}/diff"),
-            ValidateEvent => ("POST", "/api/v1/workspaces/{ws}/tracking-plans/{tp}/validate"),
+            ValidateEvent => (
+                "POST",
+                "/api/v1/workspaces/{ws}/tracking-plans/{tp}/validate",
+            ),
             TrackingPlanImpact => ("POST", "/api/v1/workspaces/{ws}/tracking-plans/{tp}/impact"),
-            TrackingPlanViolations => ("GET", "/api/v1/workspaces/{ws}/tracking-plans/{tp}/violations"),
+            TrackingPlanViolations => (
+                "GET",
+                "/api/v1/workspaces/{ws}/tracking-plans/{tp}/violations",
+            ),
             GetSourceTrackingPlan => ("GET", "/api/v1/workspaces/{ws}/sources/{id}/tracking-plan"),
             LinkSourceTrackingPlan => ("PUT", "/api/v1/workspaces/{ws}/sources/{id}/tracking-plan"),
-            UnlinkSourceTrackingPlan => ("DELETE", "/api/v1/workspaces/{ws}/sources/{id}/tracking-plan"),
+            UnlinkSourceTrackingPlan => (
+                "DELETE",
+                "/api/v1/workspaces/{ws}/sources/{id}/tracking-plan",
+            ),
         }
     }
 
@@ -342,13 +389,34 @@ impl Route {
             PublishTrackingPlan => "tracking_plan.published",
             LinkSourceTrackingPlan => "source.tracking_plan_linked",
             UnlinkSourceTrackingPlan => "source.tracking_plan_unlinked",
-            GetWorkspace | ListMembers | ListInvites | ListDataPlaneTokens | ListSources
-            | GetSource | ListDestinations | GetDestination | ListConnections | AuditLog
-            | ListDataPlanes | LiveStream | SourceVolume | DestinationVolume
-            | DestinationErrors | VolumeSummary | GetConsent | SimulateConsent
-            | GetDestinationConsent | ListTrackingPlans | GetTrackingPlan | ListTrackingPlanVersions
-            | GetTrackingPlanVersion | DiffTrackingPlan | ValidateEvent | TrackingPlanImpact
-            | TrackingPlanViolations | GetSourceTrackingPlan => return None,
+            GetWorkspace
+            | ListMembers
+            | ListInvites
+            | ListDataPlaneTokens
+            | ListSources
+            | GetSource
+            | ListDestinations
+            | GetDestination
+            | ListConnections
+            | AuditLog
+            | ListDataPlanes
+            | LiveStream
+            | SourceVolume
+            | DestinationVolume
+            | DestinationErrors
+            | VolumeSummary
+            | GetConsent
+            | SimulateConsent
+            | GetDestinationConsent
+            | ListTrackingPlans
+            | GetTrackingPlan
+            | ListTrackingPlanVersions
+            | GetTrackingPlanVersion
+            | DiffTrackingPlan
+            | ValidateEvent
+            | TrackingPlanImpact
+            | TrackingPlanViolations
+            | GetSourceTrackingPlan => return None,
         })
     }
 
@@ -770,7 +838,11 @@ async fn prepare(route: Route, app: &TestApp, w: &World) -> Call {
                 ),
             )
         }
-        ListTrackingPlans => call(Method::GET, format!("/api/v1/workspaces/{ws}/tracking-plans"), None),
+        ListTrackingPlans => call(
+            Method::GET,
+            format!("/api/v1/workspaces/{ws}/tracking-plans"),
+            None,
+        ),
         CreateTrackingPlan => call(
             Method::POST,
             format!("/api/v1/workspaces/{ws}/tracking-plans"),
@@ -798,7 +870,11 @@ async fn prepare(route: Route, app: &TestApp, w: &World) -> Call {
         }
         GetTrackingPlan => {
             let plan = fresh_plan(owner, ws, &unique, false).await;
-            call(Method::GET, format!("/api/v1/workspaces/{ws}/tracking-plans/{plan}"), None)
+            call(
+                Method::GET,
+                format!("/api/v1/workspaces/{ws}/tracking-plans/{plan}"),
+                None,
+            )
         }
         UpdateTrackingPlan => {
             let plan = fresh_plan(owner, ws, &unique, false).await;
@@ -810,7 +886,11 @@ async fn prepare(route: Route, app: &TestApp, w: &World) -> Call {
         }
         DeleteTrackingPlan => {
             let plan = fresh_plan(owner, ws, &unique, false).await;
-            call(Method::DELETE, format!("/api/v1/workspaces/{ws}/tracking-plans/{plan}"), None)
+            call(
+                Method::DELETE,
+                format!("/api/v1/workspaces/{ws}/tracking-plans/{plan}"),
+                None,
+            )
         }
         PublishTrackingPlan => {
             let plan = fresh_plan(owner, ws, &unique, false).await;
@@ -822,11 +902,19 @@ async fn prepare(route: Route, app: &TestApp, w: &World) -> Call {
         }
         ListTrackingPlanVersions => {
             let plan = fresh_plan(owner, ws, &unique, true).await;
-            call(Method::GET, format!("/api/v1/workspaces/{ws}/tracking-plans/{plan}/versions"), None)
+            call(
+                Method::GET,
+                format!("/api/v1/workspaces/{ws}/tracking-plans/{plan}/versions"),
+                None,
+            )
         }
         GetTrackingPlanVersion => {
             let plan = fresh_plan(owner, ws, &unique, true).await;
-            call(Method::GET, format!("/api/v1/workspaces/{ws}/tracking-plans/{plan}/versions/1"), None)
+            call(
+                Method::GET,
+                format!("/api/v1/workspaces/{ws}/tracking-plans/{plan}/versions/1"),
+                None,
+            )
         }
         DiffTrackingPlan => {
             let plan = fresh_plan(owner, ws, &unique, true).await;
@@ -841,7 +929,9 @@ async fn prepare(route: Route, app: &TestApp, w: &World) -> Call {
             call(
                 Method::POST,
                 format!("/api/v1/workspaces/{ws}/tracking-plans/{plan}/validate"),
-                Some(json!({"event": {"type": "track", "event": "Order Completed", "properties": {}}, "version": 1})),
+                Some(
+                    json!({"event": {"type": "track", "event": "Order Completed", "properties": {}}, "version": 1}),
+                ),
             )
         }
         TrackingPlanImpact => {
@@ -862,13 +952,21 @@ async fn prepare(route: Route, app: &TestApp, w: &World) -> Call {
         }
         GetSourceTrackingPlan | LinkSourceTrackingPlan | UnlinkSourceTrackingPlan => {
             let plan = fresh_plan(owner, ws, &unique, true).await;
-            let path = format!("{}/{}/tracking-plan", sources_path(ws), id(&fresh_source().await));
+            let path = format!(
+                "{}/{}/tracking-plan",
+                sources_path(ws),
+                id(&fresh_source().await)
+            );
             let link = json!({"trackingPlanId": plan, "version": 1, "config": {"global": {"allowUnplannedEvents": false}}});
             if matches!(route, LinkSourceTrackingPlan) {
                 return call(Method::PUT, path, Some(link));
             }
             owner.put(&path, link).await.expect(200);
-            let method = if matches!(route, GetSourceTrackingPlan) { Method::GET } else { Method::DELETE };
+            let method = if matches!(route, GetSourceTrackingPlan) {
+                Method::GET
+            } else {
+                Method::DELETE
+            };
             call(method, path, None)
         }
     }

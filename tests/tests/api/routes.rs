@@ -393,7 +393,10 @@ async fn every_route_answers_and_the_openapi_document_lists_them_all(backend: Ba
     .ok();
     ci.get(&link_path).await.ok();
     data_plane
-        .get(&format!("/workspaces/{ws}/tracking-plans/{}?version=1", id(&plan)))
+        .get(&format!(
+            "/workspaces/{ws}/tracking-plans/{}?version=1",
+            id(&plan)
+        ))
         .await
         .ok();
     ci.delete(&link_path).await.ok();
@@ -406,11 +409,12 @@ async fn every_route_answers_and_the_openapi_document_lists_them_all(backend: Ba
         .await
         .ok();
     for _ in 0..200 {
-        let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM captured_events WHERE source_id = $1")
-            .bind(id(&source))
-            .fetch_one(&app.db().pool)
-            .await
-            .unwrap();
+        let kept: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM captured_events WHERE source_id = $1 AND event_name = 'Signed Up'")
+                .bind(id(&source))
+                .fetch_one(&app.db().pool)
+                .await
+                .unwrap();
         if kept > 0 {
             break;
         }

@@ -207,7 +207,10 @@ async fn invalid_plans_are_refused_naming_the_problem(backend: Backend) {
         "rules": track_rules(json!({"price": {"type": "nubmer"}}), &[])});
     let refused = s
         .owner
-        .post(&path, json!({"name": "Bad", "events": [order_completed(), bad_type]}))
+        .post(
+            &path,
+            json!({"name": "Bad", "events": [order_completed(), bad_type]}),
+        )
         .await;
     assert_eq!(refused.status, 422, "{}", refused.text);
     let field = refused.error_field().unwrap_or_default().to_string();
@@ -227,10 +230,7 @@ async fn invalid_plans_are_refused_naming_the_problem(backend: Backend) {
             json!([{"name": "", "eventType": "alias", "rules": {}}]),
             "events[0]",
         ),
-        (
-            json!([order_completed(), order_completed()]),
-            "events[1]",
-        ),
+        (json!([order_completed(), order_completed()]), "events[1]"),
         (
             json!([{"name": "", "eventType": "identify", "rules": "not a schema"}]),
             "events[0]",
@@ -242,9 +242,7 @@ async fn invalid_plans_are_refused_naming_the_problem(backend: Backend) {
             .await;
         assert_eq!(refused.status, 422, "{events}: {}", refused.text);
         assert!(
-            refused
-                .error_field()
-                .is_some_and(|f| f.starts_with(field)),
+            refused.error_field().is_some_and(|f| f.starts_with(field)),
             "{events}: {}",
             refused.text
         );
@@ -353,7 +351,10 @@ async fn a_linked_source_serves_its_plan_settings_to_data_planes(backend: Backen
         .await
         .expect(200);
     publish(&s, &plan_id).await;
-    assert_eq!(link(&s, &plan_id, 2, json!({})).await.expect(200)["linkVersion"], 2);
+    assert_eq!(
+        link(&s, &plan_id, 2, json!({})).await.expect(200)["linkVersion"],
+        2
+    );
     let served = data_plane.get("/workspaceConfig?fetchAll=true").await.json;
     assert_eq!(
         served_source(&served, &id(&s.source))["dgSourceTrackingPlanConfig"]["trackingPlan"],
@@ -398,37 +399,59 @@ async fn bad_links_are_refused_naming_the_field(backend: Backend) {
         .await
         .expect_error(422, "validation_failed", Some("version"));
     publish(&s, &plan_id).await;
-    link(&s, "no-such-plan", 1, json!({}))
-        .await
-        .expect_error(422, "validation_failed", Some("trackingPlanId"));
+    link(&s, "no-such-plan", 1, json!({})).await.expect_error(
+        422,
+        "validation_failed",
+        Some("trackingPlanId"),
+    );
     link(&s, &plan_id, 2, json!({}))
         .await
         .expect_error(422, "validation_failed", Some("version"));
     link(&s, &plan_id, 1, json!({"alias": {}}))
         .await
         .expect_error(422, "validation_failed", Some("config.alias"));
-    link(&s, &plan_id, 1, json!({"global": {"unplannedProperties": "keep"}}))
-        .await
-        .expect_error(
-            422,
-            "validation_failed",
-            Some("config.global.unplannedProperties"),
-        );
-    link(&s, &plan_id, 1, json!({"track": {"propagateValidationErrors": "no"}}))
-        .await
-        .expect_error(
-            422,
-            "validation_failed",
-            Some("config.track.propagateValidationErrors"),
-        );
+    link(
+        &s,
+        &plan_id,
+        1,
+        json!({"global": {"unplannedProperties": "keep"}}),
+    )
+    .await
+    .expect_error(
+        422,
+        "validation_failed",
+        Some("config.global.unplannedProperties"),
+    );
+    link(
+        &s,
+        &plan_id,
+        1,
+        json!({"track": {"propagateValidationErrors": "no"}}),
+    )
+    .await
+    .expect_error(
+        422,
+        "validation_failed",
+        Some("config.track.propagateValidationErrors"),
+    );
     // A setting neither reader knows is refused rather than silently doing nothing.
-    let unknown = link(&s, &plan_id, 1, json!({"global": {"dropUnplannedEvents": true}})).await;
+    let unknown = link(
+        &s,
+        &plan_id,
+        1,
+        json!({"global": {"dropUnplannedEvents": true}}),
+    )
+    .await;
     assert!(
         unknown.status == 422 || unknown.status == 400,
         "{}",
         unknown.text
     );
-    assert!(unknown.text.contains("dropUnplannedEvents"), "{}", unknown.text);
+    assert!(
+        unknown.text.contains("dropUnplannedEvents"),
+        "{}",
+        unknown.text
+    );
     // A source of another workspace is not found.
     let other_ws = s.app.workspace(&s.owner, "Other").await;
     s.owner
@@ -465,10 +488,7 @@ async fn the_transformer_fetches_a_version_in_its_shape(backend: Backend) {
         )
         .await
         .expect(200);
-    assert_eq!(
-        s.app.basic(&token).get(&path).await.expect(200),
-        fetched
-    );
+    assert_eq!(s.app.basic(&token).get(&path).await.expect(200), fetched);
 
     s.app
         .anonymous()
@@ -490,7 +510,10 @@ async fn the_transformer_fetches_a_version_in_its_shape(backend: Backend) {
         .expect_error(404, "not_found", None);
     s.app
         .basic(&token)
-        .get(&format!("/workspaces/{}/tracking-plans/{plan_id}?version=2", s.ws))
+        .get(&format!(
+            "/workspaces/{}/tracking-plans/{plan_id}?version=2",
+            s.ws
+        ))
         .await
         .expect_error(404, "not_found", None);
     s.app
@@ -540,7 +563,11 @@ async fn validation_classifies_violations_like_the_transformer(backend: Backend)
     let good = json!({"type": "track", "event": "Order Completed", "properties": {"price": 12.5, "currency": "EUR"}});
     assert_eq!(validate(good, Some(1)).await["violations"], json!([]));
 
-    let unplanned = validate(json!({"type": "track", "event": "Refunded", "properties": {}}), Some(1)).await;
+    let unplanned = validate(
+        json!({"type": "track", "event": "Refunded", "properties": {}}),
+        Some(1),
+    )
+    .await;
     assert_eq!(unplanned["violations"][0]["type"], "Unplanned-Event");
     assert_eq!(
         unplanned["violations"][0]["message"],
@@ -775,7 +802,10 @@ async fn violation_counts_come_from_the_validators_reports(backend: Backend) {
         counts["byType"],
         json!([{"type": "Required-Missing", "count": 5}, {"type": "Datatype-Mismatch", "count": 1}])
     );
-    assert_eq!(counts["buckets"].as_array().unwrap().len(), sum_len(&series[0]));
+    assert_eq!(
+        counts["buckets"].as_array().unwrap().len(),
+        sum_len(&series[0])
+    );
     // The validator's events are counted once in the volume too (not once per violation type).
     let stored: i64 = sqlx::query_scalar(
         "SELECT CAST(SUM(count) AS BIGINT) FROM volume_counts WHERE stage = 'tracking_plan' AND granularity = 'minute'",
@@ -800,7 +830,10 @@ fn sum_len(series: &Value) -> usize {
 
 async fn viewers_read_and_validate_but_do_not_change(backend: Backend) {
     let s = setup(backend).await;
-    let viewer = s.app.member(&s.ws, "viewer@example.com", Role::Viewer).await;
+    let viewer = s
+        .app
+        .member(&s.ws, "viewer@example.com", Role::Viewer)
+        .await;
     let plan = create_plan(&s, "Checkout", json!([order_completed()])).await;
     let plan_id = id(&plan);
     let path = format!("{}/{plan_id}", plans_path(&s.ws));
@@ -830,8 +863,5 @@ async fn viewers_read_and_validate_but_do_not_change(backend: Backend) {
         .get(&path)
         .await
         .expect_error(404, "not_found", None);
-    assert_eq!(
-        s.owner.get(&path).await.expect(200)["name"],
-        "Checkout"
-    );
+    assert_eq!(s.owner.get(&path).await.expect(200)["name"], "Checkout");
 }

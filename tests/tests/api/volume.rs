@@ -579,7 +579,11 @@ async fn the_volume_api_counts_exactly_at_every_granularity(backend: Backend) {
     let s = setup(backend).await;
     let hour = 3_600_000;
     let now = server::time::now_ms();
-    let base = now - now % hour - 3 * hour;
+    let mut base = now - now % hour - 3 * hour;
+    // The two hours must be of one day (UTC): the day rows are checked to hold both.
+    if base % (24 * hour) == 23 * hour {
+        base -= hour;
+    }
     let (m1, m2, m3) = (base + 60_000, base + 30 * 60_000, base + hour + 5 * 60_000);
     for (at, reports) in [
         (
