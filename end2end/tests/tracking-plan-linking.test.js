@@ -94,7 +94,9 @@ test('a source is linked to a published plan in the UI, the data plane gets it, 
 
   debug('link: choose the plan (its latest version comes with it) and two settings');
   await card.locator('[data-testid=tp-plan]').selectOption(plan.id);
-  assert.equal(await card.locator('[data-testid=tp-version]').inputValue(), '1');
+  await eventually(async () => (await card.locator('[data-testid=tp-version]').inputValue()) === '1', {
+    message: 'the latest version chosen with the plan',
+  });
   await card.locator('[data-testid=tp-setting-global-anyOtherViolation]').selectOption('drop');
   await card.locator('[data-testid=tp-setting-track-allowUnplannedEvents]').selectOption('false');
   await card.locator('[data-testid=tp-setting-global-sendViolatedEventsTo]').selectOption('procerrors');

@@ -547,7 +547,7 @@ fn Simulator(saved: RwSignal<ConsentSettings>, sources: Vec<Source>) -> impl Int
             .map(|s| view! { <option value=s.id.clone()>{s.name.clone()}</option> })
             .collect_view()
     };
-    let no_provider = move || saved.with(|s| s.providers.is_empty());
+    let no_provider = Memo::new(move |_| saved.with(|s| s.providers.is_empty()));
     let provider_options = move || {
         saved.with(|s| {
             s.providers
@@ -617,7 +617,7 @@ fn Simulator(saved: RwSignal<ConsentSettings>, sources: Vec<Source>) -> impl Int
                         <p class="small">"The SDK in the browser decides, and allowed ids count: it sends to the destination only when the consents the destination needs are allowed (with “any one of them”: one is enough). A consent the event does not mention counts as not given."</p>
                     </div>
                 </div>
-                {move || if no_provider() {
+                {move || if no_provider.get() {
                     view! { <p class="muted">"Add a consent manager above and save it to simulate."</p> }.into_any()
                 } else {
                     view! {
@@ -650,7 +650,7 @@ fn Simulator(saved: RwSignal<ConsentSettings>, sources: Vec<Source>) -> impl Int
                 {move || error.get().map(|e| view! { <div class="alert error" role="alert">{e.message}</div> })}
             </div>
             <div class="card-footer">
-                <button type="submit" class="btn primary" data-testid="run-simulation" disabled=move || no_provider() || run.pending().get()>"Simulate"</button>
+                <button type="submit" class="btn primary" data-testid="run-simulation" disabled=move || no_provider.get() || run.pending().get()>"Simulate"</button>
             </div>
         </form>
         {move || result.get().map(|r| view! { <SimulationView result=r/> })}
@@ -716,6 +716,10 @@ fn destination_outcome(ws: &crate::session::WorkspaceCtx, d: DestinationOutcome)
         "hybrid" => "Browser SDK and data plane",
         _ => "",
     };
+    let mut reason = d.reason;
+    if let Some(first) = reason.get(..1) {
+        reason = first.to_uppercase() + &reason[1..];
+    }
     let (class, verdict) = if d.receives {
         ("badge on", "Receives")
     } else {
@@ -723,11 +727,11 @@ fn destination_outcome(ws: &crate::session::WorkspaceCtx, d: DestinationOutcome)
     };
     view! {
         <tr data-testid="sim-destination" data-destination=d.destination_id.clone() data-receives=d.receives.to_string()>
-            <td><a href=ws.href(&format!("/destinations/{}", d.destination_id))>{d.destination_name}</a></td>
+            <td class="nowrap"><a href=ws.href(&format!("/destinations/{}/consent", d.destination_id)) title="Its consents">{d.destination_name}</a></td>
             <td><span class=format!("badge mode-{}", d.connection_mode)>{d.connection_mode.clone()}</span></td>
             <td class="muted small">{decided_by}</td>
             <td><span class=class data-testid="sim-verdict">{verdict}</span></td>
-            <td class="small" data-testid="sim-reason">{d.reason}</td>
+            <td class="small" data-testid="sim-reason">{reason}</td>
         </tr>
     }
 }
@@ -786,8 +790,26 @@ mod tests {
         };
         assert_eq!(
             message_for(&error, "providers.1.categories.0.id").as_deref(),
-            Some("A is listed twice for custom.")
+            Some("a is listed twice for custom."),
+            "an id keeps its case"
         );
         assert_eq!(message_for(&error, "providers.1.categories.0"), None);
+        let empty = ApiError {
+            message: "providers.1.categories.0.id must not be empty".into(),
+            ..error.clone()
+        };
+        assert_eq!(
+            message_for(&empty, "providers.1.categories.0.id").as_deref(),
+            Some("Must not be empty.")
+        );
+        let removal = ApiError {
+            message: "marketing cannot be removed from custom".into(),
+            field: Some("providers[1].categories".into()),
+            ..error
+        };
+        assert_eq!(
+            message_for(&removal, "providers.1.categories").as_deref(),
+            Some("marketing cannot be removed from custom.")
+        );
     }
 }

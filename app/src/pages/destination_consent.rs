@@ -44,18 +44,23 @@ pub fn provider_index(field: &str) -> Option<usize> {
         .ok()
 }
 
-/// The error's message when it names `field` (dotted), to show beside it: without the path it may start
-/// with, as a sentence.
+/// The error's message when it names `field` (dotted), to show beside it, without the path it may start
+/// with: `<path> must not be empty` becomes "Must not be empty."; after `<path>: ` comes a value (an id,
+/// case and all), kept as it is.
 pub fn message_for(error: &ApiError, field: &str) -> Option<String> {
     let own = error.field.as_deref()?;
     if dotted(own) != field {
         return None;
     }
-    let rest = error.message.strip_prefix(own).unwrap_or(&error.message);
-    let rest = rest.trim_start_matches(':').trim_start();
-    let mut chars = rest.chars();
-    let first = chars.next().map(|c| c.to_uppercase().collect::<String>());
-    let sentence = first.unwrap_or_default() + chars.as_str();
+    let sentence = match error.message.strip_prefix(own) {
+        Some(rest) if rest.starts_with(':') => rest[1..].trim_start().to_owned(),
+        Some(rest) => {
+            let mut chars = rest.trim_start().chars();
+            let first = chars.next().map(|c| c.to_uppercase().collect::<String>());
+            first.unwrap_or_default() + chars.as_str()
+        }
+        None => error.message.clone(),
+    };
     Some(if sentence.ends_with('.') {
         sentence
     } else {
@@ -314,12 +319,12 @@ fn provider_fieldset(
     let empty = boxes.is_empty();
     let attribute = provider.clone();
     view! {
-        <fieldset data-provider=attribute>
+        <fieldset class="consent-fieldset" data-provider=attribute>
             <legend>{name}</legend>
             {empty.then(|| view! { <p class="muted small">"No category defined for this consent manager yet."</p> })}
             <div class="consent-checks">{boxes}</div>
             {strategy.map(|s| view! {
-                <div class="consent-strategy"><span class="muted small">"Needs"</span>{s}</div>
+                <div class="consent-strategy"><span class="muted">"Needs"</span>{s}</div>
             })}
             {move || error_of(Some(&provider)).map(|m| view! { <div class="error">{m}</div> })}
         </fieldset>

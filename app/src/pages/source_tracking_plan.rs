@@ -197,9 +197,19 @@ fn CardBody(source_id: String) -> impl IntoView {
         let (api, path, plans) = (api.clone(), path.clone(), ws.api("/tracking-plans"));
         move || {
             reloads.track();
-            let link = api.get_optional::<SourceTrackingPlan>(path.clone());
+            let (api, path, source_id) = (api.clone(), path.clone(), source_id.clone());
             let plans = api.get::<Vec<TrackingPlanSummary>>(plans.clone());
-            async move { Ok::<_, ApiError>((link.await?, plans.await?)) }
+            async move {
+                let plans = plans.await?;
+                // The plans list the sources linked to them: the link is read only when there is one (a 404
+                // would be an error on the browser's console for every source without a plan).
+                let link = if plans.iter().any(|p| p.source_ids.contains(&source_id)) {
+                    api.get_optional::<SourceTrackingPlan>(path).await?
+                } else {
+                    None
+                };
+                Ok::<_, ApiError>((link, plans))
+            }
         }
     });
     view! {
@@ -338,7 +348,7 @@ fn LinkForm(
                             </select>
                         </label>
                     </div>
-                    <table class="list tp-settings" data-testid="tp-settings">
+                    <div class="tp-settings-wrap"><table class="list tp-settings" data-testid="tp-settings">
                         <thead><tr>
                             <th>"When an event has…"</th>
                             {sections().map(|s| view! { <th>{if s == "global" { "All types" } else { s }}</th> }).collect_view()}
@@ -367,7 +377,7 @@ fn LinkForm(
                                 </tr>
                             }).collect_view()}
                         </tbody>
-                    </table>
+                    </table></div>
                 })}
             </div>
             {(can_edit && !no_plans).then(|| view! {
