@@ -11,6 +11,8 @@ import {
   debug,
   eventually,
   launchBrowser,
+  linkFromOutbox,
+  random,
   screenshot,
   signIn,
   signInThroughUi,
@@ -199,6 +201,34 @@ test('a source is linked to a published plan in the UI, the data plane gets it, 
   await preview.locator('[data-testid=preview-event]').fill('{"type": "track",');
   await preview.locator('[data-testid=preview-validate]').click();
   assert.match(await preview.locator('[data-testid=preview-invalid]').textContent(), /not valid JSON/);
+
+  debug('a viewer sees the link, cannot change it, and can check an event');
+  const viewer = { email: `viewer-${random(3)}@e2e.example.com`, password: 'e2e-viewer-horse-battery' };
+  await owner.post(`${api}/invites`, { email: viewer.email, role: 'viewer' });
+  const invite = new URL(await linkFromOutbox(server, '/invite'));
+  const accepted = await fetch(`${server.url}/api/v1/invites/accept`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', origin: server.url },
+    body: JSON.stringify({ token: invite.searchParams.get('token'), name: 'Vera', password: viewer.password }),
+  });
+  assert.ok(accepted.ok, `the invite accepted: ${accepted.status} ${await accepted.text()}`);
+  const viewerContext = await browser.newContext({ viewport: { width: 1360, height: 900 } });
+  t.after(() => viewerContext.close());
+  const viewerPage = await viewerContext.newPage();
+  const viewerConsole = watchConsole(viewerPage);
+  await signInThroughUi(viewerPage, server.url, viewer);
+  await visit(viewerPage, `${server.url}/w/${ws}/sources/${source.id}`);
+  const viewerCard = viewerPage.locator('[data-testid=source-tracking-plan]');
+  await viewerCard.locator('[data-testid=tp-linked]').waitFor();
+  assert.equal(await viewerCard.locator('[data-testid=tp-setting-global-anyOtherViolation]').inputValue(), 'drop');
+  assert.equal(await viewerCard.locator('[data-testid=tp-setting-global-anyOtherViolation]').isDisabled(), true);
+  assert.equal(await viewerCard.locator('[data-testid=tp-plan]').isDisabled(), true);
+  assert.equal(await viewerCard.locator('[data-testid=tp-save], [data-testid=tp-unlink]').count(), 0, 'no save or unlink');
+  await visit(viewerPage, `${server.url}/w/${ws}/tracking-plans/${plan.id}?tab=preview`);
+  await viewerPage.locator('[data-testid=preview-event]').fill(JSON.stringify(invalid, null, 2));
+  await viewerPage.locator('[data-testid=preview-validate]').click();
+  assert.match(await viewerPage.locator('[data-testid=preview-summary]').textContent(), /1 violation against the draft/);
+  assert.deepEqual(viewerConsole.problems(), [], 'no console errors or warnings for the viewer');
 
   debug('unlink');
   await visit(page, `${server.url}/w/${ws}/sources/${source.id}`);

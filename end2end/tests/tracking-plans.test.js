@@ -202,5 +202,12 @@ test('a tracking plan written with the editor, saved, published, changed and dif
   assert.match(await rule.first().textContent(), /total.*maximum.*10000/s);
   await screenshot(page, 'tracking-plan-diff');
 
+  debug('tracking plans: the Versions tab loaded directly hydrates and shows the same diff');
+  await visit(page, `${server.url}/w/${ws}/tracking-plans/${planId}?tab=versions`);
+  await eventually(async () => (await page.locator('[data-testid=version-row]').count()) === 2, { message: 'two versions, loaded directly' });
+  await page.locator('[data-testid=diff] [data-testid=diff-rule]').first().waitFor();
+  await page.locator('[data-testid=version-row]').first().locator('[data-testid=version-view]').click();
+  await page.locator('[data-testid=version] [data-testid=tp-event-title]').waitFor();
+
   assert.deepEqual(consoleLog.problems(), [], 'no console errors or warnings');
 });

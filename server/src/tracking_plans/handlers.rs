@@ -216,7 +216,7 @@ async fn list_versions(
 
 #[utoipa::path(get, path = "/api/v1/workspaces/{ws}/tracking-plans/{tp}/versions/{n}", tag = "tracking plans",
     params(("ws" = String, Path), ("tp" = String, Path), ("n" = i64, Path, minimum = 1)),
-    responses((status = 200, body = TrackingPlanVersion), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = TrackingPlanVersion), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn get_version(
     State(state): State<AppState>,
     principal: Principal,

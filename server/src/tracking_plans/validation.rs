@@ -99,6 +99,9 @@ fn prepared(rules: &Map<String, Value>) -> (Value, Draft) {
     let mut schema = rules.clone();
     // The transformer deletes it: config-backend injected `version` into non-track schemas.
     schema.remove("version");
+    // The draft is chosen here, as the transformer chooses its Ajv instance. Left in, a draft-06/07 `$schema`
+    // makes jsonschema compile under 2019-09 with no vocabulary enabled: every keyword ignored, every event valid.
+    schema.remove("$schema");
     let draft = if draft4 {
         Draft::Draft4
     } else {
@@ -1208,6 +1211,43 @@ mod tests {
             got[0].meta["schemaPath"],
             "#/properties/properties/dependentRequired"
         );
+    }
+
+    #[test]
+    fn draft_06_and_07_schemas_are_validated_like_2019_09() {
+        for meta in [
+            "http://json-schema.org/draft-07/schema#",
+            "http://json-schema.org/draft-06/schema#",
+            "http://json-schema.org/draft-07/schema",
+        ] {
+            let rules = json!({
+                "$schema": meta,
+                "type": "object",
+                "properties": {"properties": {"type": "object",
+                    "properties": {"price": {"type": "number"}}, "required": ["price"]}},
+            });
+            let plan = CompiledPlan::compile(&[event("track", "A", rules)]).unwrap();
+            let got = plan.validate(&track("A", json!({"price": "1"})));
+            assert_eq!(got.len(), 1, "{meta}: {got:?}");
+            assert_eq!(got[0].violation_type, DATATYPE_MISMATCH, "{meta}");
+            assert_eq!(got[0].meta["instancePath"], "/properties/price");
+            let got = plan.validate(&track("A", json!({})));
+            assert_eq!(got.len(), 1, "{meta}: {got:?}");
+            assert!(plan.validate(&track("A", json!({"price": 1}))).is_empty());
+        }
+    }
+
+    #[test]
+    fn an_invalid_pattern_is_refused_when_saved() {
+        for rules in [
+            json!({"properties": {"properties": {"properties": {"sku": {"type": "string", "pattern": "([a-f"}}}}}),
+            json!({"properties": {"properties": {"patternProperties": {"([a-f": {"type": "string"}}}}}),
+        ] {
+            let problem = CompiledPlan::compile(&[event("track", "A", rules.clone())])
+                .err()
+                .unwrap_or_else(|| panic!("{rules} should not compile"));
+            assert_eq!(problem.field(), "events[0].rules");
+        }
     }
 
     #[test]

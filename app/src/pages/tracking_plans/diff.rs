@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use serde_json::Value;
 
 use super::event_editor::{rule_value, EventCard, EventSlot};
+use super::preview::use_hydrated;
 use crate::api::tracking_plans::{
     DiffChange, EventDiff, PlanDiff, RuleChange, TrackingPlanVersion, VersionSummary,
 };
@@ -182,6 +183,7 @@ pub fn diff_view(diff: PlanDiff) -> impl IntoView {
 }
 
 /// The Versions tab: the list, a version read-only, and the diff of any two (or a version and the draft).
+/// Its data is read in the browser once the page is hydrated (see `use_hydrated`).
 #[component]
 pub fn VersionsTab(
     /// `/api/v1/workspaces/{ws}/tracking-plans/{tp}`
@@ -191,10 +193,29 @@ pub fn VersionsTab(
     /// Whether the editor has changes that are not saved (not part of the draft yet).
     unsaved: Signal<bool>,
 ) -> impl IntoView {
+    let hydrated = use_hydrated();
+    move || {
+        if !hydrated.get() {
+            return Either::Right(view! { <Loading/> });
+        }
+        Either::Left(view! {
+            <Versions base=base.clone() latest_version=latest_version
+                has_unpublished_changes=has_unpublished_changes unsaved=unsaved/>
+        })
+    }
+}
+
+#[component]
+fn Versions(
+    base: String,
+    latest_version: Option<i64>,
+    has_unpublished_changes: bool,
+    unsaved: Signal<bool>,
+) -> impl IntoView {
     let api = use_api();
-    let versions = Resource::new(|| (), {
+    let versions = LocalResource::new({
         let (api, path) = (api.clone(), format!("{base}/versions"));
-        move |_| api.get::<Vec<VersionSummary>>(path.clone())
+        move || api.get::<Vec<VersionSummary>>(path.clone())
     });
     // The comparison shown: what changed since the last version, or in the last version.
     let initial = match latest_version {
@@ -209,9 +230,10 @@ pub fn VersionsTab(
     let from = RwSignal::new(from);
     let to = RwSignal::new(to);
     let compared = RwSignal::new(initial);
-    let diff = Resource::new(move || compared.get(), {
+    let diff = LocalResource::new({
         let (api, base) = (api.clone(), base.clone());
-        move |pair: Option<(String, String)>| {
+        move || {
+            let pair = compared.get();
             let (api, base) = (api.clone(), base.clone());
             async move {
                 match pair {
@@ -225,9 +247,10 @@ pub fn VersionsTab(
         }
     });
     let viewing = RwSignal::new(None::<i64>);
-    let version = Resource::new(move || viewing.get(), {
+    let version = LocalResource::new({
         let (api, base) = (api.clone(), base.clone());
-        move |n: Option<i64>| {
+        move || {
+            let n = viewing.get();
             let (api, base) = (api.clone(), base.clone());
             async move {
                 match n {

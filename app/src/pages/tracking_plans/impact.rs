@@ -259,7 +259,7 @@ fn event_row(event: EventImpact) -> impl IntoView {
             <td class="num">{count(event.checked)}</td>
             <td class="num" class:bad={event.violating > 0}>{count(event.violating)}</td>
             <td class="num" class:bad={event.violating > 0}>{percent(share)}</td>
-            <td class="tallies">
+            <td><div class="tallies">
                 {event.violations.into_iter().map(|tally| view! {
                     <span class="tally">
                         {type_badge(tally.violation_type)}
@@ -273,7 +273,7 @@ fn event_row(event: EventImpact) -> impl IntoView {
                         <ul>{example.into_iter().map(|v| view! { <li>{type_badge(v.violation_type)}" "{v.message}</li> }).collect_view()}</ul>
                     </details>
                 })}
-            </td>
+            </div></td>
         </tr>
     }
 }

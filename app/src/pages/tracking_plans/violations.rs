@@ -288,6 +288,8 @@ fn summary(counts: Counts) -> impl IntoView {
 /// Per source and version, and by type.
 fn breakdown(counts: Counts, names: Vec<(String, String)>, latest: Option<i64>) -> impl IntoView {
     let by_type_empty = counts.by_type.is_empty();
+    // Data planes report violations by type only; a property column only when one names a property.
+    let with_property = counts.by_type.iter().any(|t| t.property.is_some());
     view! {
         <div class="grid-2 violations-breakdown">
             <table class="list" data-testid="violations-by-series">
@@ -307,7 +309,7 @@ fn breakdown(counts: Counts, names: Vec<(String, String)>, latest: Option<i64>) 
                         view! {
                             <tr>
                                 <td><span class=format!("swatch swatch-{}", i % COLORS.len())></span>{name}</td>
-                                <td>{version}</td>
+                                <td class="nowrap">{version}</td>
                                 <td class="num">{count(totals.validated())}</td>
                                 <td class="num" class:bad={totals.with > 0}>{count(totals.with)}</td>
                                 <td class="num">{percent(totals.share())}</td>
@@ -317,13 +319,15 @@ fn breakdown(counts: Counts, names: Vec<(String, String)>, latest: Option<i64>) 
                 </tbody>
             </table>
             <table class="list" data-testid="violations-by-type">
-                <thead><tr><th>"Violation type"</th><th>"Property"</th><th class="num">"Count"</th></tr></thead>
+                <thead><tr>
+                    <th>"Violation type"</th>{with_property.then(|| view! { <th>"Property"</th> })}<th class="num">"Violations"</th>
+                </tr></thead>
                 <tbody>
                     {by_type_empty.then(|| view! { <tr><td colspan="3" class="muted">"No violations."</td></tr> })}
                     {counts.by_type.into_iter().map(|tally| view! {
                         <tr data-testid="violation-type-row">
                             <td>{type_badge(tally.violation_type)}</td>
-                            <td>{tally.property.map(|p| view! { <code>{p}</code> })}</td>
+                            {with_property.then(|| view! { <td>{tally.property.map(|p| view! { <code>{p}</code> })}</td> })}
                             <td class="num">{count(tally.count)}</td>
                         </tr>
                     }).collect_view()}
