@@ -43,6 +43,8 @@ CREATE TABLE source_tracking_plans (
         ON DELETE CASCADE
 );
 CREATE INDEX source_tracking_plans_plan ON source_tracking_plans (tracking_plan_id);
+-- Each config build reads one workspace's links.
+CREATE INDEX source_tracking_plans_workspace ON source_tracking_plans (workspace_id);
 
 -- What the data planes' tracking-plan validator reported (reportedBy `tracking_plan_validator`), per hour.
 -- `error_type` is empty for the one whole-event row rudder-server sends per event; the rows with a violation
