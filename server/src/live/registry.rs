@@ -37,13 +37,17 @@ pub struct Seen {
     pub address: String,
 }
 
-/// When each polling data plane's row was last written, and with which revisions.
+/// When each polling data plane's rows were last all written, and the revision each workspace was served.
 #[derive(Default)]
-pub struct PollLog(Mutex<HashMap<String, (i64, Vec<i64>)>>);
+pub struct PollLog(Mutex<HashMap<String, (i64, Vec<(String, i64)>)>>);
 
 /// A polling data plane was served `revisions` (one per workspace, in `workspace_ids`' order). Written in the
 /// background when due; never slows the poll. A data plane that also holds a websocket names itself in
 /// `INSTANCE_HEADER`, so that its polls land on the same row.
+///
+/// Between the periodic writes of every row, only the workspaces whose revision moved are written: a
+/// namespace's data plane is served a thousand workspaces, and writing them all after each change held
+/// SQLite's write lock long enough to delay the next change.
 pub fn polled(
     state: &AppState,
     identity: &DataPlaneIdentity,
@@ -53,21 +57,44 @@ pub fn polled(
 ) {
     let now = now_ms();
     let key = format!("{}|{}", identity.credential_label(), seen.instance_id);
-    {
+    let served: Vec<(String, i64)> = workspace_ids.into_iter().zip(revisions).collect();
+    let due: Vec<(String, i64)> = {
         let mut log = state.live.polls.0.lock().expect("poll log");
-        if let Some((at, served)) = log.get(&key) {
-            if now - at < POLL_RECORD_EVERY_MS && *served == revisions {
-                return;
+        let moved = match log.get(&key) {
+            Some((at, before)) if now - at < POLL_RECORD_EVERY_MS => {
+                let same_workspaces = before.len() == served.len()
+                    && before.iter().zip(&served).all(|(b, s)| b.0 == s.0);
+                same_workspaces.then(|| {
+                    let moved: Vec<(String, i64)> = served
+                        .iter()
+                        .zip(before)
+                        .filter(|(s, b)| s.1 != b.1)
+                        .map(|(s, _)| s.clone())
+                        .collect();
+                    (*at, moved)
+                })
             }
-        }
+            _ => None,
+        };
         if log.len() > 100_000 {
             log.clear();
         }
-        log.insert(key, (now, revisions.clone()));
-    }
+        match moved {
+            Some((_, moved)) if moved.is_empty() => return,
+            // The last full write stays the clock for the next one.
+            Some((at, moved)) => {
+                log.insert(key, (at, served));
+                moved
+            }
+            None => {
+                log.insert(key, (now, served.clone()));
+                served
+            }
+        }
+    };
     let state = state.clone();
     tokio::spawn(async move {
-        if let Err(error) = record_poll(&state, &seen, &workspace_ids, &revisions, now).await {
+        if let Err(error) = record_poll(&state, &seen, &due, now).await {
             tracing::warn!(%error, "could not record a polling data plane");
         }
     });
@@ -76,12 +103,11 @@ pub fn polled(
 async fn record_poll(
     state: &AppState,
     seen: &Seen,
-    workspace_ids: &[String],
-    revisions: &[i64],
+    served: &[(String, i64)],
     now: i64,
 ) -> Result<(), LiveError> {
     let mut tx = state.db.begin().await?;
-    for (workspace_id, revision) in workspace_ids.iter().zip(revisions) {
+    for (workspace_id, revision) in served {
         sqlx::query(
             "INSERT INTO data_planes (workspace_id, instance_id, transport, software, version, address,
                  connected_replica, applied_revision, applied_at, first_seen, last_seen)
