@@ -37,9 +37,12 @@ pub struct Seen {
     pub address: String,
 }
 
-/// When each polling data plane's rows were last all written, and the revision each workspace was served.
+/// Each workspace a poll was served, with its revision.
+type Served = Vec<(String, i64)>;
+
+/// When each polling data plane's rows were last all written, and what it was served since.
 #[derive(Default)]
-pub struct PollLog(Mutex<HashMap<String, (i64, Vec<(String, i64)>)>>);
+pub struct PollLog(Mutex<HashMap<String, (i64, Served)>>);
 
 /// A polling data plane was served `revisions` (one per workspace, in `workspace_ids`' order). Written in the
 /// background when due; never slows the poll. A data plane that also holds a websocket names itself in
@@ -57,15 +60,15 @@ pub fn polled(
 ) {
     let now = now_ms();
     let key = format!("{}|{}", identity.credential_label(), seen.instance_id);
-    let served: Vec<(String, i64)> = workspace_ids.into_iter().zip(revisions).collect();
-    let due: Vec<(String, i64)> = {
+    let served: Served = workspace_ids.into_iter().zip(revisions).collect();
+    let due: Served = {
         let mut log = state.live.polls.0.lock().expect("poll log");
         let moved = match log.get(&key) {
             Some((at, before)) if now - at < POLL_RECORD_EVERY_MS => {
                 let same_workspaces = before.len() == served.len()
                     && before.iter().zip(&served).all(|(b, s)| b.0 == s.0);
                 same_workspaces.then(|| {
-                    let moved: Vec<(String, i64)> = served
+                    let moved: Served = served
                         .iter()
                         .zip(before)
                         .filter(|(s, b)| s.1 != b.1)
