@@ -12,10 +12,9 @@ import {
   cleanups,
   debug,
   launchBrowser,
-  linkFromOutbox,
-  random,
   screenshot,
   signIn,
+  signInAsNewViewer,
   signInThroughUi,
   startServer,
   visit,
@@ -229,20 +228,7 @@ test('consent: settings, a destination\'s consents, the served config and the si
 test('consent: viewers read the settings and simulate, without changing anything', { timeout: 120_000 }, async (t) => {
   const owner = await signIn(server.url);
   const ws = owner.me.workspaces[0].id;
-  const viewer = { email: `viewer-${random(3)}@e2e.example.com`, password: 'e2e-viewer-horse-battery' };
-  await owner.post(`/api/v1/workspaces/${ws}/invites`, { email: viewer.email, role: 'viewer' });
-  const invite = new URL(await linkFromOutbox(server, '/invite'));
-  const accepted = await fetch(`${server.url}/api/v1/invites/accept`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', origin: server.url },
-    body: JSON.stringify({ token: invite.searchParams.get('token'), name: 'Vera', password: viewer.password }),
-  });
-  assert.ok(accepted.ok, `the invite accepted: ${accepted.status} ${await accepted.text()}`);
-  const context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
-  t.after(() => context.close());
-  const page = await context.newPage();
-  const consoleLog = watchConsole(page);
-  await signInThroughUi(page, server.url, viewer);
+  const { page, consoleLog } = await signInAsNewViewer(t, browser, server, owner, ws);
   await visit(page, `${server.url}/w/${ws}/consent`);
   await page.locator('[data-testid=consent-settings] fieldset[data-provider=custom]').waitFor();
   assert.equal(await page.locator('[data-testid=save-consent-settings]').count(), 0, 'no save for viewers');

@@ -486,6 +486,28 @@ export async function linkFromOutbox(server, pathname) {
   });
 }
 
+/**
+ * Invites a viewer to the workspace (as `owner`, an API client), accepts the mailed invite and signs the viewer
+ * in through the UI in a browser context of their own (closed after the test). Returns `{page, consoleLog}`.
+ */
+export async function signInAsNewViewer(t, browser, server, owner, ws) {
+  const viewer = { email: `viewer-${random(3)}@e2e.example.com`, password: 'e2e-viewer-horse-battery' };
+  await owner.post(`/api/v1/workspaces/${ws}/invites`, { email: viewer.email, role: 'viewer' });
+  const invite = new URL(await linkFromOutbox(server, '/invite'));
+  const accepted = await fetch(`${server.url}/api/v1/invites/accept`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', origin: server.url },
+    body: JSON.stringify({ token: invite.searchParams.get('token'), name: 'Vera', password: viewer.password }),
+  });
+  if (!accepted.ok) throw new Error(`the invite was not accepted: ${accepted.status} ${await accepted.text()}`);
+  const context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
+  t.after(() => context.close());
+  const page = await context.newPage();
+  const consoleLog = watchConsole(page);
+  await signInThroughUi(page, server.url, viewer);
+  return { page, consoleLog };
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // The RudderStack JavaScript SDK, offline: its bundled build (every plugin inside, nothing fetched from a CDN),
 // served from a site of its own origin, with stand-ins for device-mode integration scripts, sending to a data

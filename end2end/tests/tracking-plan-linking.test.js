@@ -11,10 +11,9 @@ import {
   debug,
   eventually,
   launchBrowser,
-  linkFromOutbox,
-  random,
   screenshot,
   signIn,
+  signInAsNewViewer,
   signInThroughUi,
   startServer,
   visit,
@@ -203,20 +202,7 @@ test('a source is linked to a published plan in the UI, the data plane gets it, 
   assert.match(await preview.locator('[data-testid=preview-invalid]').textContent(), /not valid JSON/);
 
   debug('a viewer sees the link, cannot change it, and can check an event');
-  const viewer = { email: `viewer-${random(3)}@e2e.example.com`, password: 'e2e-viewer-horse-battery' };
-  await owner.post(`${api}/invites`, { email: viewer.email, role: 'viewer' });
-  const invite = new URL(await linkFromOutbox(server, '/invite'));
-  const accepted = await fetch(`${server.url}/api/v1/invites/accept`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', origin: server.url },
-    body: JSON.stringify({ token: invite.searchParams.get('token'), name: 'Vera', password: viewer.password }),
-  });
-  assert.ok(accepted.ok, `the invite accepted: ${accepted.status} ${await accepted.text()}`);
-  const viewerContext = await browser.newContext({ viewport: { width: 1360, height: 900 } });
-  t.after(() => viewerContext.close());
-  const viewerPage = await viewerContext.newPage();
-  const viewerConsole = watchConsole(viewerPage);
-  await signInThroughUi(viewerPage, server.url, viewer);
+  const { page: viewerPage, consoleLog: viewerConsole } = await signInAsNewViewer(t, browser, server, owner, ws);
   await visit(viewerPage, `${server.url}/w/${ws}/sources/${source.id}`);
   const viewerCard = viewerPage.locator('[data-testid=source-tracking-plan]');
   await viewerCard.locator('[data-testid=tp-linked]').waitFor();

@@ -13,11 +13,10 @@ import {
   eventually,
   hydrated,
   launchBrowser,
-  linkFromOutbox,
-  random,
   screenshot,
   simulate,
   signIn,
+  signInAsNewViewer,
   signInThroughUi,
   startServer,
   visit,
@@ -198,20 +197,7 @@ test('volume and errors show what a data plane reported', { timeout: 240_000 }, 
   await page.waitForURL(new RegExp(`/destinations/${destination.id}/volume$`));
 
   debug('errors and settings as a viewer: no samples, retention read-only');
-  const viewer = { email: `viewer-${random(3)}@e2e.example.com`, password: 'e2e-viewer-horse-battery' };
-  await owner.post(`/api/v1/workspaces/${ws}/invites`, { email: viewer.email, role: 'viewer' });
-  const invite = new URL(await linkFromOutbox(server, '/invite'));
-  const accepted = await fetch(`${server.url}/api/v1/invites/accept`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', origin: server.url },
-    body: JSON.stringify({ token: invite.searchParams.get('token'), name: 'Vera', password: viewer.password }),
-  });
-  assert.ok(accepted.ok, `the invite accepted: ${accepted.status} ${await accepted.text()}`);
-  const viewerContext = await browser.newContext({ viewport: { width: 1360, height: 900 } });
-  t.after(() => viewerContext.close());
-  const viewerPage = await viewerContext.newPage();
-  const viewerConsole = watchConsole(viewerPage);
-  await signInThroughUi(viewerPage, server.url, viewer);
+  const { page: viewerPage, consoleLog: viewerConsole } = await signInAsNewViewer(t, browser, server, owner, ws);
   await visit(viewerPage, `${server.url}/w/${ws}/destinations/${destination.id}/errors`);
   await viewerPage.locator('[data-testid=error-group]').first().waitFor();
   assert.match(await viewerPage.locator('[data-testid=samples-hidden]').textContent(), /editors and admins only/);
