@@ -142,6 +142,37 @@ pub struct Config {
     )]
     pub job_poll_ms: u64,
 
+    /// Networks warehouse validation may connect to (CIDR ranges, comma-separated). Empty: every network
+    /// not refused otherwise. Link-local and cloud metadata addresses are refused whatever this says.
+    #[arg(
+        global = true,
+        long = "validation-allow",
+        env = "WHEELHOUSE_VALIDATION_ALLOW",
+        value_delimiter = ',',
+        value_parser = parse_proxy
+    )]
+    pub validation_allow: Vec<IpNet>,
+
+    /// Networks warehouse validation never connects to (CIDR ranges, comma-separated), e.g. this instance's
+    /// own private network.
+    #[arg(
+        global = true,
+        long = "validation-deny",
+        env = "WHEELHOUSE_VALIDATION_DENY",
+        value_delimiter = ',',
+        value_parser = parse_proxy
+    )]
+    pub validation_deny: Vec<IpNet>,
+
+    /// How long one validation step may take before it fails (ms). rudder-server allows 25 s per query.
+    #[arg(
+        global = true,
+        long = "validation-step-timeout-ms",
+        env = "WHEELHOUSE_VALIDATION_STEP_TIMEOUT_MS",
+        default_value_t = 20_000
+    )]
+    pub validation_step_timeout_ms: u64,
+
     /// Log format: `text` or `json`.
     #[arg(
         global = true,
@@ -172,6 +203,9 @@ impl Config {
             job_retry_base_ms: 10_000,
             job_retry_max_ms: 3_600_000,
             job_poll_ms: 1_000,
+            validation_allow: Vec::new(),
+            validation_deny: Vec::new(),
+            validation_step_timeout_ms: 20_000,
         }
     }
 
@@ -183,6 +217,18 @@ impl Config {
                 self.job_retry_max_ms.max(self.job_retry_base_ms),
             ),
             ..Default::default()
+        }
+    }
+
+    pub fn validation_settings(&self) -> crate::warehouses::ValidationSettings {
+        crate::warehouses::ValidationSettings {
+            policy: crate::warehouses::network::NetworkPolicy {
+                allow: self.validation_allow.clone(),
+                deny: self.validation_deny.clone(),
+            },
+            step_timeout: std::time::Duration::from_millis(
+                self.validation_step_timeout_ms.max(100),
+            ),
         }
     }
 
@@ -205,7 +251,7 @@ impl Config {
     }
 }
 
-/// `10.0.0.7` or `10.0.0.0/8`.
+/// `10.0.0.7` or `10.0.0.0/8` (also for the validation networks).
 fn parse_proxy(value: &str) -> Result<IpNet, String> {
     let value = value.trim();
     value

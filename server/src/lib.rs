@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod alerts;
 pub mod audit;
 pub mod catalog;
 pub mod changes;
@@ -31,6 +32,7 @@ pub mod time;
 pub mod tokens;
 pub mod tracking_plans;
 pub mod volume;
+pub mod warehouses;
 pub mod workspaces;
 
 use std::net::SocketAddr;
@@ -197,6 +199,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         volume,
         samples,
         tracking_plans: tracking_plans::cache::Compiled::default(),
+        validation: config.validation_settings(),
     });
     let setup_url = bootstrap(&state, &config).await?;
     let config_listener = config_api::listener::listen_early(&state.db).await;

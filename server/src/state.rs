@@ -38,6 +38,8 @@ pub struct Shared {
     pub samples: crate::live::samples::Writer,
     /// Published tracking-plan versions, compiled.
     pub tracking_plans: crate::tracking_plans::cache::Compiled,
+    /// Where warehouse validation may connect, and how long a step may take.
+    pub validation: crate::warehouses::ValidationSettings,
 }
 
 impl AppState {

@@ -147,7 +147,7 @@ async fn drop_stale_databases(admin_url: &str) {
 
 /// Runs a future to completion on its own thread and runtime (usable from `Drop` and from inside a test's
 /// runtime alike).
-fn run_blocking<F>(future: F)
+pub(crate) fn run_blocking<F>(future: F)
 where
     F: std::future::Future<Output = ()> + Send + 'static,
 {

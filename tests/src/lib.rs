@@ -27,6 +27,7 @@ pub mod fixtures;
 pub mod logs;
 pub mod mail;
 pub mod test_app;
+pub mod warehouse;
 pub mod ws;
 
 pub use ::app::api::workspaces::Role;

@@ -23,6 +23,7 @@ pub struct TestAppBuilder {
     bootstrap: Option<(String, String)>,
     master_key: Option<String>,
     fast_jobs: bool,
+    configure: Option<Box<dyn FnOnce(&mut Config) + Send>>,
 }
 
 /// Where the server sends mail.
@@ -69,6 +70,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// Changes the server's config before it starts (a setting no other method covers).
+    pub fn configure(mut self, change: impl FnOnce(&mut Config) + Send + 'static) -> Self {
+        self.configure = Some(Box::new(change));
+        self
+    }
+
     pub async fn start(self) -> TestApp {
         crate::logs::init();
         let data_dir = TempDir::new();
@@ -98,6 +105,9 @@ impl TestAppBuilder {
         if let Some((email, password)) = self.bootstrap {
             config.bootstrap_email = Some(email);
             config.bootstrap_password = Some(SecretString::from(password));
+        }
+        if let Some(change) = self.configure {
+            change(&mut config);
         }
         let server = server::start(config.clone())
             .await
@@ -156,6 +166,7 @@ impl TestApp {
             bootstrap: None,
             master_key: None,
             fast_jobs: false,
+            configure: None,
         }
     }
 

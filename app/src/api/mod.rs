@@ -30,6 +30,7 @@ pub mod sources;
 pub mod tokens;
 pub mod tracking_plans;
 pub mod volume;
+pub mod warehouses;
 pub mod workspaces;
 
 pub use client::{use_api, Api};

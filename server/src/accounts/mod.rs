@@ -440,6 +440,7 @@ pub async fn send_reset_mail(
                  If you did not ask for this, ignore this mail: your password stays as it is.\n",
                 user.name
             ),
+            html: None,
             message_id: message_id.to_string(),
         })
         .await?;

@@ -52,7 +52,11 @@ use error::error_response;
         (name = "volume", description = "Event volume and errors, as data planes report them (rudder-server's \
             `POST /metrics` and `POST /recordErrors`, and the data-plane websocket's `metrics` frames)"),
         (name = "consent", description = "Consent managers, the consents each destination requires, and what an \
-            event with given consents reaches")
+            event with given consents reaches"),
+        (name = "warehouses", description = "Permission validation of warehouse destinations and reverse-ETL \
+            sources, and their sync history"),
+        (name = "alerts", description = "Alert mail when a warehouse sync or permission check starts failing and \
+            when it recovers: subscriptions, notification settings, what was sent")
     )
 )]
 struct ApiDoc;
@@ -113,6 +117,8 @@ pub fn api_router(state: AppState) -> Router {
         .merge(crate::volume::handlers::api_routes())
         .merge(crate::tracking_plans::api_routes())
         .merge(crate::consent::routes())
+        .merge(crate::warehouses::routes())
+        .merge(crate::alerts::routes())
         .split_for_parts();
     openapi.merge(crate::live::DataPlaneDoc::openapi());
     openapi.merge(crate::tracking_plans::handlers::DataPlaneDoc::openapi());

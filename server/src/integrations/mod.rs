@@ -199,6 +199,17 @@ pub async fn create<K: IntegrationKind>(
     }
     insert.execute(&mut *tx).await?;
     store::replace(&mut tx, owner::<K>(workspace_id, &id), &prepared.sealed).await?;
+    let validating = crate::warehouses::enqueue(
+        &mut tx,
+        workspace_id,
+        K::RESOURCE,
+        &id,
+        entry.definition.name(),
+        "saved",
+        Some(&actor.label),
+    )
+    .await?
+    .is_some();
     let changes = Changes::new()
         .set("name", &name)
         .set("type", entry.definition.name())
@@ -214,6 +225,9 @@ pub async fn create<K: IntegrationKind>(
             .with(changes),
     )
     .await?;
+    if validating {
+        state.jobs.wake();
+    }
     load::<K>(state, workspace_id, &id).await
 }
 
@@ -264,6 +278,7 @@ pub async fn update<K: IntegrationKind>(
         .or(prepared.as_ref().map(|_| current.revision_id.as_str()));
     revisions::advance::<K>(&mut tx, &state.db, id, based_on).await?;
     let mut changes = Changes::new();
+    let mut validating = false;
     if let Some(name) = &name {
         sqlx::query(&format!("UPDATE {} SET name = $1 WHERE id = $2", K::TABLE))
             .bind(name)
@@ -293,6 +308,19 @@ pub async fn update<K: IntegrationKind>(
         .execute(&mut *tx)
         .await?;
         store::replace(&mut tx, owner, &prepared.sealed).await?;
+        // New credentials are checked at once (a change of anything else in the config too: the host,
+        // the namespace).
+        validating = crate::warehouses::enqueue(
+            &mut tx,
+            workspace_id,
+            K::RESOURCE,
+            id,
+            &current.type_name,
+            "saved",
+            Some(&actor.label),
+        )
+        .await?
+        .is_some();
         changes = changes.merge(prepared.changes);
     }
     crate::changes::commit_config_change(
@@ -305,6 +333,9 @@ pub async fn update<K: IntegrationKind>(
             .with(changes),
     )
     .await?;
+    if validating {
+        state.jobs.wake();
+    }
     load::<K>(state, workspace_id, id).await
 }
 
@@ -393,6 +424,7 @@ pub async fn delete<K: IntegrationKind>(
         return Err(IntegrationError::NotFound(K::RESOURCE));
     }
     store::delete(&mut tx, K::RESOURCE, id).await?;
+    crate::warehouses::forget(&mut tx, id).await?;
     crate::changes::commit_config_change(
         state,
         tx,

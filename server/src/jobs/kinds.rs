@@ -20,16 +20,28 @@ pub enum JobKind {
     JobsPrune,
     /// Roll event volume up into hour and day buckets, and delete what is past its retention.
     VolumeRollup,
+    /// Validate a warehouse's permissions (payload: `{"validationId"}`).
+    WarehouseValidate,
+    /// Enqueue the validations of warehouses whose scheduled re-check is due (permission drift).
+    WarehouseRecheck,
+    /// Mail one alert (payload: `{"alertId"}`).
+    MailAlert,
+    /// Enqueue the daily reminders of incidents that go on.
+    AlertReminders,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 6] = [
+    pub const ALL: [JobKind; 10] = [
         JobKind::MailInvite,
         JobKind::MailPasswordReset,
         JobKind::SessionsCleanup,
         JobKind::AuditPrune,
         JobKind::JobsPrune,
         JobKind::VolumeRollup,
+        JobKind::WarehouseValidate,
+        JobKind::WarehouseRecheck,
+        JobKind::MailAlert,
+        JobKind::AlertReminders,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -40,6 +52,10 @@ impl JobKind {
             JobKind::AuditPrune => "audit.prune",
             JobKind::JobsPrune => "jobs.prune",
             JobKind::VolumeRollup => "volume.rollup",
+            JobKind::WarehouseValidate => "warehouse.validate",
+            JobKind::WarehouseRecheck => "warehouse.recheck",
+            JobKind::MailAlert => "mail.alert",
+            JobKind::AlertReminders => "alerts.remind",
         }
     }
 
@@ -51,11 +67,16 @@ impl JobKind {
     /// default backoff: 10 s doubling, at most an hour apart); maintenance runs again at its next slot anyway.
     pub fn max_attempts(self) -> i64 {
         match self {
-            JobKind::MailInvite | JobKind::MailPasswordReset => 30,
+            JobKind::MailInvite | JobKind::MailPasswordReset | JobKind::MailAlert => 30,
+            // A validation that cannot finish (its replica keeps dying) is not worth many tries: it can be
+            // asked for again.
+            JobKind::WarehouseValidate => 2,
             JobKind::SessionsCleanup
             | JobKind::AuditPrune
             | JobKind::JobsPrune
-            | JobKind::VolumeRollup => 3,
+            | JobKind::VolumeRollup
+            | JobKind::WarehouseRecheck
+            | JobKind::AlertReminders => 3,
         }
     }
 }
@@ -100,6 +121,22 @@ pub async fn run(state: &AppState, job: &ClaimedJob) -> Result<(), Failure> {
             .await
             .map(|_| ())
             .map_err(|e| e.to_string()),
+        JobKind::WarehouseValidate => {
+            let payload: ValidatePayload = payload(job)?;
+            crate::warehouses::run(state, &payload.validation_id).await
+        }
+        JobKind::WarehouseRecheck => crate::warehouses::recheck_due(state)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        JobKind::MailAlert => {
+            let payload: AlertPayload = payload(job)?;
+            crate::alerts::send(state, &payload.alert_id, job.attempts >= job.max_attempts).await
+        }
+        JobKind::AlertReminders => crate::alerts::remind_due(state)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
     }
 }
 
@@ -115,6 +152,18 @@ pub struct InvitePayload {
 #[serde(rename_all = "camelCase")]
 pub struct ResetPayload {
     pub user_id: String,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ValidatePayload {
+    validation_id: String,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AlertPayload {
+    alert_id: String,
 }
 
 fn payload<T: DeserializeOwned>(job: &ClaimedJob) -> Result<T, Failure> {

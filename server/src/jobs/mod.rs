@@ -54,7 +54,8 @@ impl Default for JobSettings {
             lease: Duration::from_secs(60),
             retry_base: Duration::from_secs(10),
             retry_max: Duration::from_secs(60 * 60),
-            concurrency: 2,
+            // Validations wait on warehouses (seconds each): mail must not queue behind a few of them.
+            concurrency: 4,
         }
     }
 }

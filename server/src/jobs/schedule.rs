@@ -20,6 +20,8 @@ pub const SCHEDULES: &[(JobKind, &str)] = &[
     (JobKind::AuditPrune, "23 3 * * *"),
     (JobKind::JobsPrune, "41 3 * * *"),
     (JobKind::VolumeRollup, "* * * * *"),
+    (JobKind::WarehouseRecheck, "7 * * * *"),
+    (JobKind::AlertReminders, "37 * * * *"),
 ];
 
 /// How often each replica looks.

@@ -317,9 +317,34 @@ impl Connection {
                     }
                 }
             }
-            // Stored by the sync-alert feature; taken and acknowledged here.
             Inbound::SyncRun(run) => {
-                tracing::debug!(run_id = %run.run_id, status = ?run.status, "sync run received")
+                let stored = match crate::warehouses::syncs::RunReport::from_frame(&run) {
+                    Ok(report) => crate::warehouses::syncs::record(&self.state, report).await,
+                    Err(invalid) => Err(invalid.into()),
+                };
+                match stored {
+                    Ok(()) => {}
+                    Err(crate::warehouses::WarehouseError::Invalid(invalid)) => {
+                        return self.refuse(
+                            FrameError {
+                                code: "invalid",
+                                message: format!("syncRun.{}: {}", invalid.field, invalid.message),
+                                frame_type: Some(kind.into()),
+                            },
+                            id,
+                        );
+                    }
+                    // Not acknowledged: the data plane sends it again.
+                    Err(error) => {
+                        tracing::warn!(%error, "could not store a sync run");
+                        return vec![FrameError {
+                            code: "unavailable",
+                            message: "the run could not be stored now; send it again".into(),
+                            frame_type: Some(kind.into()),
+                        }
+                        .to_outbound(id)];
+                    }
+                }
             }
             Inbound::Hello(_) | Inbound::Pong(_) => {}
         }

@@ -8,13 +8,16 @@
 use std::path::PathBuf;
 
 use lettre::message::header::ContentType;
-use lettre::message::Mailbox;
+use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 pub struct Mail {
     pub to: String,
     pub subject: String,
+    /// The plain-text body.
     pub body: String,
+    /// An HTML alternative to the plain text, for mail clients that show it.
+    pub html: Option<String>,
     /// Unique per message and stable across its retries (the sending job's id), so that a mail server that
     /// already accepted it once can recognise a second delivery.
     pub message_id: String,
@@ -76,14 +79,16 @@ impl Mailer {
             .parse()
             .map_err(|e| MailError::Address(format!("{e}")))?;
         let domain = self.from.email.domain().to_string();
-        let message = Message::builder()
+        let builder = Message::builder()
             .message_id(Some(format!("<{}@{domain}>", mail.message_id)))
             .from(self.from.clone())
             .to(to)
-            .subject(&mail.subject)
-            .header(ContentType::TEXT_PLAIN)
-            .body(mail.body)
-            .map_err(|e| MailError::Build(e.to_string()))?;
+            .subject(&mail.subject);
+        let message = match mail.html {
+            Some(html) => builder.multipart(MultiPart::alternative_plain_html(mail.body, html)),
+            None => builder.header(ContentType::TEXT_PLAIN).body(mail.body),
+        }
+        .map_err(|e| MailError::Build(e.to_string()))?;
         match &self.transport {
             Transport::Smtp(smtp) => {
                 smtp.send(message)

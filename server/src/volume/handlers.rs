@@ -100,7 +100,15 @@ async fn metrics(
         &body,
         "a metric object {workspaceId, instanceId, sourceId, destinationId, reportedBy, terminalState, reportedAt, reports: [...]}",
     )?;
-    take(&state, &headers, object.into_report()?).await
+    let sync = crate::warehouses::syncs::RunReport::from_metric(&object);
+    let status = take(&state, &headers, object.into_report()?).await?;
+    if let Some(sync) = sync {
+        // The report is stored: a sync run that cannot be (its destination is unknown) is not worth a retry.
+        if let Err(error) = crate::warehouses::syncs::record(&state, sync).await {
+            tracing::info!(%error, "a warehouse report's run was not recorded");
+        }
+    }
+    Ok(status)
 }
 
 async fn record_errors(

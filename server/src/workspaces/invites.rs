@@ -211,6 +211,7 @@ pub async fn send_invite_mail(
                  Accept the invitation within 7 days:\n\n{link}\n",
                 payload.inviter_email,
             ),
+            html: None,
             message_id: message_id.to_string(),
         })
         .await?;

@@ -17,4 +17,5 @@ mod sources_destinations;
 mod tokens;
 mod tracking_plans;
 mod volume;
+mod warehouses;
 mod workspaces;
