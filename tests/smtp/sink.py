@@ -5,8 +5,8 @@
 
 Listens on 127.0.0.1 on the port given (tests that first let mail fail pick one that nothing listens on), or
 on one the OS picks, prints that port as its first line of stdout, and writes every
-message it receives into <directory> as one JSON file: {"from", "to": [...], "subject", "body"} (the body is the
-decoded text/plain part). Files appear atomically (written under a temporary name, then renamed).
+message it receives into <directory> as one JSON file: {"from", "to": [...], "subject", "messageId", "body", "html"}
+(the body is the decoded text/plain part, html the text/html part or null). Files appear atomically (written under a temporary name, then renamed).
 
 It exits when its standard input closes, so that it never outlives the test process that started it, even if
 that process is killed.
@@ -33,11 +33,14 @@ class Sink:
             raw = raw.encode("utf-8")
         message = email.message_from_bytes(raw, policy=policy.default)
         part = message.get_body(preferencelist=("plain",))
+        html = message.get_body(preferencelist=("html",))
         record = {
             "from": envelope.mail_from,
             "to": list(envelope.rcpt_tos),
             "subject": str(message.get("subject", "")),
+            "messageId": str(message.get("message-id", "")),
             "body": part.get_content() if part is not None else "",
+            "html": html.get_content() if html is not None else None,
         }
         name = uuid.uuid4().hex
         temporary = os.path.join(self.directory, name + ".tmp")

@@ -67,11 +67,16 @@ impl SmtpSink {
 
 /// A message as the SMTP server received it.
 #[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Mail {
     pub from: String,
     pub to: Vec<String>,
     pub subject: String,
+    #[serde(default)]
+    pub message_id: String,
     pub body: String,
+    #[serde(default)]
+    pub html: Option<String>,
 }
 
 impl Mail {

@@ -23,8 +23,11 @@ pub struct TestAppBuilder {
     bootstrap: Option<(String, String)>,
     master_key: Option<String>,
     fast_jobs: bool,
-    configure: Option<Box<dyn FnOnce(&mut Config) + Send>>,
+    configure: Option<ConfigChange>,
 }
+
+/// A change to the server's config, made before it starts.
+type ConfigChange = Box<dyn FnOnce(&mut Config) + Send>;
 
 /// Where the server sends mail.
 #[derive(Clone, Copy, PartialEq, Eq)]

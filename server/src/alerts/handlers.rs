@@ -35,7 +35,7 @@ async fn list_alerts(
 
 /// Whether you get this warehouse destination's alerts (any member, signed in).
 #[utoipa::path(get, path = "/api/v1/workspaces/{ws}/destinations/{id}/alerts", tag = "alerts",
-    security(("session" = [])), params(("ws" = String, Path), ("id" = String, Path)),
+    params(("ws" = String, Path), ("id" = String, Path)),
     responses((status = 200, body = AlertSubscription), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 async fn get_destination_alerts(
@@ -51,7 +51,7 @@ async fn get_destination_alerts(
 /// Subscribe to (`true`) or unsubscribe from (`false`) this destination's alerts, or return to the default
 /// (`null`: admins and owners get them, others not).
 #[utoipa::path(put, path = "/api/v1/workspaces/{ws}/destinations/{id}/alerts", tag = "alerts",
-    security(("session" = [])), params(("ws" = String, Path), ("id" = String, Path)),
+    params(("ws" = String, Path), ("id" = String, Path)),
     request_body = ChangeSubscription,
     responses((status = 200, body = AlertSubscription), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
@@ -68,7 +68,7 @@ async fn put_destination_alerts(
 
 /// Whether you get this reverse-ETL source's alerts (any member, signed in).
 #[utoipa::path(get, path = "/api/v1/workspaces/{ws}/sources/{id}/alerts", tag = "alerts",
-    security(("session" = [])), params(("ws" = String, Path), ("id" = String, Path)),
+    params(("ws" = String, Path), ("id" = String, Path)),
     responses((status = 200, body = AlertSubscription), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 async fn get_source_alerts(
@@ -83,7 +83,7 @@ async fn get_source_alerts(
 
 /// Subscribe to or unsubscribe from this source's alerts, or return to the default (`null`).
 #[utoipa::path(put, path = "/api/v1/workspaces/{ws}/sources/{id}/alerts", tag = "alerts",
-    security(("session" = [])), params(("ws" = String, Path), ("id" = String, Path)),
+    params(("ws" = String, Path), ("id" = String, Path)),
     request_body = ChangeSubscription,
     responses((status = 200, body = AlertSubscription), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
@@ -99,7 +99,7 @@ async fn put_source_alerts(
 }
 
 /// Your notification settings: whether you muted all alerts, and the resources you chose for.
-#[utoipa::path(get, path = "/api/v1/me/notifications", tag = "alerts", security(("session" = [])),
+#[utoipa::path(get, path = "/api/v1/me/notifications", tag = "alerts",
     responses((status = 200, body = NotificationSettings), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody)))]
 async fn get_notifications(
@@ -110,7 +110,7 @@ async fn get_notifications(
 }
 
 /// Mute (or unmute) every alert mail to you.
-#[utoipa::path(put, path = "/api/v1/me/notifications", tag = "alerts", security(("session" = [])),
+#[utoipa::path(put, path = "/api/v1/me/notifications", tag = "alerts",
     request_body = UpdateNotificationSettings,
     responses((status = 200, body = NotificationSettings), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody)))]

@@ -338,7 +338,17 @@ async fn enqueue_alerts(
 /// The daily reminder (an hourly job): each incident whose last mail is a day old gets a reminder.
 pub async fn remind_due(state: &AppState) -> Result<usize, DbError> {
     let now = now_ms();
-    let due: Vec<(String, String, String, String, Option<String>, i64, i64)> = sqlx::query_as(
+    #[derive(sqlx::FromRow)]
+    struct Due {
+        resource_id: String,
+        cause: String,
+        workspace_id: String,
+        resource_type: String,
+        last_error: Option<String>,
+        failing_since: i64,
+        last_reminded_at: i64,
+    }
+    let due: Vec<Due> = sqlx::query_as(
         "SELECT resource_id, cause, workspace_id, resource_type, last_error, failing_since, last_reminded_at
          FROM resource_health WHERE state = 'failing' AND last_reminded_at <= $1",
     )
@@ -346,7 +356,16 @@ pub async fn remind_due(state: &AppState) -> Result<usize, DbError> {
     .fetch_all(&state.db.pool)
     .await?;
     let mut reminded = 0;
-    for (resource_id, cause, workspace_id, resource_type, error, since, last) in due {
+    for Due {
+        resource_id,
+        cause,
+        workspace_id,
+        resource_type,
+        last_error: error,
+        failing_since: since,
+        last_reminded_at: last,
+    } in due
+    {
         let resource_type: ResourceType = if resource_type == "source" {
             "source"
         } else {
@@ -483,6 +502,13 @@ async fn require_resource(
     .ok_or(AlertError::NotFound(resource_type))
 }
 
+/// Whose subscription: the person's, or the person an API token acts for.
+fn subscriber(actor: &Actor) -> Result<&str, AccessError> {
+    actor
+        .user_id()
+        .ok_or_else(|| AccessError::NeedsPerson("only a person subscribes to alerts".into()))
+}
+
 async fn muted(db: &Db, user_id: &str) -> Result<bool, DbError> {
     let muted: Option<i64> =
         sqlx::query_scalar("SELECT mute_all FROM notification_settings WHERE user_id = $1")
@@ -503,7 +529,7 @@ pub async fn subscription(
     let role = access::require(&state.db, actor, workspace_id, Role::Viewer)
         .await?
         .role;
-    let user_id = actor.person("subscribe to alerts")?;
+    let user_id = subscriber(actor)?;
     require_resource(&state.db, workspace_id, resource_type, id).await?;
     let chosen: Option<i64> = sqlx::query_scalar(
         "SELECT subscribed FROM alert_subscriptions WHERE user_id = $1 AND resource_id = $2",
@@ -534,7 +560,7 @@ pub async fn set_subscription(
     change: ChangeSubscription,
 ) -> Result<AlertSubscription, AlertError> {
     access::require(&state.db, actor, workspace_id, Role::Viewer).await?;
-    let user_id = actor.person("subscribe to alerts")?;
+    let user_id = subscriber(actor)?;
     require_resource(&state.db, workspace_id, resource_type, id).await?;
     match change.subscribed {
         Some(subscribed) => {
@@ -565,11 +591,20 @@ pub async fn set_subscription(
 
 /// The signed-in person's notification settings.
 pub async fn settings(state: &AppState, actor: &Actor) -> Result<NotificationSettings, AlertError> {
-    let user_id = actor.person("read notification settings")?;
-    let rows: Vec<(String, String, String, i64, Option<String>, Option<String>)> = sqlx::query_as(
+    let user_id = subscriber(actor)?;
+    #[derive(sqlx::FromRow)]
+    struct Chosen {
+        workspace_id: String,
+        resource_id: String,
+        resource_type: String,
+        subscribed: i64,
+        destination_name: Option<String>,
+        source_name: Option<String>,
+    }
+    let rows: Vec<Chosen> = sqlx::query_as(
         "SELECT s.workspace_id, s.resource_id,
-             CASE WHEN d.id IS NOT NULL THEN 'destination' ELSE 'source' END,
-             s.subscribed, d.name, src.name
+             CASE WHEN d.id IS NOT NULL THEN 'destination' ELSE 'source' END AS resource_type,
+             s.subscribed, d.name AS destination_name, src.name AS source_name
          FROM alert_subscriptions s
          JOIN memberships m ON m.workspace_id = s.workspace_id AND m.user_id = s.user_id
          LEFT JOIN destinations d ON d.id = s.resource_id
@@ -584,17 +619,15 @@ pub async fn settings(state: &AppState, actor: &Actor) -> Result<NotificationSet
         mute_all: muted(&state.db, user_id).await?,
         subscriptions: rows
             .into_iter()
-            .filter_map(
-                |(workspace_id, resource_id, resource_type, subscribed, d, s)| {
-                    Some(ResourceSubscription {
-                        workspace_id,
-                        resource_type,
-                        resource_id,
-                        resource_name: d.or(s)?,
-                        subscribed: subscribed == 1,
-                    })
-                },
-            )
+            .filter_map(|row| {
+                Some(ResourceSubscription {
+                    resource_name: row.destination_name.or(row.source_name)?,
+                    workspace_id: row.workspace_id,
+                    resource_type: row.resource_type,
+                    resource_id: row.resource_id,
+                    subscribed: row.subscribed == 1,
+                })
+            })
             .collect(),
     })
 }
@@ -604,7 +637,7 @@ pub async fn update_settings(
     actor: &Actor,
     change: UpdateNotificationSettings,
 ) -> Result<NotificationSettings, AlertError> {
-    let user_id = actor.person("change notification settings")?;
+    let user_id = subscriber(actor)?;
     sqlx::query(
         "INSERT INTO notification_settings (user_id, mute_all, updated_at) VALUES ($1, $2, $3)
          ON CONFLICT (user_id) DO UPDATE SET mute_all = excluded.mute_all, updated_at = excluded.updated_at",

@@ -557,17 +557,33 @@ pub async fn recheck_due(state: &AppState) -> Result<usize, DbError> {
     let now = now_ms();
     let mut enqueued = 0;
     for resource_type in ["destination", "source"] {
-        let candidates: Vec<(String, String, String, Option<i64>, Option<i64>)> =
+        #[derive(sqlx::FromRow)]
+        struct Candidate {
+            id: String,
+            workspace_id: String,
+            #[sqlx(rename = "type")]
+            type_name: String,
+            every_hours: Option<i64>,
+            last: Option<i64>,
+        }
+        let candidates: Vec<Candidate> =
             sqlx::query_as(&format!(
                 "SELECT r.id, r.workspace_id, r.type, s.every_hours,
-                        (SELECT max(v.created_at) FROM warehouse_validations v WHERE v.resource_id = r.id)
+                        (SELECT max(v.created_at) FROM warehouse_validations v WHERE v.resource_id = r.id) AS last
                  FROM {} r LEFT JOIN warehouse_schedules s ON s.resource_id = r.id
                  WHERE r.enabled = 1",
                 table_of(resource_type)
             ))
             .fetch_all(&state.db.pool)
             .await?;
-        for (id, workspace_id, type_name, hours, last) in candidates {
+        for Candidate {
+            id,
+            workspace_id,
+            type_name,
+            every_hours: hours,
+            last,
+        } in candidates
+        {
             if engine(resource_type, &type_name).is_none() {
                 continue;
             }

@@ -267,10 +267,12 @@ async fn two_replicas_never_run_one_job_twice_postgres() {
     assert_eq!(
         kinds,
         [
+            "alerts.remind",
             "audit.prune",
             "jobs.prune",
             "sessions.cleanup",
-            "volume.rollup"
+            "volume.rollup",
+            "warehouse.recheck"
         ],
         "every schedule enqueued"
     );

@@ -2,6 +2,7 @@
 //! feature linked eleven times (minutes of CI and gigabytes of disk for the same code).
 
 mod accounts;
+mod alerts;
 mod audit;
 mod bad_input;
 mod catalog;

@@ -103,9 +103,23 @@ enum Route {
     GetSourceTrackingPlan,
     LinkSourceTrackingPlan,
     UnlinkSourceTrackingPlan,
+    ValidateDestination,
+    ValidateSource,
+    GetValidation,
+    DestinationValidations,
+    SourceValidations,
+    DestinationValidationSchedule,
+    SourceValidationSchedule,
+    DestinationSyncs,
+    SourceSyncs,
+    ListAlerts,
+    GetDestinationAlerts,
+    PutDestinationAlerts,
+    GetSourceAlerts,
+    PutSourceAlerts,
 }
 
-const ROUTES: [Route; 57] = [
+const ROUTES: [Route; 71] = [
     Route::GetWorkspace,
     Route::RenameWorkspace,
     Route::DeleteWorkspace,
@@ -163,6 +177,20 @@ const ROUTES: [Route; 57] = [
     Route::GetSourceTrackingPlan,
     Route::LinkSourceTrackingPlan,
     Route::UnlinkSourceTrackingPlan,
+    Route::ValidateDestination,
+    Route::ValidateSource,
+    Route::GetValidation,
+    Route::DestinationValidations,
+    Route::SourceValidations,
+    Route::DestinationValidationSchedule,
+    Route::SourceValidationSchedule,
+    Route::DestinationSyncs,
+    Route::SourceSyncs,
+    Route::ListAlerts,
+    Route::GetDestinationAlerts,
+    Route::PutDestinationAlerts,
+    Route::GetSourceAlerts,
+    Route::PutSourceAlerts,
 ];
 
 /// Every route outside a workspace, and who may call it. With `ROUTES`, the whole OpenAPI document.
@@ -181,6 +209,16 @@ const OUTSIDE_WORKSPACES: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/invites/accept", "anyone with the link"),
     ("GET", "/api/v1/me", "signed in"),
     ("POST", "/api/v1/me/password", "signed in"),
+    (
+        "GET",
+        "/api/v1/me/notifications",
+        "signed in (tested in `alerts.rs`)",
+    ),
+    (
+        "PUT",
+        "/api/v1/me/notifications",
+        "signed in (tested in `alerts.rs`)",
+    ),
     ("GET", "/api/v1/workspaces", "signed in"),
     ("POST", "/api/v1/workspaces", "signed in, not a token"),
     (
@@ -246,7 +284,17 @@ impl Route {
             | ValidateEvent
             | TrackingPlanImpact
             | TrackingPlanViolations
-            | GetSourceTrackingPlan => Role::Viewer,
+            | GetSourceTrackingPlan
+            | GetValidation
+            | DestinationValidations
+            | SourceValidations
+            | DestinationSyncs
+            | SourceSyncs
+            | ListAlerts
+            | GetDestinationAlerts
+            | PutDestinationAlerts
+            | GetSourceAlerts
+            | PutSourceAlerts => Role::Viewer,
             CreateSource
             | UpdateSource
             | DeleteSource
@@ -264,7 +312,11 @@ impl Route {
             | DeleteTrackingPlan
             | PublishTrackingPlan
             | LinkSourceTrackingPlan
-            | UnlinkSourceTrackingPlan => Role::Editor,
+            | UnlinkSourceTrackingPlan
+            | ValidateDestination
+            | ValidateSource
+            | DestinationValidationSchedule
+            | SourceValidationSchedule => Role::Editor,
             RenameWorkspace | ChangeMemberRole | RemoveMember | ListInvites | CreateInvite
             | RevokeInvite | CreateApiToken | RevokeApiToken | ListDataPlaneTokens
             | CreateDataPlaneToken | RevokeDataPlaneToken | AuditLog => Role::Admin,
@@ -354,6 +406,29 @@ impl Route {
                 "DELETE",
                 "/api/v1/workspaces/{ws}/sources/{id}/tracking-plan",
             ),
+            ValidateDestination => ("POST", "/api/v1/workspaces/{ws}/destinations/{id}/validate"),
+            ValidateSource => ("POST", "/api/v1/workspaces/{ws}/sources/{id}/validate"),
+            GetValidation => ("GET", "/api/v1/workspaces/{ws}/validations/{jobId}"),
+            DestinationValidations => (
+                "GET",
+                "/api/v1/workspaces/{ws}/destinations/{id}/validations",
+            ),
+            SourceValidations => ("GET", "/api/v1/workspaces/{ws}/sources/{id}/validations"),
+            DestinationValidationSchedule => (
+                "PUT",
+                "/api/v1/workspaces/{ws}/destinations/{id}/validation-schedule",
+            ),
+            SourceValidationSchedule => (
+                "PUT",
+                "/api/v1/workspaces/{ws}/sources/{id}/validation-schedule",
+            ),
+            DestinationSyncs => ("GET", "/api/v1/workspaces/{ws}/destinations/{id}/syncs"),
+            SourceSyncs => ("GET", "/api/v1/workspaces/{ws}/sources/{id}/syncs"),
+            ListAlerts => ("GET", "/api/v1/workspaces/{ws}/alerts"),
+            GetDestinationAlerts => ("GET", "/api/v1/workspaces/{ws}/destinations/{id}/alerts"),
+            PutDestinationAlerts => ("PUT", "/api/v1/workspaces/{ws}/destinations/{id}/alerts"),
+            GetSourceAlerts => ("GET", "/api/v1/workspaces/{ws}/sources/{id}/alerts"),
+            PutSourceAlerts => ("PUT", "/api/v1/workspaces/{ws}/sources/{id}/alerts"),
         }
     }
 
@@ -389,6 +464,8 @@ impl Route {
             PublishTrackingPlan => "tracking_plan.published",
             LinkSourceTrackingPlan => "source.tracking_plan_linked",
             UnlinkSourceTrackingPlan => "source.tracking_plan_unlinked",
+            DestinationValidationSchedule => "destination.recheck_changed",
+            SourceValidationSchedule => "source.recheck_changed",
             GetWorkspace
             | ListMembers
             | ListInvites
@@ -416,7 +493,19 @@ impl Route {
             | ValidateEvent
             | TrackingPlanImpact
             | TrackingPlanViolations
-            | GetSourceTrackingPlan => return None,
+            | GetSourceTrackingPlan
+            | ValidateDestination
+            | ValidateSource
+            | GetValidation
+            | DestinationValidations
+            | SourceValidations
+            | DestinationSyncs
+            | SourceSyncs
+            | ListAlerts
+            | GetDestinationAlerts
+            | PutDestinationAlerts
+            | GetSourceAlerts
+            | PutSourceAlerts => return None,
         })
     }
 
@@ -969,7 +1058,97 @@ async fn prepare(route: Route, app: &TestApp, w: &World) -> Call {
             };
             call(method, path, None)
         }
+        ValidateDestination
+        | GetValidation
+        | DestinationValidations
+        | DestinationValidationSchedule
+        | DestinationSyncs
+        | GetDestinationAlerts
+        | PutDestinationAlerts => {
+            let warehouse = id(&owner
+                .create_destination(
+                    ws,
+                    "POSTGRES",
+                    &format!("Warehouse {unique}"),
+                    unreachable_warehouse(),
+                )
+                .await);
+            let path = format!("{}/{warehouse}", destinations_path(ws));
+            match route {
+                ValidateDestination => call(Method::POST, format!("{path}/validate"), None),
+                GetValidation => {
+                    let started = owner
+                        .post_empty(&format!("{path}/validate"))
+                        .await
+                        .expect(202);
+                    call(
+                        Method::GET,
+                        format!(
+                            "/api/v1/workspaces/{ws}/validations/{}",
+                            started["jobId"].as_str().unwrap()
+                        ),
+                        None,
+                    )
+                }
+                DestinationValidations => call(Method::GET, format!("{path}/validations"), None),
+                DestinationValidationSchedule => call(
+                    Method::PUT,
+                    format!("{path}/validation-schedule"),
+                    Some(json!({"recheckEveryHours": 12})),
+                ),
+                DestinationSyncs => call(Method::GET, format!("{path}/syncs"), None),
+                GetDestinationAlerts => call(Method::GET, format!("{path}/alerts"), None),
+                _ => call(
+                    Method::PUT,
+                    format!("{path}/alerts"),
+                    Some(json!({"subscribed": true})),
+                ),
+            }
+        }
+        ValidateSource
+        | SourceValidations
+        | SourceValidationSchedule
+        | SourceSyncs
+        | GetSourceAlerts
+        | PutSourceAlerts => {
+            let warehouse = id(&owner
+                .create_source_with(
+                    ws,
+                    "postgres",
+                    &format!("Tables {unique}"),
+                    unreachable_warehouse_source(),
+                )
+                .await);
+            let path = format!("{}/{warehouse}", sources_path(ws));
+            match route {
+                ValidateSource => call(Method::POST, format!("{path}/validate"), None),
+                SourceValidations => call(Method::GET, format!("{path}/validations"), None),
+                SourceValidationSchedule => call(
+                    Method::PUT,
+                    format!("{path}/validation-schedule"),
+                    Some(json!({"recheckEveryHours": 12})),
+                ),
+                SourceSyncs => call(Method::GET, format!("{path}/syncs"), None),
+                GetSourceAlerts => call(Method::GET, format!("{path}/alerts"), None),
+                _ => call(
+                    Method::PUT,
+                    format!("{path}/alerts"),
+                    Some(json!({"subscribed": true})),
+                ),
+            }
+        }
+        ListAlerts => call(Method::GET, format!("/api/v1/workspaces/{ws}/alerts"), None),
     }
+}
+
+/// A PostgreSQL warehouse where nothing listens (its validations fail at once).
+fn unreachable_warehouse() -> Value {
+    json!({"host": "127.0.0.1", "port": "1", "database": "analytics", "user": "loader", "password": "pw",
+        "sslMode": "disable", "syncFrequency": "30", "useRudderStorage": true})
+}
+
+fn unreachable_warehouse_source() -> Value {
+    json!({"host": "127.0.0.1", "port": "1", "database": "analytics", "user": "loader", "password": "pw"})
 }
 
 /// Waits until the samples writer has kept an event captured from the source.

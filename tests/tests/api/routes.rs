@@ -276,6 +276,75 @@ async fn every_route_answers_and_the_openapi_document_lists_them_all(backend: Ba
     .await
     .ok();
 
+    // Warehouses: validation, its schedule, sync history, alerts and notification settings.
+    let warehouse = ci
+        .post(
+            &destinations_path(&ws),
+            json!({"name": "Warehouse", "type": "POSTGRES", "config": {"host": "127.0.0.1", "port": "1",
+                "database": "analytics", "user": "loader", "password": "pw", "sslMode": "disable",
+                "syncFrequency": "30", "useRudderStorage": true}}),
+        )
+        .await
+        .ok();
+    let warehouse_path = format!("{}/{}", destinations_path(&ws), id(&warehouse));
+    let started = ci
+        .post_empty(&format!("{warehouse_path}/validate"))
+        .await
+        .ok();
+    ci.get(&format!(
+        "/api/v1/workspaces/{ws}/validations/{}",
+        str_of(&started, "jobId")
+    ))
+    .await
+    .ok();
+    ci.get(&format!("{warehouse_path}/validations")).await.ok();
+    ci.put(
+        &format!("{warehouse_path}/validation-schedule"),
+        json!({"recheckEveryHours": 6}),
+    )
+    .await
+    .ok();
+    ci.get(&format!("{warehouse_path}/syncs")).await.ok();
+    ci.get(&format!("{warehouse_path}/alerts")).await.ok();
+    ci.put(
+        &format!("{warehouse_path}/alerts"),
+        json!({"subscribed": true}),
+    )
+    .await
+    .ok();
+    let tables = ci
+        .post(
+            &sources_path(&ws),
+            json!({"name": "Tables", "type": "postgres", "config": {"host": "127.0.0.1", "port": "1",
+                "database": "analytics", "user": "loader", "password": "pw", "tables": ["public.users"]}}),
+        )
+        .await
+        .ok();
+    let tables_path = format!("{}/{}", sources_path(&ws), id(&tables));
+    ci.post_empty(&format!("{tables_path}/validate")).await.ok();
+    ci.get(&format!("{tables_path}/validations")).await.ok();
+    ci.put(
+        &format!("{tables_path}/validation-schedule"),
+        json!({"recheckEveryHours": 0}),
+    )
+    .await
+    .ok();
+    ci.get(&format!("{tables_path}/syncs")).await.ok();
+    ci.get(&format!("{tables_path}/alerts")).await.ok();
+    ci.put(
+        &format!("{tables_path}/alerts"),
+        json!({"subscribed": null}),
+    )
+    .await
+    .ok();
+    ci.get(&format!("/api/v1/workspaces/{ws}/alerts"))
+        .await
+        .ok();
+    ci.get("/api/v1/me/notifications").await.ok();
+    ci.put("/api/v1/me/notifications", json!({"muteAll": false}))
+        .await
+        .ok();
+
     // Data planes: a workspace token, the SDK, the settings call.
     let dp_token = root
         .post(
