@@ -173,6 +173,16 @@ pub struct Config {
     )]
     pub validation_step_timeout_ms: u64,
 
+    /// Where Snowflake's SQL API is reached, `{account}` standing for a destination's account identifier.
+    /// Change it only to test against a local server that speaks the API.
+    #[arg(
+        global = true,
+        long = "snowflake-api-url",
+        env = "WHEELHOUSE_SNOWFLAKE_API_URL",
+        default_value = "https://{account}.snowflakecomputing.com"
+    )]
+    pub snowflake_api_url: String,
+
     /// Log format: `text` or `json`.
     #[arg(
         global = true,
@@ -206,6 +216,7 @@ impl Config {
             validation_allow: Vec::new(),
             validation_deny: Vec::new(),
             validation_step_timeout_ms: 20_000,
+            snowflake_api_url: "https://{account}.snowflakecomputing.com".into(),
         }
     }
 
@@ -229,6 +240,7 @@ impl Config {
             step_timeout: std::time::Duration::from_millis(
                 self.validation_step_timeout_ms.max(100),
             ),
+            snowflake_url: self.snowflake_api_url.clone(),
         }
     }
 

@@ -23,6 +23,7 @@
 
 pub mod client;
 pub mod db;
+pub mod fake_warehouses;
 pub mod fixtures;
 pub mod logs;
 pub mod mail;

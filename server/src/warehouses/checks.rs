@@ -48,11 +48,25 @@ impl Outcome {
 pub async fn within(limit: Duration, check: impl Future<Output = Outcome>) -> Outcome {
     match tokio::time::timeout(limit, check).await {
         Ok(outcome) => outcome,
-        Err(_) => Outcome::failed(format!(
-            "no answer within {} s; the warehouse may be starting, overloaded or unreachable through a firewall that drops packets",
-            limit.as_secs_f64()
-        )),
+        Err(_) => timed_out(limit),
     }
+}
+
+/// `within` for a query whose answer the next steps need.
+pub async fn timed<T>(
+    limit: Duration,
+    query: impl Future<Output = Result<T, Outcome>>,
+) -> Result<T, Outcome> {
+    tokio::time::timeout(limit, query)
+        .await
+        .unwrap_or_else(|_| Err(timed_out(limit)))
+}
+
+fn timed_out(limit: Duration) -> Outcome {
+    Outcome::failed(format!(
+        "no answer within {} s; the warehouse may be starting, overloaded or unreachable through a firewall that drops packets",
+        limit.as_secs_f64()
+    ))
 }
 
 pub struct Checks {

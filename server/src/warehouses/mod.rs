@@ -8,13 +8,17 @@
 //! `network`. A finished validation feeds the alert state machine (`crate::alerts`): a step that passed last
 //! time and fails now is an incident, like a failed sync.
 //!
-//! Engines here: PostgreSQL and Redshift (`postgres`). Snowflake, BigQuery and ClickHouse are answered with
-//! a clear 422 until their clients land.
+//! Engines here: PostgreSQL and Redshift (`postgres`), ClickHouse (`clickhouse`, its HTTP interface) and
+//! Snowflake (`snowflake`, its SQL API). BigQuery and the Snowflake and BigQuery reverse-ETL sources are
+//! answered with a clear 422 until their clients land.
 
 pub mod checks;
+mod clickhouse;
 mod handlers;
+mod http;
 pub mod network;
 mod postgres;
+mod snowflake;
 pub mod syncs;
 
 use std::time::Duration;
@@ -24,6 +28,8 @@ use app::api::workspaces::Role;
 use serde_json::Value;
 
 pub use handlers::routes;
+
+use checks::Outcome;
 
 use crate::access::{self, AccessError, Actor};
 use crate::db::Db;
@@ -39,6 +45,9 @@ use crate::time::{format_ms, now_ms};
 pub struct ValidationSettings {
     pub policy: network::NetworkPolicy,
     pub step_timeout: Duration,
+    /// Where Snowflake's SQL API is reached, `{account}` standing for the account identifier. Set only to
+    /// test against a local server that speaks the API.
+    pub snowflake_url: String,
 }
 
 /// Hours between two scheduled re-checks when a resource sets none.
@@ -53,6 +62,10 @@ const KEEP_PER_RESOURCE: i64 = 50;
 enum Engine {
     /// PostgreSQL, and Redshift through the same wire protocol and privilege functions.
     Postgres,
+    /// ClickHouse's HTTP interface.
+    ClickHouse,
+    /// Snowflake's SQL API v2 with key-pair authentication.
+    Snowflake,
 }
 
 /// `destination` or `source`.
@@ -63,6 +76,8 @@ fn engine(resource_type: &str, type_name: &str) -> Option<Engine> {
         ("destination", "POSTGRES" | "RS") | ("source", "postgres" | "redshift") => {
             Some(Engine::Postgres)
         }
+        ("destination", "CLICKHOUSE") => Some(Engine::ClickHouse),
+        ("destination", "SNOWFLAKE") => Some(Engine::Snowflake),
         _ => None,
     }
 }
@@ -81,6 +96,8 @@ fn step_names(engine: Engine, resource_type: &str) -> &'static [&'static str] {
     match (engine, resource_type) {
         (Engine::Postgres, "destination") => &postgres::DESTINATION_STEPS,
         (Engine::Postgres, _) => &postgres::SOURCE_STEPS,
+        (Engine::ClickHouse, _) => &clickhouse::DESTINATION_STEPS,
+        (Engine::Snowflake, _) => &snowflake::DESTINATION_STEPS,
     }
 }
 
@@ -96,6 +113,24 @@ pub fn config_str<'a>(config: &'a Value, key: &str) -> Option<&'a str> {
         .and_then(Value::as_str)
         .map(str::trim)
         .filter(|s| !s.is_empty())
+}
+
+/// The object-storage step: rudder-server stages files in a bucket before loading most warehouses.
+pub(crate) fn object_storage(config: &Value) -> Outcome {
+    if config.get("useRudderStorage").and_then(Value::as_bool) == Some(true) {
+        return Outcome::Skipped(
+            "files are staged in the data plane's own object storage, which its operator configures".into(),
+        );
+    }
+    match config_str(config, "bucketName") {
+        Some(bucket) => Outcome::Warning {
+            reason: format!(
+                "Wheelhouse does not check buckets yet: the data plane finds out whether it may write to {bucket} when it first stages files"
+            ),
+            remediation: None,
+        },
+        None => Outcome::Skipped("no staging bucket is configured".into()),
+    }
 }
 
 /// A reverse-ETL source's chosen tables (`tables`: `schema.table`, or `table` in `public`).
@@ -203,7 +238,7 @@ pub async fn request(
         return Err(Invalid::new(
             "id",
             format!(
-                "validating {} is not supported yet (PostgreSQL and Redshift are)",
+                "validating {} is not supported yet (PostgreSQL, Redshift, ClickHouse and Snowflake destinations and PostgreSQL and Redshift sources are)",
                 row.type_name
             ),
         )
@@ -486,6 +521,12 @@ pub async fn run(state: &AppState, validation_id: &str) -> Result<(), String> {
         }
         (Engine::Postgres, _) => {
             postgres::validate_source(&target, &state.validation.policy, &mut checks).await
+        }
+        (Engine::ClickHouse, _) => {
+            clickhouse::validate_destination(&target, &state.validation.policy, &mut checks).await
+        }
+        (Engine::Snowflake, _) => {
+            snowflake::validate_destination(&target, &state.validation, &mut checks).await
         }
     }
     let status = if checks.failed().is_some() {

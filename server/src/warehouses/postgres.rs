@@ -15,7 +15,7 @@ use sqlx::{Connection, Row};
 
 use super::checks::{quoted, within, Checks, Outcome};
 use super::network::NetworkPolicy;
-use super::{config_str, Target};
+use super::{config_str, object_storage, Target};
 
 /// rudder-server's validation steps for warehouse destinations, in its order and with its names.
 pub const DESTINATION_STEPS: [&str; 6] = [
@@ -280,23 +280,6 @@ pub async fn validate_destination(target: &Target, policy: &NetworkPolicy, check
     }
     let outcome = within(limit, load_table(&mut session, &schema)).await;
     checks.record(outcome).await;
-}
-
-fn object_storage(config: &Value) -> Outcome {
-    if config.get("useRudderStorage").and_then(Value::as_bool) == Some(true) {
-        return Outcome::Skipped(
-            "files are staged in the data plane's own object storage, which its operator configures".into(),
-        );
-    }
-    match config_str(config, "bucketName") {
-        Some(bucket) => Outcome::Warning {
-            reason: format!(
-                "Wheelhouse does not check buckets yet: the data plane finds out whether it may write to {bucket} when it first stages files"
-            ),
-            remediation: None,
-        },
-        None => Outcome::Skipped("no staging bucket is configured".into()),
-    }
 }
 
 async fn create_schema(session: &mut Session, schema: &str, configured: bool) -> Outcome {

@@ -18,5 +18,6 @@ mod sources_destinations;
 mod tokens;
 mod tracking_plans;
 mod volume;
+mod warehouse_engines;
 mod warehouses;
 mod workspaces;

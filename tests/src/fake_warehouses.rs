@@ -1,0 +1,458 @@
+//! Local servers that speak the protocols of warehouses this machine cannot run or reach: ClickHouse's HTTP
+//! interface and Snowflake's SQL API v2. They are not mocks of Wheelhouse's code: they answer the documented
+//! wire protocol (status codes, headers, bodies and error codes as the vendors document them), keep the
+//! state a statement changes (grants, tables), check credentials the way the real service does (Snowflake:
+//! the RS256 key-pair JWT against the user's public key and its SHA-256 fingerprint), and record every
+//! statement so that tests can show nothing was touched outside the destination's own schema.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+async fn serve(router: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port for the fake warehouse");
+    let address = listener.local_addr().expect("its address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    address
+}
+
+/// `GRANT A, B ON <object> TO <grantee>;` → (privileges, object).
+fn parse_grant(statement: &str) -> (Vec<String>, String) {
+    let statement = statement.trim().trim_end_matches(';');
+    let rest = statement.strip_prefix("GRANT ").expect("a GRANT statement");
+    let (privileges, rest) = rest.split_once(" ON ").expect("GRANT … ON …");
+    let object = rest.split(" TO ").next().expect("GRANT … TO …").trim();
+    (
+        privileges
+            .split(',')
+            .map(|p| p.trim().to_string())
+            .collect(),
+        object.to_string(),
+    )
+}
+
+// ---- ClickHouse ------------------------------------------------------------------------------------------
+
+#[derive(Default)]
+struct ClickHouseState {
+    user: String,
+    password: String,
+    databases: HashSet<String>,
+    /// Privileges on `` `db`.* ``.
+    grants: HashSet<String>,
+    tables: HashSet<String>,
+    statements: Vec<String>,
+}
+
+/// ClickHouse's HTTP interface, for one user and the databases given.
+pub struct FakeClickHouse {
+    pub address: SocketAddr,
+    state: Arc<Mutex<ClickHouseState>>,
+}
+
+impl FakeClickHouse {
+    pub async fn start(user: &str, password: &str, databases: &[&str]) -> FakeClickHouse {
+        let state = Arc::new(Mutex::new(ClickHouseState {
+            user: user.into(),
+            password: password.into(),
+            databases: databases.iter().map(|d| d.to_string()).collect(),
+            ..Default::default()
+        }));
+        let router = Router::new()
+            .route("/", post(clickhouse))
+            .with_state(state.clone());
+        FakeClickHouse {
+            address: serve(router).await,
+            state,
+        }
+    }
+
+    /// Runs a `GRANT … ON `db`.* TO …;` as an administrator would.
+    pub fn grant(&self, statement: &str) {
+        let (privileges, _) = parse_grant(statement);
+        self.state.lock().unwrap().grants.extend(privileges);
+    }
+
+    pub fn tables(&self) -> Vec<String> {
+        self.state.lock().unwrap().tables.iter().cloned().collect()
+    }
+
+    pub fn statements(&self) -> Vec<String> {
+        self.state.lock().unwrap().statements.clone()
+    }
+}
+
+fn clickhouse_error(status: StatusCode, code: u32, message: &str, name: &str) -> Response {
+    (
+        status,
+        [("X-ClickHouse-Exception-Code", code.to_string())],
+        format!("Code: {code}. DB::Exception: {message}. ({name}) (version 24.3.1.1)\n"),
+    )
+        .into_response()
+}
+
+async fn clickhouse(
+    State(state): State<Arc<Mutex<ClickHouseState>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let sql = String::from_utf8_lossy(&body).trim().to_string();
+    let mut state = state.lock().unwrap();
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    if header("X-ClickHouse-User") != state.user || header("X-ClickHouse-Key") != state.password {
+        return clickhouse_error(
+            StatusCode::UNAUTHORIZED,
+            516,
+            &format!(
+                "{}: Authentication failed: password is incorrect, or there is no user with such name",
+                header("X-ClickHouse-User")
+            ),
+            "AUTHENTICATION_FAILED",
+        );
+    }
+    state.statements.push(sql.clone());
+    let denied = |privilege: &str, user: &str| {
+        clickhouse_error(
+            StatusCode::FORBIDDEN,
+            497,
+            &format!(
+                "{user}: Not enough privileges. To execute this query, it's necessary to have the grant {privilege}"
+            ),
+            "ACCESS_DENIED",
+        )
+    };
+    let user = state.user.clone();
+    if sql == "SELECT version()" {
+        return "24.3.1.1\n".into_response();
+    }
+    if let Some(name) = sql.strip_prefix("SELECT count() FROM system.databases WHERE name = ") {
+        let name = name.trim_matches('\'');
+        return format!("{}\n", u8::from(state.databases.contains(name))).into_response();
+    }
+    if sql.starts_with("SELECT count() FROM system.columns") {
+        return "0\n".into_response();
+    }
+    if let Some(rest) = sql.strip_prefix("CHECK GRANT ") {
+        let privilege = rest.split(" ON ").next().unwrap_or("");
+        return format!("{}\n", u8::from(state.grants.contains(privilege))).into_response();
+    }
+    let table = |prefix: &str| {
+        sql.strip_prefix(prefix)
+            .and_then(|rest| rest.split_whitespace().next())
+            .map(str::to_string)
+    };
+    if let Some(name) = table("CREATE TABLE ") {
+        if !state.grants.contains("CREATE TABLE") {
+            return denied("CREATE TABLE", &user);
+        }
+        state.tables.insert(name);
+        return "".into_response();
+    }
+    if let Some(name) = table("ALTER TABLE ") {
+        if !state.grants.contains("ALTER ADD COLUMN") {
+            return denied("ALTER ADD COLUMN", &user);
+        }
+        assert!(
+            state.tables.contains(&name),
+            "altering {name}, never created"
+        );
+        return "".into_response();
+    }
+    if let Some(name) = table("INSERT INTO ") {
+        if !state.grants.contains("INSERT") {
+            return denied("INSERT", &user);
+        }
+        assert!(
+            state.tables.contains(&name),
+            "inserting into {name}, never created"
+        );
+        return "".into_response();
+    }
+    if let Some(name) = table("DROP TABLE IF EXISTS ") {
+        if state.tables.contains(&name) && !state.grants.contains("DROP TABLE") {
+            return denied("DROP TABLE", &user);
+        }
+        state.tables.remove(&name);
+        return "".into_response();
+    }
+    clickhouse_error(
+        StatusCode::BAD_REQUEST,
+        62,
+        &format!("Syntax error: failed at position 1 ({sql})"),
+        "SYNTAX_ERROR",
+    )
+}
+
+// ---- Snowflake ---------------------------------------------------------------------------------------------
+
+struct SnowflakeState {
+    /// `ACCOUNT.USER`, upper-cased, and the user's public key.
+    subject: String,
+    public_key_pem: String,
+    fingerprint: String,
+    role: String,
+    /// Privileges of the role per object (`DATABASE "DB"`, `SCHEMA "DB"."S"`, `WAREHOUSE "WH"`).
+    grants: HashMap<String, HashSet<String>>,
+    schemas: HashSet<String>,
+    tables: HashSet<String>,
+    statements: Vec<String>,
+}
+
+/// Snowflake's SQL API v2 (`POST /api/v2/statements`) for one user with a key pair and one role.
+pub struct FakeSnowflake {
+    pub address: SocketAddr,
+    state: Arc<Mutex<SnowflakeState>>,
+}
+
+impl FakeSnowflake {
+    /// `fingerprint`: `SHA256:<base64>` of the public key's DER, as `DESC USER` shows it.
+    pub async fn start(
+        account: &str,
+        user: &str,
+        role: &str,
+        public_key_pem: &str,
+        fingerprint: &str,
+        schemas: &[&str],
+    ) -> FakeSnowflake {
+        let state = Arc::new(Mutex::new(SnowflakeState {
+            subject: format!("{}.{}", account.to_uppercase(), user.to_uppercase()),
+            public_key_pem: public_key_pem.into(),
+            fingerprint: fingerprint.into(),
+            role: role.into(),
+            grants: HashMap::new(),
+            schemas: schemas.iter().map(|s| s.to_string()).collect(),
+            tables: HashSet::new(),
+            statements: Vec::new(),
+        }));
+        let router = Router::new()
+            .route("/api/v2/statements", post(snowflake))
+            .with_state(state.clone());
+        FakeSnowflake {
+            address: serve(router).await,
+            state,
+        }
+    }
+
+    /// Runs `GRANT … ON <object> TO ROLE …;` as an administrator would.
+    pub fn grant(&self, statement: &str) {
+        let (privileges, object) = parse_grant(statement);
+        self.state
+            .lock()
+            .unwrap()
+            .grants
+            .entry(object)
+            .or_default()
+            .extend(privileges);
+    }
+
+    pub fn tables(&self) -> Vec<String> {
+        self.state.lock().unwrap().tables.iter().cloned().collect()
+    }
+
+    pub fn statements(&self) -> Vec<String> {
+        self.state.lock().unwrap().statements.clone()
+    }
+}
+
+fn snowflake_error(status: StatusCode, code: &str, message: &str, sql_state: &str) -> Response {
+    (
+        status,
+        Json(
+            json!({"code": code, "message": message, "sqlState": sql_state,
+            "statementHandle": "01b2c3d4-0000-0000-0000-000000000001"}),
+        ),
+    )
+        .into_response()
+}
+
+fn result(columns: &[&str], rows: Vec<Vec<String>>) -> Response {
+    Json(json!({
+        "resultSetMetaData": {
+            "numRows": rows.len(),
+            "format": "jsonv2",
+            "rowType": columns.iter().map(|c| json!({"name": c, "type": "text", "nullable": true})).collect::<Vec<_>>(),
+        },
+        "data": rows,
+        "code": "090001",
+        "statementStatusUrl": "/api/v2/statements/01b2c3d4-0000-0000-0000-000000000001?requestId=1",
+        "sqlState": "00000",
+        "statementHandle": "01b2c3d4-0000-0000-0000-000000000001",
+        "message": "Statement executed successfully.",
+    }))
+    .into_response()
+}
+
+async fn snowflake(
+    State(state): State<Arc<Mutex<SnowflakeState>>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let mut state = state.lock().unwrap();
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    let invalid = || {
+        snowflake_error(
+            StatusCode::UNAUTHORIZED,
+            "390144",
+            "JWT token is invalid.",
+            "08001",
+        )
+    };
+    if header("X-Snowflake-Authorization-Token-Type") != "KEYPAIR_JWT" {
+        return invalid();
+    }
+    let Some(token) = header("Authorization")
+        .strip_prefix("Bearer ")
+        .map(str::to_string)
+    else {
+        return invalid();
+    };
+    let Ok(key) = jsonwebtoken::DecodingKey::from_rsa_pem(state.public_key_pem.as_bytes()) else {
+        return invalid();
+    };
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.required_spec_claims = ["exp", "iat", "iss", "sub"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let Ok(claims) = jsonwebtoken::decode::<Value>(&token, &key, &validation) else {
+        return invalid();
+    };
+    let expected_issuer = format!("{}.{}", state.subject, state.fingerprint);
+    if claims.claims["iss"] != expected_issuer.as_str()
+        || claims.claims["sub"] != state.subject.as_str()
+    {
+        return invalid();
+    }
+    let sql = body["statement"].as_str().unwrap_or("").trim().to_string();
+    state.statements.push(sql.clone());
+    let role = state.role.clone();
+    let insufficient = |object: &str| {
+        snowflake_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "003001",
+            &format!("SQL access control error: Insufficient privileges to operate on {object}"),
+            "42501",
+        )
+    };
+    if sql == "SELECT CURRENT_VERSION(), CURRENT_ROLE(), CURRENT_USER()" {
+        let user = state.subject.split('.').nth(1).unwrap_or("").to_string();
+        return result(
+            &["CURRENT_VERSION()", "CURRENT_ROLE()", "CURRENT_USER()"],
+            vec![vec!["8.40.1".into(), role, user]],
+        );
+    }
+    if let Some(rest) = sql.strip_prefix("SHOW SCHEMAS LIKE '") {
+        let name = rest.split('\'').next().unwrap_or("");
+        let rows = if state.schemas.contains(name) {
+            vec![vec!["2026-01-01 00:00:00".into(), name.to_string()]]
+        } else {
+            Vec::new()
+        };
+        return result(&["created_on", "name"], rows);
+    }
+    if let Some(object) = sql.strip_prefix("SHOW GRANTS ON ") {
+        let rows = state
+            .grants
+            .get(object)
+            .into_iter()
+            .flatten()
+            .map(|privilege| {
+                vec![
+                    "2026-01-01 00:00:00".to_string(),
+                    privilege.clone(),
+                    object.split(' ').next().unwrap_or("").to_string(),
+                    object.to_string(),
+                    "ROLE".to_string(),
+                    role.clone(),
+                    "false".to_string(),
+                    "ACCOUNTADMIN".to_string(),
+                ]
+            })
+            .collect();
+        return result(
+            &[
+                "created_on",
+                "privilege",
+                "granted_on",
+                "name",
+                "granted_to",
+                "grantee_name",
+                "grant_option",
+                "granted_by",
+            ],
+            rows,
+        );
+    }
+    if sql.starts_with("SHOW COLUMNS IN SCHEMA ") {
+        return result(&["table_name", "schema_name", "column_name"], Vec::new());
+    }
+    let table_of = |prefix: &str| {
+        sql.strip_prefix(prefix)
+            .and_then(|rest| rest.split_whitespace().next())
+            .map(str::to_string)
+    };
+    // The schema a table name is in: `"DB"."S"."T"` → `SCHEMA "DB"."S"`.
+    let schema_of = |table: &str| {
+        let parts: Vec<&str> = table.rsplitn(2, '.').collect();
+        format!("SCHEMA {}", parts.get(1).copied().unwrap_or(""))
+    };
+    let may_create = |state: &SnowflakeState, table: &str| {
+        state
+            .grants
+            .get(&schema_of(table))
+            .is_some_and(|held| held.contains("CREATE TABLE") || held.contains("OWNERSHIP"))
+    };
+    if let Some(table) = table_of("CREATE TEMPORARY TABLE ") {
+        if !may_create(&state, &table) {
+            return insufficient(&format!("schema {}", schema_of(&table)));
+        }
+        state.tables.insert(table);
+        return result(
+            &["status"],
+            vec![vec!["Table successfully created.".into()]],
+        );
+    }
+    for prefix in ["ALTER TABLE ", "INSERT INTO "] {
+        if let Some(table) = table_of(prefix) {
+            assert!(
+                state.tables.contains(&table),
+                "{prefix}{table}, never created"
+            );
+            return result(&["status"], vec![vec!["ok".into()]]);
+        }
+    }
+    if let Some(table) = table_of("DROP TABLE IF EXISTS ") {
+        state.tables.remove(&table);
+        return result(&["status"], vec![vec!["dropped".into()]]);
+    }
+    snowflake_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "001003",
+        &format!("SQL compilation error: syntax error line 1 at position 0 unexpected '{sql}'."),
+        "42000",
+    )
+}

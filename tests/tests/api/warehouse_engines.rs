@@ -1,0 +1,268 @@
+//! The ClickHouse and Snowflake validation clients against local servers that speak their protocols
+//! (`wheelhouse_tests::fake_warehouses`): neither can run or be reached from here. As with PostgreSQL, each
+//! missing privilege fails its step with the statement that grants it, and running the statement makes the
+//! step pass; probes touch only the destination's own database or schema and leave nothing behind.
+
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use wheelhouse_tests::fake_warehouses::{FakeClickHouse, FakeSnowflake};
+use wheelhouse_tests::*;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+both_backends!(
+    clickhouse_grants_are_checked_then_probed_in_the_destinations_database,
+    snowflake_signs_in_with_a_key_pair_and_names_each_missing_grant,
+);
+
+async fn validate(client: &Client, ws: &str, destination: &str) -> Value {
+    let started = client
+        .post_empty(&format!(
+            "/api/v1/workspaces/{ws}/destinations/{destination}/validate"
+        ))
+        .await
+        .expect(202);
+    let job = started["jobId"].as_str().unwrap().to_string();
+    eventually("the validation to finish", WAIT, || async {
+        let validation = client
+            .get(&format!("/api/v1/workspaces/{ws}/validations/{job}"))
+            .await
+            .expect(200);
+        (validation["status"] != "running").then_some(validation)
+    })
+    .await
+}
+
+/// The failed step's name, reason and remediation.
+fn failure(validation: &Value) -> (String, String, String) {
+    let step = validation["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["status"] == "failed")
+        .unwrap_or_else(|| panic!("a failed step: {validation:#}"));
+    let text = |key: &str| step[key].as_str().unwrap_or("").to_string();
+    (text("name"), text("reason"), text("remediation"))
+}
+
+fn assert_passed(validation: &Value) {
+    assert_eq!(validation["status"], "passed", "{validation:#}");
+}
+
+async fn clickhouse_grants_are_checked_then_probed_in_the_destinations_database(backend: Backend) {
+    let app = TestApp::builder(backend).fast_jobs().start().await;
+    let owner = app.user("owner@example.com").await;
+    let ws = app.workspace(&owner, "Acme").await;
+    let password = canary();
+    let server = FakeClickHouse::start("loader", &password, &["analytics"]).await;
+    let config = |password: &str| {
+        json!({"host": "127.0.0.1", "port": server.address.port().to_string(), "database": "analytics",
+            "user": "loader", "password": password, "secure": false, "syncFrequency": "30",
+            "useRudderStorage": true})
+    };
+    // A wrong password: ClickHouse's code 516, and the password never repeated.
+    let wrong = id(&owner
+        .create_destination(&ws, "CLICKHOUSE", "Wrong", config("not-it"))
+        .await);
+    let (step, reason, _) = failure(&validate(&owner, &ws, &wrong).await);
+    assert_eq!(step, "Verifying Connections");
+    assert!(reason.contains("code 516"), "{reason}");
+
+    let destination = id(&owner
+        .create_destination(&ws, "CLICKHOUSE", "Events", config(&password))
+        .await);
+    let expected = [
+        (
+            "Verifying Create and Alter Table",
+            "GRANT CREATE TABLE, ALTER ADD COLUMN, DROP TABLE ON `analytics`.* TO `loader`;",
+        ),
+        (
+            "Verifying Fetch Schema",
+            "GRANT SHOW COLUMNS ON `analytics`.* TO `loader`;",
+        ),
+        (
+            "Verifying Load Table",
+            "GRANT INSERT ON `analytics`.* TO `loader`;",
+        ),
+    ];
+    for (step_name, statement) in expected {
+        let validation = validate(&owner, &ws, &destination).await;
+        let (failed, _, remediation) = failure(&validation);
+        assert_eq!(
+            (failed.as_str(), remediation.as_str()),
+            (step_name, statement)
+        );
+        server.grant(&remediation);
+    }
+    let validation = validate(&owner, &ws, &destination).await;
+    assert_passed(&validation);
+    assert!(server.tables().is_empty(), "probe tables dropped");
+    for statement in server.statements() {
+        if statement.starts_with("CREATE")
+            || statement.starts_with("DROP")
+            || statement.starts_with("INSERT")
+            || statement.starts_with("ALTER")
+        {
+            assert!(
+                statement.contains("`analytics`.`setup_test_staging_"),
+                "{statement}"
+            );
+        }
+    }
+    for exchange in app.transcript() {
+        assert!(!exchange.body.contains(&password));
+    }
+    logs::assert_never_logged(&password, "the ClickHouse password");
+}
+
+/// An RSA key pair made with openssl, and the public key's fingerprint as Snowflake computes it (SHA-256 of
+/// the DER, base64): computed by openssl too, so that the server's own computation is checked against it.
+fn key_pair(dir: &std::path::Path) -> (String, String, String) {
+    let key = dir.join("rsa_key.p8");
+    let run = |args: &[&str]| {
+        let output = Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("openssl runs");
+        assert!(
+            output.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output.stdout
+    };
+    run(&[
+        "genpkey",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        "rsa_keygen_bits:2048",
+        "-out",
+        key.to_str().unwrap(),
+    ]);
+    let public =
+        String::from_utf8(run(&["pkey", "-in", key.to_str().unwrap(), "-pubout"])).unwrap();
+    let der = dir.join("rsa_key.pub.der");
+    run(&[
+        "pkey",
+        "-in",
+        key.to_str().unwrap(),
+        "-pubout",
+        "-outform",
+        "DER",
+        "-out",
+        der.to_str().unwrap(),
+    ]);
+    let digest = run(&["dgst", "-sha256", "-binary", der.to_str().unwrap()]);
+    use base64::Engine as _;
+    let fingerprint = format!(
+        "SHA256:{}",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    );
+    (std::fs::read_to_string(&key).unwrap(), public, fingerprint)
+}
+
+async fn snowflake_signs_in_with_a_key_pair_and_names_each_missing_grant(backend: Backend) {
+    let keys = std::env::temp_dir().join(format!("wh-snowflake-{}", random_suffix(8)));
+    std::fs::create_dir_all(&keys).unwrap();
+    let (private_key, public_key, fingerprint) = key_pair(&keys);
+    let server = FakeSnowflake::start(
+        "xy12345",
+        "loader",
+        "LOADER_ROLE",
+        &public_key,
+        &fingerprint,
+        &["ANALYTICS"],
+    )
+    .await;
+    let url = format!("http://{}", server.address);
+    let app = TestApp::builder(backend)
+        .fast_jobs()
+        .configure(move |config| config.snowflake_api_url = url)
+        .start()
+        .await;
+    let owner = app.user("owner@example.com").await;
+    let ws = app.workspace(&owner, "Acme").await;
+    let config = json!({"account": "xy12345.us-east-1", "warehouse": "LOADING", "database": "RAW",
+        "user": "loader", "namespace": "analytics", "useKeyPairAuth": true, "privateKey": private_key,
+        "syncFrequency": "30", "useRudderStorage": true});
+    let destination = id(&owner
+        .create_destination(&ws, "SNOWFLAKE", "Snowflake", config.clone())
+        .await);
+    let expected = [
+        (
+            "Verifying Create Schema",
+            r#"GRANT USAGE, CREATE TABLE ON SCHEMA "RAW"."ANALYTICS" TO ROLE "LOADER_ROLE";"#,
+        ),
+        (
+            "Verifying Load Table",
+            r#"GRANT USAGE ON WAREHOUSE "LOADING" TO ROLE "LOADER_ROLE";"#,
+        ),
+    ];
+    for (step_name, statement) in expected {
+        let validation = validate(&owner, &ws, &destination).await;
+        let (failed, _, remediation) = failure(&validation);
+        assert_eq!(
+            (failed.as_str(), remediation.as_str()),
+            (step_name, statement),
+            "{validation:#}"
+        );
+        server.grant(&remediation);
+    }
+    let validation = validate(&owner, &ws, &destination).await;
+    assert_passed(&validation);
+    let connections = &validation["steps"][1];
+    assert!(
+        connections["reason"]
+            .as_str()
+            .unwrap()
+            .contains("LOADER_ROLE"),
+        "{connections}"
+    );
+    assert!(server.tables().is_empty(), "probe tables dropped");
+    for statement in server.statements() {
+        if statement.starts_with("CREATE")
+            || statement.starts_with("DROP")
+            || statement.starts_with("INSERT")
+            || statement.starts_with("ALTER")
+        {
+            assert!(
+                statement.contains(r#""RAW"."ANALYTICS"."SETUP_TEST_STAGING_"#),
+                "{statement}"
+            );
+        }
+    }
+
+    // Without a key pair (a password), or with a key the user does not have: the connection step says so.
+    let mut password = config.clone();
+    password["useKeyPairAuth"] = json!(false);
+    password["password"] = json!("pw");
+    password.as_object_mut().unwrap().remove("privateKey");
+    let by_password = id(&owner
+        .create_destination(&ws, "SNOWFLAKE", "By password", password)
+        .await);
+    let (step, reason, _) = failure(&validate(&owner, &ws, &by_password).await);
+    assert_eq!(step, "Verifying Connections");
+    assert!(reason.contains("key-pair"), "{reason}");
+    let other_keys = keys.join("other");
+    std::fs::create_dir_all(&other_keys).unwrap();
+    let (other_key, _, _) = key_pair(&other_keys);
+    let mut stranger = config.clone();
+    stranger["privateKey"] = json!(other_key);
+    let stranger = id(&owner
+        .create_destination(&ws, "SNOWFLAKE", "Other key", stranger)
+        .await);
+    let (step, reason, _) = failure(&validate(&owner, &ws, &stranger).await);
+    assert_eq!(step, "Verifying Connections");
+    assert!(reason.contains("390144"), "{reason}");
+    for exchange in app.transcript() {
+        assert!(
+            !exchange.body.contains("PRIVATE KEY"),
+            "a private key came back"
+        );
+    }
+    logs::assert_never_logged("PRIVATE KEY", "a private key");
+    let _ = std::fs::remove_dir_all(&keys);
+}
