@@ -13,6 +13,7 @@ use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{path, Lazy, SsrMode};
 
 use components::layout::WorkspaceLayout;
+use pages::alerts::AlertsRoute;
 use pages::audit::SettingsAuditRoute;
 use pages::auth::{AcceptInvite, ForgotPassword, Login, ResetPassword, Setup};
 use pages::consent::ConsentRoute;
@@ -29,6 +30,7 @@ use pages::settings::{
 use pages::sources::{NewSource, SourceDetail, SourcesList};
 use pages::tracking_plans::{TrackingPlanRoute, TrackingPlansRoute};
 use pages::volume::{ErrorsRoute, VolumeRoute};
+use pages::warehouse::WarehouseRoute;
 
 /// The page around the app (server only): the hashed stylesheet and scripts, and the Content-Security-Policy
 /// that lets only this page's own scripts run.
@@ -137,6 +139,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("sources/:id") view=SourceDetail ssr=ssr.clone()/>
                     <Route path=path!("sources/:id/live") view={Lazy::<LiveRoute>::new()} ssr=ssr.clone()/>
                     <Route path=path!("sources/:id/volume") view={Lazy::<VolumeRoute>::new()} ssr=ssr.clone()/>
+                    <Route path=path!("sources/:id/warehouse") view={Lazy::<WarehouseRoute>::new()} ssr=ssr.clone()/>
                     <Route path=path!("destinations") view=DestinationsList ssr=ssr.clone()/>
                     <Route path=path!("destinations/new") view=NewDestination ssr=ssr.clone()/>
                     <Route path=path!("destinations/:id") view=DestinationDetail ssr=ssr.clone()/>
@@ -144,11 +147,13 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("destinations/:id/volume") view={Lazy::<VolumeRoute>::new()} ssr=ssr.clone()/>
                     <Route path=path!("destinations/:id/errors") view={Lazy::<ErrorsRoute>::new()} ssr=ssr.clone()/>
                     <Route path=path!("destinations/:id/consent") view={Lazy::<DestinationConsentRoute>::new()} ssr=ssr.clone()/>
+                    <Route path=path!("destinations/:id/warehouse") view={Lazy::<WarehouseRoute>::new()} ssr=ssr.clone()/>
                     <Route path=path!("live") view={Lazy::<LiveRoute>::new()} ssr=ssr.clone()/>
                     <Route path=path!("data-planes") view={Lazy::<DataPlanesRoute>::new()} ssr=ssr.clone()/>
                     <Route path=path!("tracking-plans") view={Lazy::<TrackingPlansRoute>::new()} ssr=ssr.clone()/>
                     <Route path=path!("tracking-plans/:tp") view={Lazy::<TrackingPlanRoute>::new()} ssr=ssr.clone()/>
                     <Route path=path!("consent") view={Lazy::<ConsentRoute>::new()} ssr=ssr.clone()/>
+                    <Route path=path!("alerts") view={Lazy::<AlertsRoute>::new()} ssr=ssr.clone()/>
                     <Route path=path!("settings") view={Lazy::<SettingsGeneralRoute>::new()} ssr=ssr.clone()/>
                     <Route path=path!("settings/members") view=SettingsMembers ssr=ssr.clone()/>
                     <Route path=path!("settings/api-tokens") view=SettingsApiTokens ssr=ssr.clone()/>

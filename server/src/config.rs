@@ -183,6 +183,15 @@ pub struct Config {
     )]
     pub snowflake_api_url: String,
 
+    /// Where BigQuery's REST API is reached. Change it only to test against a local server that speaks it.
+    #[arg(
+        global = true,
+        long = "bigquery-api-url",
+        env = "WHEELHOUSE_BIGQUERY_API_URL",
+        default_value = "https://bigquery.googleapis.com"
+    )]
+    pub bigquery_api_url: String,
+
     /// Log format: `text` or `json`.
     #[arg(
         global = true,
@@ -217,6 +226,7 @@ impl Config {
             validation_deny: Vec::new(),
             validation_step_timeout_ms: 20_000,
             snowflake_api_url: "https://{account}.snowflakecomputing.com".into(),
+            bigquery_api_url: "https://bigquery.googleapis.com".into(),
         }
     }
 
@@ -241,6 +251,7 @@ impl Config {
                 self.validation_step_timeout_ms.max(100),
             ),
             snowflake_url: self.snowflake_api_url.clone(),
+            bigquery_url: self.bigquery_api_url.clone(),
         }
     }
 

@@ -1,8 +1,9 @@
 //! Local servers that speak the protocols of warehouses this machine cannot run or reach: ClickHouse's HTTP
-//! interface and Snowflake's SQL API v2. They are not mocks of Wheelhouse's code: they answer the documented
+//! interface, Snowflake's SQL API v2, and BigQuery's REST API v2 with Google's OAuth token endpoint. They are not mocks of Wheelhouse's code: they answer the documented
 //! wire protocol (status codes, headers, bodies and error codes as the vendors document them), keep the
 //! state a statement changes (grants, tables), check credentials the way the real service does (Snowflake:
-//! the RS256 key-pair JWT against the user's public key and its SHA-256 fingerprint), and record every
+//! the RS256 key-pair JWT against the user's public key and its SHA-256 fingerprint; Google: the service
+//! account's signed assertion), and record every
 //! statement so that tests can show nothing was touched outside the destination's own schema.
 
 use std::collections::{HashMap, HashSet};
@@ -455,4 +456,303 @@ async fn snowflake(
         &format!("SQL compilation error: syntax error line 1 at position 0 unexpected '{sql}'."),
         "42000",
     )
+}
+
+// ---- BigQuery ----------------------------------------------------------------------------------------------
+
+struct BigQueryState {
+    email: String,
+    public_key_pem: String,
+    token_uri: String,
+    token: String,
+    /// The roles the service account holds (`roles/bigquery.…`), in the project and on its datasets.
+    roles: HashSet<String>,
+    datasets: HashSet<String>,
+    tables: HashSet<String>,
+    calls: Vec<String>,
+}
+
+impl BigQueryState {
+    /// Whether the roles held grant `permission` (each role's permissions as Google documents them, reduced
+    /// to those validation needs).
+    fn allows(&self, permission: &str) -> bool {
+        let granted = |role: &str| -> &[&str] {
+            match role {
+                "roles/bigquery.user" => &["datasets.list", "datasets.create", "jobs.create"],
+                "roles/bigquery.jobUser" => &["jobs.create"],
+                "roles/bigquery.dataViewer" => {
+                    &["datasets.list", "datasets.get", "tables.list", "tables.get"]
+                }
+                "roles/bigquery.dataEditor" => &[
+                    "datasets.list",
+                    "datasets.get",
+                    "datasets.create",
+                    "tables.list",
+                    "tables.get",
+                    "tables.create",
+                    "tables.update",
+                    "tables.updateData",
+                    "tables.delete",
+                ],
+                _ => &[],
+            }
+        };
+        self.roles
+            .iter()
+            .any(|role| granted(role).contains(&permission))
+    }
+}
+
+/// BigQuery's REST API v2 and Google's OAuth token endpoint, for one service account.
+pub struct FakeBigQuery {
+    pub address: SocketAddr,
+    state: Arc<Mutex<BigQueryState>>,
+}
+
+impl FakeBigQuery {
+    pub async fn start(email: &str, public_key_pem: &str, datasets: &[&str]) -> FakeBigQuery {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let address = listener.local_addr().expect("its address");
+        let state = Arc::new(Mutex::new(BigQueryState {
+            email: email.into(),
+            public_key_pem: public_key_pem.into(),
+            token_uri: format!("http://{address}/token"),
+            token: format!("ya29.{}", crate::random_suffix(24)),
+            roles: HashSet::new(),
+            datasets: datasets.iter().map(|d| d.to_string()).collect(),
+            tables: HashSet::new(),
+            calls: Vec::new(),
+        }));
+        let base = "/bigquery/v2/projects/{project}";
+        let router = Router::new()
+            .route("/token", post(bigquery_token))
+            .route(
+                &format!("{base}/datasets"),
+                axum::routing::get(bigquery_api).post(bigquery_api),
+            )
+            .route(
+                &format!("{base}/datasets/{{dataset}}"),
+                axum::routing::get(bigquery_api).delete(bigquery_api),
+            )
+            .route(
+                &format!("{base}/datasets/{{dataset}}/tables"),
+                axum::routing::get(bigquery_api).post(bigquery_api),
+            )
+            .route(
+                &format!("{base}/datasets/{{dataset}}/tables/{{table}}"),
+                axum::routing::patch(bigquery_api).delete(bigquery_api),
+            )
+            .route(
+                &format!("{base}/datasets/{{dataset}}/tables/{{table}}/insertAll"),
+                post(bigquery_api),
+            )
+            .route(&format!("{base}/queries"), post(bigquery_api))
+            .with_state(state.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        FakeBigQuery { address, state }
+    }
+
+    pub fn token_uri(&self) -> String {
+        self.state.lock().unwrap().token_uri.clone()
+    }
+
+    /// Runs a `gcloud projects add-iam-policy-binding … --role="roles/…"` or a DCL `GRANT `roles/…` ON SCHEMA …`.
+    pub fn grant(&self, statement: &str) {
+        let role = statement
+            .split("roles/")
+            .nth(1)
+            .and_then(|rest| rest.split(['"', '`']).next())
+            .expect("a role");
+        self.state
+            .lock()
+            .unwrap()
+            .roles
+            .insert(format!("roles/{role}"));
+    }
+
+    pub fn tables(&self) -> Vec<String> {
+        self.state.lock().unwrap().tables.iter().cloned().collect()
+    }
+
+    pub fn datasets(&self) -> Vec<String> {
+        self.state
+            .lock()
+            .unwrap()
+            .datasets
+            .iter()
+            .cloned()
+            .collect()
+    }
+}
+
+async fn bigquery_token(
+    State(state): State<Arc<Mutex<BigQueryState>>>,
+    axum::Form(form): axum::Form<HashMap<String, String>>,
+) -> Response {
+    let state = state.lock().unwrap();
+    let refuse = |description: &str| {
+        (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "invalid_grant", "error_description": description})),
+        )
+            .into_response()
+    };
+    if form.get("grant_type").map(String::as_str)
+        != Some("urn:ietf:params:oauth:grant-type:jwt-bearer")
+    {
+        return refuse("Invalid grant_type");
+    }
+    let Ok(key) = jsonwebtoken::DecodingKey::from_rsa_pem(state.public_key_pem.as_bytes()) else {
+        return refuse("no key");
+    };
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_audience(&[state.token_uri.as_str()]);
+    validation.set_issuer(&[state.email.as_str()]);
+    let assertion = form.get("assertion").cloned().unwrap_or_default();
+    match jsonwebtoken::decode::<Value>(&assertion, &key, &validation) {
+        Ok(claims)
+            if claims.claims["scope"]
+                .as_str()
+                .is_some_and(|s| s.contains("auth/bigquery")) =>
+        {
+            Json(json!({"access_token": state.token, "expires_in": 3599, "token_type": "Bearer"}))
+                .into_response()
+        }
+        _ => refuse("Invalid JWT Signature."),
+    }
+}
+
+async fn bigquery_api(
+    State(state): State<Arc<Mutex<BigQueryState>>>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut state = state.lock().unwrap();
+    let error = |status: StatusCode, message: &str| {
+        (status, Json(json!({"error": {"code": status.as_u16(), "message": message,
+            "status": if status == StatusCode::FORBIDDEN { "PERMISSION_DENIED" } else { "NOT_FOUND" }}}))).into_response()
+    };
+    let authorized = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == format!("Bearer {}", state.token));
+    if !authorized {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "Request is missing required authentication credential.",
+        );
+    }
+    let path = uri.path().to_string();
+    state.calls.push(format!("{method} {path}"));
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let parts: Vec<&str> = path
+        .trim_start_matches("/bigquery/v2/projects/")
+        .split('/')
+        .collect();
+    let denied = |permission: &str| {
+        error(
+            StatusCode::FORBIDDEN,
+            &format!(
+                "Access Denied: Permission bigquery.{permission} denied (or it may not exist)."
+            ),
+        )
+    };
+    let need = |state: &BigQueryState, permission: &str| state.allows(permission);
+    match (method.as_str(), parts.as_slice()) {
+        ("GET", [_, "datasets"]) => {
+            if !need(&state, "datasets.list") {
+                return denied("datasets.list");
+            }
+            Json(json!({"datasets": state.datasets.iter().map(|d| json!({"datasetReference": {"datasetId": d}})).collect::<Vec<_>>()})).into_response()
+        }
+        ("GET", [_, "datasets", dataset]) => {
+            if !need(&state, "datasets.get") {
+                return denied("datasets.get");
+            }
+            if !state.datasets.contains(*dataset) {
+                return error(
+                    StatusCode::NOT_FOUND,
+                    &format!("Not found: Dataset {dataset}"),
+                );
+            }
+            Json(json!({"datasetReference": {"datasetId": dataset}})).into_response()
+        }
+        ("POST", [_, "datasets"]) => {
+            if !need(&state, "datasets.create") {
+                return denied("datasets.create");
+            }
+            let id = body["datasetReference"]["datasetId"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            state.datasets.insert(id.clone());
+            Json(json!({"datasetReference": {"datasetId": id}})).into_response()
+        }
+        ("DELETE", [_, "datasets", dataset]) => {
+            state.datasets.remove(*dataset);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        ("GET", [_, "datasets", _, "tables"]) => {
+            if !need(&state, "tables.list") {
+                return denied("tables.list");
+            }
+            Json(json!({"tables": []})).into_response()
+        }
+        ("POST", [_, "datasets", dataset, "tables"]) => {
+            if !need(&state, "tables.create") {
+                return denied("tables.create");
+            }
+            assert!(
+                body["expirationTime"].is_string(),
+                "a probe table expires: {body}"
+            );
+            let table = format!(
+                "{dataset}.{}",
+                body["tableReference"]["tableId"].as_str().unwrap_or("")
+            );
+            state.tables.insert(table);
+            Json(body).into_response()
+        }
+        ("PATCH", [_, "datasets", dataset, "tables", table]) => {
+            if !need(&state, "tables.update") {
+                return denied("tables.update");
+            }
+            assert!(
+                state.tables.contains(&format!("{dataset}.{table}")),
+                "patching {table}, never created"
+            );
+            Json(body).into_response()
+        }
+        ("DELETE", [_, "datasets", dataset, "tables", table]) => {
+            state.tables.remove(&format!("{dataset}.{table}"));
+            StatusCode::NO_CONTENT.into_response()
+        }
+        ("POST", [_, "datasets", dataset, "tables", table, "insertAll"]) => {
+            if !need(&state, "tables.updateData") {
+                return denied("tables.updateData");
+            }
+            assert!(
+                state.tables.contains(&format!("{dataset}.{table}")),
+                "inserting into {table}, never created"
+            );
+            Json(json!({"kind": "bigquery#tableDataInsertAllResponse"})).into_response()
+        }
+        ("POST", [_, "queries"]) => {
+            if !need(&state, "jobs.create") {
+                return denied("jobs.create");
+            }
+            assert_eq!(body["dryRun"], true, "validation only dry-runs queries");
+            Json(json!({"kind": "bigquery#queryResponse", "totalBytesProcessed": "0", "jobComplete": true})).into_response()
+        }
+        _ => error(
+            StatusCode::NOT_FOUND,
+            &format!("no such call: {method} {path}"),
+        ),
+    }
 }

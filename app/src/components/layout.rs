@@ -168,6 +168,7 @@ fn Sidebar(me: Me) -> impl IntoView {
                 <A href=ws.href("/data-planes")>"Data planes"</A>
                 <A href=ws.href("/tracking-plans")>"Tracking plans"</A>
                 <A href=ws.href("/consent")>"Consent"</A>
+                <A href=ws.href("/alerts")>"Alerts"</A>
                 <div class="section">"Workspace"</div>
                 <A href=ws.href("/settings")>"Settings"</A>
             </div>

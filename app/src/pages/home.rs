@@ -8,9 +8,10 @@ use super::auth::failed;
 use super::go;
 use crate::api::auth::{ChangePasswordRequest, Me};
 use crate::api::use_api;
+use crate::api::warehouses::{NotificationSettings, UpdateNotificationSettings};
 use crate::api::workspaces::{CreateWorkspace, Workspace};
 use crate::components::layout::{error_view, AuthShell};
-use crate::components::{use_toast, ApiErrorAlert, Loading, TextField, Toast};
+use crate::components::{use_hydrated, use_toast, ApiErrorAlert, Loading, TextField, Toast};
 use crate::session::me_resource;
 
 /// `/`: your first workspace, or an invitation to create one.
@@ -168,6 +169,79 @@ fn AccountPage(me: Me) -> impl IntoView {
                         <button type="submit" class="btn primary" disabled=move || change.pending().get()>"Change password"</button>
                     </div>
                 </form>
+                <NotificationsCard/>
+            </div>
+        </div>
+    }
+}
+
+/// Alert mail: mute it all, and the warehouses one chose for (`GET|PUT /api/v1/me/notifications`). Read in
+/// the browser once hydrated (the page renders inside the account's own resource).
+#[component]
+fn NotificationsCard() -> impl IntoView {
+    let hydrated = use_hydrated();
+    let settings = RwSignal::new(None::<NotificationSettings>);
+    let error = RwSignal::new(None::<String>);
+    let api = use_api();
+    Effect::new({
+        let api = api.clone();
+        move |_| {
+            if hydrated.get() {
+                let api = api.clone();
+                leptos::task::spawn_local(async move {
+                    match api
+                        .get::<NotificationSettings>("/api/v1/me/notifications")
+                        .await
+                    {
+                        Ok(s) => settings.set(Some(s)),
+                        Err(e) => error.set(Some(e.message)),
+                    }
+                });
+            }
+        }
+    });
+    let toast = use_toast();
+    let mute = move |ev: leptos::ev::Event| {
+        let mute_all = event_target_checked(&ev);
+        let api = api.clone();
+        leptos::task::spawn_local(async move {
+            match api
+                .put::<_, NotificationSettings>(
+                    "/api/v1/me/notifications",
+                    &UpdateNotificationSettings { mute_all },
+                )
+                .await
+            {
+                Ok(s) => {
+                    settings.set(Some(s));
+                    toast.show("Notification settings saved.");
+                }
+                Err(e) => error.set(Some(e.message)),
+            }
+        });
+    };
+    view! {
+        <div class="card" data-testid="notifications">
+            <div class="card-header"><h2>"Notifications"</h2></div>
+            <div class="card-body">
+                {move || error.get().map(|e| view! { <div class="alert error" role="alert">{e}</div> })}
+                {move || settings.get().map(|s| view! {
+                    <label class="checkbox">
+                        <input type="checkbox" data-testid="mute-all" prop:checked=s.mute_all on:change=mute.clone()/>
+                        " Mute all alert mail (failing and recovered warehouses)"
+                    </label>
+                    <p class="hint">"Admins and owners get each warehouse's alerts unless they unsubscribe on its Warehouse tab; others subscribe there."</p>
+                    {(!s.subscriptions.is_empty()).then(|| view! {
+                        <ul class="plain" data-testid="subscriptions">
+                            {s.subscriptions.into_iter().map(|r| view! {
+                                <li>
+                                    <a href=format!("/w/{}/{}s/{}/warehouse", r.workspace_id, r.resource_type, r.resource_id)>{r.resource_name}</a>
+                                    {if r.subscribed { ": subscribed" } else { ": unsubscribed" }}
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                    })}
+                })}
             </div>
         </div>
     }

@@ -154,10 +154,17 @@ impl Filters {
 /// "Settings | Live events | Volume", and "Errors" for a destination, on a source's or a destination's page
 /// (`base`: the page's path; `kind`: `sources` or `destinations`, as in the path).
 #[component]
-pub fn DetailTabs(base: String, kind: &'static str) -> impl IntoView {
+pub fn DetailTabs(
+    base: String,
+    kind: &'static str,
+    /// A warehouse destination or reverse-ETL source: it has a Warehouse tab (permissions, syncs, alerts).
+    #[prop(optional)]
+    warehouse: bool,
+) -> impl IntoView {
     view! {
         <nav class="tabs" aria-label="Sections">
             <A href=base.clone() exact=true>"Settings"</A>
+            {warehouse.then(|| view! { <A href=format!("{base}/warehouse")>"Warehouse"</A> })}
             <A href=format!("{base}/live")>"Live events"</A>
             <A href=format!("{base}/volume")>"Volume"</A>
             {(kind == "destinations").then(|| view! {

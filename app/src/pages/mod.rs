@@ -1,5 +1,6 @@
 //! One module per area of the UI.
 
+pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod consent;
@@ -15,6 +16,7 @@ pub mod source_tracking_plan;
 pub mod sources;
 pub mod tracking_plans;
 pub mod volume;
+pub mod warehouse;
 
 /// Asks the person to confirm a destructive action (always false while rendering on the server).
 pub fn confirm(message: &str) -> bool {

@@ -91,15 +91,10 @@ fn compose(state: &AppState, alert: &Row) -> Mail {
     } else {
         "destinations"
     };
-    let tab = if alert.cause == "validation" {
-        "validation"
-    } else {
-        "syncs"
-    };
     let link = state
         .public_url
         .join(&format!(
-            "/w/{}/{page}/{}?tab={tab}",
+            "/w/{}/{page}/{}/warehouse",
             alert.workspace_id, alert.resource_id
         ))
         .map(|u| u.to_string())

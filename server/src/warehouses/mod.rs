@@ -8,10 +8,11 @@
 //! `network`. A finished validation feeds the alert state machine (`crate::alerts`): a step that passed last
 //! time and fails now is an incident, like a failed sync.
 //!
-//! Engines here: PostgreSQL and Redshift (`postgres`), ClickHouse (`clickhouse`, its HTTP interface) and
-//! Snowflake (`snowflake`, its SQL API). BigQuery and the Snowflake and BigQuery reverse-ETL sources are
-//! answered with a clear 422 until their clients land.
+//! Engines here: PostgreSQL and Redshift (`postgres`), ClickHouse (`clickhouse`, its HTTP interface),
+//! Snowflake (`snowflake`, its SQL API) and BigQuery (`bigquery`, its REST API). The Snowflake and BigQuery
+//! reverse-ETL sources are answered with a clear 422 until their checks land.
 
+mod bigquery;
 pub mod checks;
 mod clickhouse;
 mod handlers;
@@ -48,6 +49,8 @@ pub struct ValidationSettings {
     /// Where Snowflake's SQL API is reached, `{account}` standing for the account identifier. Set only to
     /// test against a local server that speaks the API.
     pub snowflake_url: String,
+    /// Where BigQuery's REST API is reached; likewise changed only for a local server.
+    pub bigquery_url: String,
 }
 
 /// Hours between two scheduled re-checks when a resource sets none.
@@ -66,6 +69,8 @@ enum Engine {
     ClickHouse,
     /// Snowflake's SQL API v2 with key-pair authentication.
     Snowflake,
+    /// BigQuery's REST API with a service account.
+    BigQuery,
 }
 
 /// `destination` or `source`.
@@ -78,6 +83,7 @@ fn engine(resource_type: &str, type_name: &str) -> Option<Engine> {
         }
         ("destination", "CLICKHOUSE") => Some(Engine::ClickHouse),
         ("destination", "SNOWFLAKE") => Some(Engine::Snowflake),
+        ("destination", "BQ") => Some(Engine::BigQuery),
         _ => None,
     }
 }
@@ -98,6 +104,7 @@ fn step_names(engine: Engine, resource_type: &str) -> &'static [&'static str] {
         (Engine::Postgres, _) => &postgres::SOURCE_STEPS,
         (Engine::ClickHouse, _) => &clickhouse::DESTINATION_STEPS,
         (Engine::Snowflake, _) => &snowflake::DESTINATION_STEPS,
+        (Engine::BigQuery, _) => &bigquery::DESTINATION_STEPS,
     }
 }
 
@@ -238,7 +245,7 @@ pub async fn request(
         return Err(Invalid::new(
             "id",
             format!(
-                "validating {} is not supported yet (PostgreSQL, Redshift, ClickHouse and Snowflake destinations and PostgreSQL and Redshift sources are)",
+                "validating a {} source is not supported yet (PostgreSQL and Redshift sources are, and every warehouse destination)",
                 row.type_name
             ),
         )
@@ -527,6 +534,9 @@ pub async fn run(state: &AppState, validation_id: &str) -> Result<(), String> {
         }
         (Engine::Snowflake, _) => {
             snowflake::validate_destination(&target, &state.validation, &mut checks).await
+        }
+        (Engine::BigQuery, _) => {
+            bigquery::validate_destination(&target, &state.validation, &mut checks).await
         }
     }
     let status = if checks.failed().is_some() {

@@ -150,7 +150,7 @@ async fn a_failing_sync_mails_each_subscriber_once_and_once_more_when_it_recover
     assert!(mail.body.contains(error), "{}", mail.body);
     assert!(
         mail.body.contains(&format!(
-            "/w/{}/destinations/{}?tab=syncs",
+            "/w/{}/destinations/{}/warehouse",
             s.ws, s.destination
         )),
         "{}",

@@ -1,4 +1,4 @@
-//! The ClickHouse and Snowflake validation clients against local servers that speak their protocols
+//! The ClickHouse, Snowflake and BigQuery validation clients against local servers that speak their protocols
 //! (`wheelhouse_tests::fake_warehouses`): neither can run or be reached from here. As with PostgreSQL, each
 //! missing privilege fails its step with the statement that grants it, and running the statement makes the
 //! step pass; probes touch only the destination's own database or schema and leave nothing behind.
@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use wheelhouse_tests::fake_warehouses::{FakeClickHouse, FakeSnowflake};
+use wheelhouse_tests::fake_warehouses::{FakeBigQuery, FakeClickHouse, FakeSnowflake};
 use wheelhouse_tests::*;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -15,6 +15,7 @@ const WAIT: Duration = Duration::from_secs(30);
 both_backends!(
     clickhouse_grants_are_checked_then_probed_in_the_destinations_database,
     snowflake_signs_in_with_a_key_pair_and_names_each_missing_grant,
+    bigquery_signs_in_as_the_service_account_and_names_each_missing_role,
 );
 
 async fn validate(client: &Client, ws: &str, destination: &str) -> Value {
@@ -257,6 +258,86 @@ async fn snowflake_signs_in_with_a_key_pair_and_names_each_missing_grant(backend
     let (step, reason, _) = failure(&validate(&owner, &ws, &stranger).await);
     assert_eq!(step, "Verifying Connections");
     assert!(reason.contains("390144"), "{reason}");
+    for exchange in app.transcript() {
+        assert!(
+            !exchange.body.contains("PRIVATE KEY"),
+            "a private key came back"
+        );
+    }
+    logs::assert_never_logged("PRIVATE KEY", "a private key");
+    let _ = std::fs::remove_dir_all(&keys);
+}
+
+async fn bigquery_signs_in_as_the_service_account_and_names_each_missing_role(backend: Backend) {
+    let keys = std::env::temp_dir().join(format!("wh-bigquery-{}", random_suffix(8)));
+    std::fs::create_dir_all(&keys).unwrap();
+    let (private_key, public_key, _) = key_pair(&keys);
+    let email = "loader@acme.iam.gserviceaccount.com";
+    let server = FakeBigQuery::start(email, &public_key, &["analytics"]).await;
+    let url = format!("http://{}", server.address);
+    let app = TestApp::builder(backend)
+        .fast_jobs()
+        .configure(move |config| config.bigquery_api_url = url)
+        .start()
+        .await;
+    let owner = app.user("owner@example.com").await;
+    let ws = app.workspace(&owner, "Acme").await;
+    let credentials = |key: &str| {
+        json!({"type": "service_account", "project_id": "acme", "private_key_id": "k1", "private_key": key,
+            "client_email": email, "token_uri": server.token_uri()})
+        .to_string()
+    };
+    let config = json!({"project": "acme", "bucketName": "acme-staging", "credentials": credentials(&private_key),
+        "namespace": "analytics", "syncFrequency": "30"});
+    let destination = id(&owner
+        .create_destination(&ws, "BQ", "BigQuery", config.clone())
+        .await);
+    let member = format!("serviceAccount:{email}");
+    let expected = [
+        (
+            "Verifying Connections",
+            format!("gcloud projects add-iam-policy-binding acme --member=\"{member}\" --role=\"roles/bigquery.user\""),
+        ),
+        (
+            "Verifying Create Schema",
+            format!("gcloud projects add-iam-policy-binding acme --member=\"{member}\" --role=\"roles/bigquery.dataViewer\""),
+        ),
+        (
+            "Verifying Create and Alter Table",
+            format!("GRANT `roles/bigquery.dataEditor` ON SCHEMA `acme.analytics` TO \"{member}\";"),
+        ),
+    ];
+    for (step_name, statement) in expected {
+        let validation = validate(&owner, &ws, &destination).await;
+        let (failed, _, remediation) = failure(&validation);
+        assert_eq!(
+            (failed.as_str(), remediation.as_str()),
+            (step_name, statement.as_str()),
+            "{validation:#}"
+        );
+        server.grant(&remediation);
+    }
+    let validation = validate(&owner, &ws, &destination).await;
+    assert_passed(&validation);
+    assert!(server.tables().is_empty(), "probe tables deleted");
+    assert_eq!(
+        server.datasets(),
+        ["analytics"],
+        "no dataset created or left"
+    );
+
+    // A key that is not the service account's: the token endpoint refuses it.
+    let other_keys = keys.join("other");
+    std::fs::create_dir_all(&other_keys).unwrap();
+    let (other_key, _, _) = key_pair(&other_keys);
+    let mut stranger = config.clone();
+    stranger["credentials"] = json!(credentials(&other_key));
+    let stranger = id(&owner
+        .create_destination(&ws, "BQ", "Other key", stranger)
+        .await);
+    let (step, reason, _) = failure(&validate(&owner, &ws, &stranger).await);
+    assert_eq!(step, "Verifying Connections");
+    assert!(reason.contains("Invalid JWT Signature"), "{reason}");
     for exchange in app.transcript() {
         assert!(
             !exchange.body.contains("PRIVATE KEY"),

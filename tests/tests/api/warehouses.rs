@@ -16,6 +16,7 @@ both_backends!(
     each_missing_privilege_names_the_grant_that_fixes_it,
     a_reverse_etl_source_is_checked_for_its_tables_and_the_rudderstack_schema,
     validation_is_for_editors_and_warehouses_and_results_for_viewers,
+    a_privilege_that_drifts_away_alerts_once_and_its_return_too,
 );
 
 const DESTINATION_STEPS: [&str; 6] = [
@@ -453,4 +454,101 @@ async fn refused_networks_silent_warehouses_and_rejected_passwords_fail_the_conn
         assert!(!exchange.body.contains(&canary));
     }
     logs::assert_never_logged(&canary, "the warehouse password");
+}
+
+/// Permission drift: the scheduled re-check finds a privilege revoked since the last validation passed. The
+/// subscribers get one mail naming the statement that fixes it; once it is granted again, one more.
+async fn a_privilege_that_drifts_away_alerts_once_and_its_return_too(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_smtp()
+        .fast_jobs()
+        .start()
+        .await;
+    let owner = app.user("owner@example.com").await;
+    let ws = app.workspace(&owner, "Acme").await;
+    let warehouse = PgWarehouse::create().await;
+    let (db, role) = (warehouse.name().to_string(), warehouse.role.clone());
+    warehouse
+        .admin(&format!(
+            "GRANT CONNECT, CREATE, TEMPORARY ON DATABASE \"{db}\" TO \"{role}\""
+        ))
+        .await;
+    let destination = id(&owner
+        .create_destination(
+            &ws,
+            "POSTGRES",
+            "Warehouse",
+            warehouse.destination_config("analytics", "pw"),
+        )
+        .await);
+    assert_passed(&validate(&owner, &ws, "destinations", &destination).await);
+    let state = &app.server().state;
+    let recheck = || async {
+        // As if the last check were a day old.
+        app.execute(
+            "UPDATE warehouse_validations SET created_at = created_at - 90000000",
+            &[],
+        )
+        .await;
+        server::warehouses::recheck_due(state).await.unwrap()
+    };
+
+    warehouse
+        .admin(&format!(
+            "REVOKE TEMPORARY ON DATABASE \"{db}\" FROM \"{role}\""
+        ))
+        .await;
+    assert_eq!(recheck().await, 1);
+    let mail = app.mailbox().wait_for("owner@example.com").await;
+    assert!(
+        mail.subject
+            .contains("Failing: Warehouse's permission check"),
+        "{}",
+        mail.subject
+    );
+    assert!(
+        mail.body.contains(&format!(
+            "GRANT TEMPORARY ON DATABASE \"{db}\" TO \"{role}\";"
+        )),
+        "{}",
+        mail.body
+    );
+    // Still failing at the next re-check: no new mail.
+    assert_eq!(recheck().await, 1);
+    let history = format!("/api/v1/workspaces/{ws}/destinations/{destination}/validations");
+    eventually("the second re-check", WAIT, || async {
+        let list = owner.get(&history).await.expect(200);
+        let scheduled: Vec<&Value> = list["validations"]
+            .as_array()?
+            .iter()
+            .filter(|v| v["cause"] == "scheduled")
+            .collect();
+        (scheduled.len() == 2 && scheduled.iter().all(|v| v["status"] == "failed")).then_some(())
+    })
+    .await;
+
+    warehouse
+        .admin(&format!(
+            "GRANT TEMPORARY ON DATABASE \"{db}\" TO \"{role}\""
+        ))
+        .await;
+    assert_eq!(recheck().await, 1);
+    let recovered = app.mailbox().wait_for("owner@example.com").await;
+    assert!(
+        recovered.subject.starts_with("Recovered"),
+        "{}",
+        recovered.subject
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.mailbox().all_to("owner@example.com").len(), 2);
+
+    // Never re-checked when its schedule says so.
+    owner
+        .put(
+            &format!("/api/v1/workspaces/{ws}/destinations/{destination}/validation-schedule"),
+            json!({"recheckEveryHours": 0}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(recheck().await, 0);
 }

@@ -126,16 +126,7 @@ pub fn VersionSelect(
     }
 }
 
-/// Whether the page is hydrated: always false while rendering on the server and during hydration, true once
-/// the browser runs the page. The impact and violation views read their data only then, in the browser
-/// (`LocalResource`): the plan page renders its tabs inside its own resource's `Suspend`, where resources of
-/// their own would not line up between the server's render and the browser's hydration.
-pub fn use_hydrated() -> ReadSignal<bool> {
-    let (hydrated, set) = signal(false);
-    // Effects run in the browser only, after hydration.
-    Effect::new(move |_| set.set(true));
-    hydrated
-}
+pub use crate::components::use_hydrated;
 
 /// Which plan a result was checked against, for people.
 pub fn against(version: Option<i64>) -> String {
