@@ -371,15 +371,8 @@ pub async fn remind_due(state: &AppState) -> Result<usize, DbError> {
         } else {
             "destination"
         };
-        let table = if resource_type == "source" {
-            "sources"
-        } else {
-            "destinations"
-        };
-        let name: Option<String> =
-            sqlx::query_scalar(&format!("SELECT name FROM {table} WHERE id = $1"))
-                .bind(&resource_id)
-                .fetch_optional(&state.db.pool)
+        let name =
+            crate::warehouses::resource_name(&state.db, &workspace_id, resource_type, &resource_id)
                 .await?;
         let Some(name) = name else { continue };
         let mut tx = state.db.begin().await?;
@@ -487,19 +480,9 @@ async fn require_resource(
     resource_type: ResourceType,
     id: &str,
 ) -> Result<String, AlertError> {
-    let table = if resource_type == "source" {
-        "sources"
-    } else {
-        "destinations"
-    };
-    sqlx::query_scalar(&format!(
-        "SELECT name FROM {table} WHERE id = $1 AND workspace_id = $2"
-    ))
-    .bind(id)
-    .bind(workspace_id)
-    .fetch_optional(&db.pool)
-    .await?
-    .ok_or(AlertError::NotFound(resource_type))
+    crate::warehouses::resource_name(db, workspace_id, resource_type, id)
+        .await?
+        .ok_or(AlertError::NotFound(resource_type))
 }
 
 /// Whose subscription: the person's, or the person an API token acts for.

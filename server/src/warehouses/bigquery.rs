@@ -14,7 +14,7 @@
 use serde_json::{json, Value};
 
 use super::checks::{timed, within, Checks, Outcome};
-use super::{config_str, object_storage, Target, ValidationSettings};
+use super::{config_str, now_secs, object_storage, probe_suffix, Target, ValidationSettings};
 
 pub use super::postgres::DESTINATION_STEPS;
 
@@ -49,13 +49,6 @@ fn service_account(config: &Value) -> Result<ServiceAccount, Outcome> {
             .unwrap_or("https://oauth2.googleapis.com/token")
             .to_string(),
     })
-}
-
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// The signed assertion exchanged for an access token.
@@ -282,7 +275,7 @@ pub async fn validate_destination(
         .call(reqwest::Method::GET, &format!("/datasets/{dataset}"), None)
         .await
         .is_ok();
-    let table = format!("setup_test_staging_{:08x}", rand::random::<u32>());
+    let table = format!("setup_test_staging_{}", probe_suffix());
     let tables = format!("/datasets/{dataset}/tables");
     let create = || {
         client.call(

@@ -15,7 +15,7 @@ use url::Url;
 
 use super::checks::{within, Checks, Outcome};
 use super::network::NetworkPolicy;
-use super::{config_str, object_storage, Target};
+use super::{config_str, object_storage, probe_suffix, Target};
 
 pub use super::postgres::DESTINATION_STEPS;
 
@@ -264,7 +264,7 @@ async fn check(
     let table = format!(
         "{}.{}",
         quoted(database),
-        quoted(&format!("setup_test_staging_{:08x}", rand::random::<u32>()))
+        quoted(&format!("setup_test_staging_{}", probe_suffix()))
     );
     let statements: Vec<String> = match probe {
         Probe::None => {

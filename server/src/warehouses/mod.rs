@@ -140,6 +140,19 @@ pub(crate) fn object_storage(config: &Value) -> Outcome {
     }
 }
 
+/// A random part of a probe table's name (two validations at once must not meet).
+pub(crate) fn probe_suffix() -> String {
+    format!("{:08x}", rand::random::<u32>())
+}
+
+/// Now, in seconds since the epoch (for the JWTs Snowflake and Google read).
+pub(crate) fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
 /// A reverse-ETL source's chosen tables (`tables`: `schema.table`, or `table` in `public`).
 pub fn chosen_tables(config: &Value) -> Vec<(String, String)> {
     config
@@ -201,6 +214,20 @@ fn table_of(resource_type: &str) -> &'static str {
         "sources"
     } else {
         "destinations"
+    }
+}
+
+/// A source's or destination's name, when the workspace has it.
+pub async fn resource_name(
+    db: &Db,
+    workspace_id: &str,
+    resource_type: ResourceType,
+    id: &str,
+) -> Result<Option<String>, DbError> {
+    match resource_row(db, workspace_id, resource_type, id).await {
+        Ok(row) => Ok(Some(row.name)),
+        Err(WarehouseError::Db(e)) => Err(e),
+        Err(_) => Ok(None),
     }
 }
 

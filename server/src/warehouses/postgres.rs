@@ -15,7 +15,7 @@ use sqlx::{Connection, Row};
 
 use super::checks::{quoted, within, Checks, Outcome};
 use super::network::NetworkPolicy;
-use super::{config_str, object_storage, Target};
+use super::{config_str, object_storage, probe_suffix, Target};
 
 /// rudder-server's validation steps for warehouse destinations, in its order and with its names.
 pub const DESTINATION_STEPS: [&str; 6] = [
@@ -234,12 +234,6 @@ fn grant_on_schema(schema: &str, user: &str, usage: bool, create: bool) -> Strin
     )
 }
 
-fn random_suffix() -> String {
-    use rand::Rng;
-    let n: u32 = rand::thread_rng().gen();
-    format!("{n:08x}")
-}
-
 pub async fn validate_destination(target: &Target, policy: &NetworkPolicy, checks: &mut Checks) {
     let limit = checks.step_timeout;
     checks.start_step();
@@ -360,23 +354,29 @@ async fn ensure_schema(conn: &mut PgConnection, schema: &str) -> sqlx::Result<()
     Ok(())
 }
 
+/// Runs the statements in a transaction, in `schema` (created in it when missing), and rolls it all back.
+async fn rolled_back(
+    conn: &mut PgConnection,
+    schema: &str,
+    statements: &[String],
+) -> sqlx::Result<()> {
+    let mut tx = conn.begin().await?;
+    ensure_schema(&mut tx, schema).await?;
+    for statement in statements {
+        sqlx::query(statement).execute(&mut *tx).await?;
+    }
+    tx.rollback().await
+}
+
 async fn create_and_alter_table(session: &mut Session, schema: &str) -> Outcome {
-    let table = format!("setup_test_staging_{}", random_suffix());
+    let table = format!("setup_test_staging_{}", probe_suffix());
     let qualified = format!("{}.{}", quoted(schema), quoted(&table));
     let Session { conn, user, .. } = session;
-    let probe = async {
-        let mut tx = conn.begin().await?;
-        ensure_schema(&mut tx, schema).await?;
-        sqlx::query(&format!("CREATE TABLE {qualified} (id BIGINT, val TEXT)"))
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(&format!(
-            "ALTER TABLE {qualified} ADD COLUMN val_alter TEXT"
-        ))
-        .execute(&mut *tx)
-        .await?;
-        tx.rollback().await
-    };
+    let statements = [
+        format!("CREATE TABLE {qualified} (id BIGINT, val TEXT)"),
+        format!("ALTER TABLE {qualified} ADD COLUMN val_alter TEXT"),
+    ];
+    let probe = rolled_back(conn, schema, &statements);
     match probe.await {
         Ok(()) => Outcome::Passed(format!(
             "created table {schema}.{table} and added a column (rolled back)"
@@ -462,39 +462,19 @@ async fn load_table(session: &mut Session, schema: &str) -> Outcome {
         }
         Ok(true) => {}
     }
-    let table = format!("setup_test_load_{}", random_suffix());
+    let table = format!("setup_test_load_{}", probe_suffix());
     let qualified = format!("{}.{}", quoted(schema), quoted(&table));
-    let probe = async {
-        let mut tx = conn.begin().await?;
-        ensure_schema(&mut tx, schema).await?;
-        sqlx::query(&format!("CREATE TABLE {qualified} (id BIGINT, val TEXT)"))
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(&format!(
-            "CREATE TEMPORARY TABLE {} (LIKE {qualified}) ON COMMIT DROP",
-            quoted(&format!("{table}_staging"))
-        ))
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(&format!(
-            "INSERT INTO {} VALUES (1, 'RudderStack')",
-            quoted(&format!("{table}_staging"))
-        ))
-        .execute(&mut *tx)
-        .await?;
-        let loaded = sqlx::query(&format!(
-            "INSERT INTO {qualified} SELECT * FROM {}",
-            quoted(&format!("{table}_staging"))
-        ))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        tx.rollback().await?;
-        Ok::<u64, sqlx::Error>(loaded)
-    };
+    let staging = quoted(&format!("{table}_staging"));
+    let statements = [
+        format!("CREATE TABLE {qualified} (id BIGINT, val TEXT)"),
+        format!("CREATE TEMPORARY TABLE {staging} (LIKE {qualified}) ON COMMIT DROP"),
+        format!("INSERT INTO {staging} VALUES (1, 'RudderStack')"),
+        format!("INSERT INTO {qualified} SELECT * FROM {staging}"),
+    ];
+    let probe = rolled_back(conn, schema, &statements);
     match probe.await {
-        Ok(rows) => Outcome::Passed(format!(
-            "loaded {rows} row into a table of {schema} through a temporary staging table (rolled back)"
+        Ok(()) => Outcome::Passed(format!(
+            "loaded a row into a table of {schema} through a temporary staging table (rolled back)"
         )),
         Err(e) => denied(&e, || grant_on_schema(schema, user, false, false)),
     }
@@ -668,21 +648,15 @@ async fn rudderstack_schema(session: &mut Session) -> Outcome {
             Ok(true) => {}
         },
     }
-    let table = format!("wheelhouse_probe_{}", random_suffix());
+    let table = format!("wheelhouse_probe_{}", probe_suffix());
     let qualified = format!("{}.{}", quoted(schema), quoted(&table));
-    let probe = async {
-        let mut tx = conn.begin().await?;
-        ensure_schema(&mut tx, schema).await?;
-        for statement in [
-            format!("CREATE TABLE {qualified} (id BIGINT)"),
-            format!("ALTER TABLE {qualified} ADD COLUMN rudder_operation_type TEXT"),
-            format!("INSERT INTO {qualified} VALUES (1, 'insert')"),
-            format!("DROP TABLE {qualified}"),
-        ] {
-            sqlx::query(&statement).execute(&mut *tx).await?;
-        }
-        tx.rollback().await
-    };
+    let statements = [
+        format!("CREATE TABLE {qualified} (id BIGINT)"),
+        format!("ALTER TABLE {qualified} ADD COLUMN rudder_operation_type TEXT"),
+        format!("INSERT INTO {qualified} VALUES (1, 'insert')"),
+        format!("DROP TABLE {qualified}"),
+    ];
+    let probe = rolled_back(conn, schema, &statements);
     match probe.await {
         Ok(()) => Outcome::Passed(format!(
             "created, altered and dropped a table in {schema} (rolled back)"

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::checks::{quoted, timed, within, Checks, Outcome};
-use super::{config_str, object_storage, Target, ValidationSettings};
+use super::{config_str, now_secs, object_storage, probe_suffix, Target, ValidationSettings};
 
 pub use super::postgres::DESTINATION_STEPS;
 
@@ -192,13 +192,6 @@ fn lacking<'a>(held: &HashSet<String>, needed: &[&'a str]) -> Vec<&'a str> {
         .collect()
 }
 
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 pub async fn validate_destination(
     target: &Target,
     settings: &ValidationSettings,
@@ -357,7 +350,10 @@ pub async fn validate_destination(
     }
     let table = format!(
         "{qualified_schema}.{}",
-        quoted(&format!("SETUP_TEST_STAGING_{:08X}", rand::random::<u32>()))
+        quoted(&format!(
+            "SETUP_TEST_STAGING_{}",
+            probe_suffix().to_uppercase()
+        ))
     );
     let grant_tables = format!("GRANT USAGE, CREATE TABLE ON SCHEMA {qualified_schema} {to_role};");
     // Create and alter table.

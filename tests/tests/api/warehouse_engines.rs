@@ -165,6 +165,24 @@ fn key_pair(dir: &std::path::Path) -> (String, String, String) {
     (std::fs::read_to_string(&key).unwrap(), public, fingerprint)
 }
 
+/// A key pair that is nobody's.
+fn another_key(keys: &std::path::Path) -> String {
+    let dir = keys.join("other");
+    std::fs::create_dir_all(&dir).unwrap();
+    key_pair(&dir).0
+}
+
+/// No answer and no log line ever held a private key.
+fn assert_no_private_key_shown(app: &TestApp) {
+    for exchange in app.transcript() {
+        assert!(
+            !exchange.body.contains("PRIVATE KEY"),
+            "a private key came back"
+        );
+    }
+    logs::assert_never_logged("PRIVATE KEY", "a private key");
+}
+
 async fn snowflake_signs_in_with_a_key_pair_and_names_each_missing_grant(backend: Backend) {
     let keys = std::env::temp_dir().join(format!("wh-snowflake-{}", random_suffix(8)));
     std::fs::create_dir_all(&keys).unwrap();
@@ -247,9 +265,7 @@ async fn snowflake_signs_in_with_a_key_pair_and_names_each_missing_grant(backend
     let (step, reason, _) = failure(&validate(&owner, &ws, &by_password).await);
     assert_eq!(step, "Verifying Connections");
     assert!(reason.contains("key-pair"), "{reason}");
-    let other_keys = keys.join("other");
-    std::fs::create_dir_all(&other_keys).unwrap();
-    let (other_key, _, _) = key_pair(&other_keys);
+    let other_key = another_key(&keys);
     let mut stranger = config.clone();
     stranger["privateKey"] = json!(other_key);
     let stranger = id(&owner
@@ -258,13 +274,7 @@ async fn snowflake_signs_in_with_a_key_pair_and_names_each_missing_grant(backend
     let (step, reason, _) = failure(&validate(&owner, &ws, &stranger).await);
     assert_eq!(step, "Verifying Connections");
     assert!(reason.contains("390144"), "{reason}");
-    for exchange in app.transcript() {
-        assert!(
-            !exchange.body.contains("PRIVATE KEY"),
-            "a private key came back"
-        );
-    }
-    logs::assert_never_logged("PRIVATE KEY", "a private key");
+    assert_no_private_key_shown(&app);
     let _ = std::fs::remove_dir_all(&keys);
 }
 
@@ -327,9 +337,7 @@ async fn bigquery_signs_in_as_the_service_account_and_names_each_missing_role(ba
     );
 
     // A key that is not the service account's: the token endpoint refuses it.
-    let other_keys = keys.join("other");
-    std::fs::create_dir_all(&other_keys).unwrap();
-    let (other_key, _, _) = key_pair(&other_keys);
+    let other_key = another_key(&keys);
     let mut stranger = config.clone();
     stranger["credentials"] = json!(credentials(&other_key));
     let stranger = id(&owner
@@ -338,12 +346,6 @@ async fn bigquery_signs_in_as_the_service_account_and_names_each_missing_role(ba
     let (step, reason, _) = failure(&validate(&owner, &ws, &stranger).await);
     assert_eq!(step, "Verifying Connections");
     assert!(reason.contains("Invalid JWT Signature"), "{reason}");
-    for exchange in app.transcript() {
-        assert!(
-            !exchange.body.contains("PRIVATE KEY"),
-            "a private key came back"
-        );
-    }
-    logs::assert_never_logged("PRIVATE KEY", "a private key");
+    assert_no_private_key_shown(&app);
     let _ = std::fs::remove_dir_all(&keys);
 }
