@@ -8,6 +8,22 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The warehouse destinations and reverse-ETL warehouse sources, by definition name: they are validated, report
+/// syncs and alert, and have a Warehouse tab. `resource_type`: `destination(s)` or `source(s)`.
+pub fn is_warehouse(resource_type: &str, type_name: &str) -> bool {
+    match resource_type.trim_end_matches('s') {
+        "destination" => matches!(
+            type_name,
+            "POSTGRES" | "RS" | "SNOWFLAKE" | "BQ" | "CLICKHOUSE"
+        ),
+        "source" => matches!(
+            type_name,
+            "postgres" | "redshift" | "snowflake" | "bigquery"
+        ),
+        _ => false,
+    }
+}
+
 /// What `POST …/validate` answers: the job to poll.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

@@ -121,12 +121,13 @@ fn DestinationConsentPage() -> impl IntoView {
                     let ConsentTab { destination, settings, consent } = tab;
                     let base = ws.href(&format!("/destinations/{}", destination.id));
                     let path = ws.api(&format!("/destinations/{}/consent", destination.id));
+                    let warehouse = crate::api::warehouses::is_warehouse("destinations", &destination.destination_type);
                     let name = destination.name;
                     view! {
                         <Title text=format!("{name}: consent")/>
                         <div class="breadcrumbs"><a href=ws.href("/destinations")>"Destinations"</a>" / "{name.clone()}</div>
                         <PageHeader title=name/>
-                        <DetailTabs base=base kind="destinations"/>
+                        <DetailTabs base=base kind="destinations" warehouse=warehouse/>
                         <div class="card" data-testid="destination-consent">
                             <div class="card-header">
                                 <h2>"Consent"</h2>

@@ -491,7 +491,7 @@ fn DestinationView(page: DestinationPage, version: RwSignal<u32>) -> impl IntoVi
             })}
         </PageHeader>
         <DetailTabs base=ws.href(&format!("/destinations/{}", destination.id)) kind="destinations"
-            warehouse=super::warehouse::is_warehouse("destinations", &destination.destination_type)/>
+            warehouse=crate::api::warehouses::is_warehouse("destinations", &destination.destination_type)/>
         <ApiErrorAlert error=error_signal beside=&["name", "config"] reload=Callback::new(move |_| version.update(|v| *v += 1))/>
         <div class="stack">
             <ConnectionsCard

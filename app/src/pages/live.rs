@@ -226,6 +226,11 @@ pub fn LivePage() -> impl IntoView {
                         Ok(lists) => lists,
                         Err(e) => return Either::Right(error_view(e)),
                     };
+                    // Whether the one shown is a warehouse (it has a Warehouse tab).
+                    let warehouse = id.as_ref().is_some_and(|id| {
+                        sources.iter().any(|s| &s.id == id && crate::api::warehouses::is_warehouse("sources", &s.source_type))
+                            || destinations.iter().any(|d| &d.id == id && crate::api::warehouses::is_warehouse("destinations", &d.destination_type))
+                    });
                     // (id, name) of both, for the table and the filters.
                     let sources: Vec<(String, String)> = sources.into_iter().map(|s| (s.id, s.name)).collect();
                     let destinations: Vec<(String, String)> = destinations.into_iter().map(|d| (d.id, d.name)).collect();
@@ -252,7 +257,7 @@ pub fn LivePage() -> impl IntoView {
                                     " / "{name.clone()}
                                 </div>
                                 <PageHeader title=name/>
-                                <DetailTabs base=ws.href(&format!("/{kind}/{id}")) kind=kind/>
+                                <DetailTabs base=ws.href(&format!("/{kind}/{id}")) kind=kind warehouse=warehouse/>
                             })
                         }
                     };

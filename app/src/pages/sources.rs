@@ -428,7 +428,7 @@ fn SourceView(page: SourcePage, version: RwSignal<u32>) -> impl IntoView {
             })}
         </PageHeader>
         <DetailTabs base=ws.href(&format!("/sources/{}", source.id)) kind="sources"
-            warehouse=super::warehouse::is_warehouse("sources", &source.source_type)/>
+            warehouse=crate::api::warehouses::is_warehouse("sources", &source.source_type)/>
         <ApiErrorAlert error=error_signal beside=&["name", "config"] reload=Callback::new(move |_| reload())/>
         <div class="stack">
             <div class="card">

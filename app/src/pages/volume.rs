@@ -157,17 +157,25 @@ impl Kind {
     }
 }
 
-/// The name of the source or destination `id`, for the header.
+/// The name of the source or destination `id`, and whether it is a warehouse (it has a Warehouse tab), for the
+/// header.
 async fn name_of(
     api: crate::api::Api,
     ws: crate::session::WorkspaceCtx,
     kind: Kind,
     id: String,
-) -> Result<String, ApiError> {
+) -> Result<(String, bool), ApiError> {
     let path = ws.api(&format!("/{}/{id}", kind.path()));
+    let warehouse = |type_name: &str| crate::api::warehouses::is_warehouse(kind.path(), type_name);
     match kind {
-        Kind::Source => api.get::<Source>(path).await.map(|s| s.name),
-        Kind::Destination => api.get::<Destination>(path).await.map(|d| d.name),
+        Kind::Source => api
+            .get::<Source>(path)
+            .await
+            .map(|s| (s.name, warehouse(&s.source_type))),
+        Kind::Destination => api
+            .get::<Destination>(path)
+            .await
+            .map(|d| (d.name, warehouse(&d.destination_type))),
     }
 }
 
@@ -176,7 +184,7 @@ fn detail_header(
     ws: &crate::session::WorkspaceCtx,
     kind: Kind,
     id: &str,
-    name: String,
+    (name, warehouse): (String, bool),
     what: &str,
 ) -> impl IntoView {
     let list = if kind == Kind::Source {
@@ -188,7 +196,7 @@ fn detail_header(
         <Title text=format!("{name}: {what}")/>
         <div class="breadcrumbs"><a href=ws.href(&format!("/{}", kind.path()))>{list}</a>" / "{name.clone()}</div>
         <PageHeader title=name/>
-        <DetailTabs base=ws.href(&format!("/{}/{id}", kind.path())) kind=kind.path()/>
+        <DetailTabs base=ws.href(&format!("/{}/{id}", kind.path())) kind=kind.path() warehouse=warehouse/>
     }
 }
 

@@ -25,20 +25,6 @@ use crate::session::use_workspace;
 
 const HOUR_MS: f64 = 3_600_000.0;
 
-/// Warehouse types: the destinations and reverse-ETL sources this tab is for.
-pub fn is_warehouse(kind: &str, type_name: &str) -> bool {
-    match kind {
-        "destinations" => matches!(
-            type_name,
-            "POSTGRES" | "RS" | "SNOWFLAKE" | "BQ" | "CLICKHOUSE"
-        ),
-        _ => matches!(
-            type_name,
-            "postgres" | "redshift" | "snowflake" | "bigquery"
-        ),
-    }
-}
-
 pub struct WarehouseRoute;
 
 #[lazy_route]

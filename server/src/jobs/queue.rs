@@ -28,7 +28,11 @@ pub struct ClaimedJob {
     pub lease_owner: String,
 }
 
-/// Leases the most overdue job that is queued and due, or running under an expired lease (its replica died).
+/// Leases a job whose lease expired (its replica died; there are at most as many as workers), else the most
+/// overdue queued job that is due.
+///
+/// Two statements rather than one with `OR`: with `OR` neither database can walk the `(state, run_at, id)`
+/// index in order, and sorted every due job on every claim (10,000 queued alerts cost 3 ms of CPU each).
 pub async fn claim(db: &Db, lease: Duration, worker: &str) -> Result<Option<ClaimedJob>, DbError> {
     let now = now_ms();
     let owner = format!("{worker}:{}", new_id());
@@ -38,21 +42,26 @@ pub async fn claim(db: &Db, lease: Duration, worker: &str) -> Result<Option<Clai
         Backend::Postgres => "FOR UPDATE SKIP LOCKED",
         Backend::Sqlite => "",
     };
-    let claimed = sqlx::query_as::<_, ClaimedJob>(&format!(
-        "UPDATE jobs SET state = 'running', lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1,
-             updated_at = $3
-         WHERE id = (
-             SELECT id FROM jobs
-             WHERE (state = 'queued' AND run_at <= $3) OR (state = 'running' AND lease_expires_at < $3)
-             ORDER BY run_at, id LIMIT 1 {lock})
-         RETURNING id, kind, payload, attempts, max_attempts, lease_owner"
-    ))
-    .bind(&owner)
-    .bind(now + lease.as_millis() as i64)
-    .bind(now)
-    .fetch_optional(&db.pool)
-    .await?;
-    Ok(claimed)
+    for claimable in [
+        "state = 'running' AND lease_expires_at < $3",
+        "state = 'queued' AND run_at <= $3",
+    ] {
+        let claimed = sqlx::query_as::<_, ClaimedJob>(&format!(
+            "UPDATE jobs SET state = 'running', lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1,
+                 updated_at = $3
+             WHERE id = (SELECT id FROM jobs WHERE {claimable} ORDER BY run_at, id LIMIT 1 {lock})
+             RETURNING id, kind, payload, attempts, max_attempts, lease_owner"
+        ))
+        .bind(&owner)
+        .bind(now + lease.as_millis() as i64)
+        .bind(now)
+        .fetch_optional(&db.pool)
+        .await?;
+        if claimed.is_some() {
+            return Ok(claimed);
+        }
+    }
+    Ok(None)
 }
 
 /// Extends a lease that is still ours; false when it is not (it expired and another worker took the job).

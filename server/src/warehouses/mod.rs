@@ -88,16 +88,6 @@ fn engine(resource_type: &str, type_name: &str) -> Option<Engine> {
     }
 }
 
-/// The warehouse types validation knows about, whether or not they can be checked yet.
-fn is_warehouse(resource_type: &str, type_name: &str) -> bool {
-    engine(resource_type, type_name).is_some()
-        || matches!(
-            (resource_type, type_name),
-            ("destination", "SNOWFLAKE" | "BQ" | "CLICKHOUSE")
-                | ("source", "snowflake" | "bigquery")
-        )
-}
-
 fn step_names(engine: Engine, resource_type: &str) -> &'static [&'static str] {
     match (engine, resource_type) {
         (Engine::Postgres, "destination") => &postgres::DESTINATION_STEPS,
@@ -258,7 +248,7 @@ pub async fn request(
 ) -> Result<String, WarehouseError> {
     access::require(&state.db, actor, workspace_id, Role::Editor).await?;
     let row = resource_row(&state.db, workspace_id, resource_type, id).await?;
-    if !is_warehouse(resource_type, &row.type_name) {
+    if !app::api::warehouses::is_warehouse(resource_type, &row.type_name) {
         return Err(Invalid::new(
             "id",
             format!(
@@ -446,7 +436,7 @@ pub async fn set_schedule(
 ) -> Result<ValidationSchedule, WarehouseError> {
     access::require(&state.db, actor, workspace_id, Role::Editor).await?;
     let row = resource_row(&state.db, workspace_id, resource_type, id).await?;
-    if !is_warehouse(resource_type, &row.type_name) {
+    if !app::api::warehouses::is_warehouse(resource_type, &row.type_name) {
         return Err(Invalid::new("id", "only warehouses are re-checked").into());
     }
     if schedule.recheck_every_hours > MAX_RECHECK_HOURS {

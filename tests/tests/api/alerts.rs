@@ -314,3 +314,65 @@ async fn alert_mail_survives_an_smtp_outage_and_a_restart(backend: Backend) {
         .collect();
     assert!(ids.iter().all(|id| id.starts_with('<')), "{ids:?}");
 }
+
+/// Two replicas on one PostgreSQL database work the same outbox: each alert is mailed once, by one of them.
+/// A day later the incident goes on, and the daily reminder goes out once too.
+#[tokio::test]
+async fn two_replicas_mail_each_alert_once_and_remind_once_a_day_postgres() {
+    let s = setup(
+        TestApp::builder(Backend::Postgres)
+            .with_smtp()
+            .fast_jobs()
+            .start()
+            .await,
+    )
+    .await;
+    let replica = server::start(s.app.config().clone())
+        .await
+        .expect("a second replica");
+    let mut admins = vec!["owner@example.com".to_string()];
+    for i in 0..10 {
+        let email = format!("admin{i}@example.com");
+        s.app.member(&s.ws, &email, Role::Admin).await;
+        admins.push(email);
+    }
+    let mut dp = Ws::data_plane(&s.app.url(), &s.token).await;
+    dp.send_json(&json!({"type": "hello", "protocol": 1, "instanceId": "dp-1", "software": "rudder-server", "version": "1.50.0"}))
+        .await;
+    dp.next_of("welcome", WAIT).await;
+    send(&mut dp, run(&s, "f-1", "u-1", "failed", Some("boom"))).await;
+    for email in &admins {
+        s.app.mailbox().wait_for(email).await;
+    }
+    all_sent(&s, admins.len()).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for email in &admins {
+        assert_eq!(s.app.mailbox().all_to(email).len(), 1, "{email}");
+    }
+
+    // A day later, still failing: one reminder each, however often the hourly job runs.
+    s.app
+        .execute(
+            "UPDATE resource_health SET last_reminded_at = last_reminded_at - 90000000",
+            &[],
+        )
+        .await;
+    let state = &s.app.server().state;
+    assert_eq!(server::alerts::remind_due(state).await.unwrap(), 1);
+    assert_eq!(server::alerts::remind_due(&replica.state).await.unwrap(), 0);
+    for email in &admins {
+        let reminder = s.app.mailbox().wait_for(email).await;
+        assert!(
+            reminder.subject.starts_with("Still failing"),
+            "{}",
+            reminder.subject
+        );
+        assert!(reminder.body.contains("boom"), "{}", reminder.body);
+    }
+    all_sent(&s, 2 * admins.len()).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for email in &admins {
+        assert_eq!(s.app.mailbox().all_to(email).len(), 2, "{email}");
+    }
+    replica.shutdown().await.unwrap();
+}
