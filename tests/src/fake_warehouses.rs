@@ -214,6 +214,8 @@ struct SnowflakeState {
     grants: HashMap<String, HashSet<String>>,
     schemas: HashSet<String>,
     tables: HashSet<String>,
+    /// Tables the source reads (`"DB"."S"."T"`), listed by `SHOW TABLES`.
+    readable: Vec<String>,
     statements: Vec<String>,
 }
 
@@ -241,6 +243,7 @@ impl FakeSnowflake {
             grants: HashMap::new(),
             schemas: schemas.iter().map(|s| s.to_string()).collect(),
             tables: HashSet::new(),
+            readable: Vec::new(),
             statements: Vec::new(),
         }));
         let router = Router::new()
@@ -270,6 +273,16 @@ impl FakeSnowflake {
 
     pub fn statements(&self) -> Vec<String> {
         self.state.lock().unwrap().statements.clone()
+    }
+
+    /// Adds a table of the source's data (`"DB"."S"."T"`) and, when the administrator makes it, a schema.
+    pub fn add_table(&self, qualified: &str) {
+        self.state.lock().unwrap().readable.push(qualified.into());
+    }
+
+    /// `CREATE SCHEMA …` as an administrator runs it.
+    pub fn create_schema(&self, name: &str) {
+        self.state.lock().unwrap().schemas.insert(name.into());
     }
 }
 
@@ -408,6 +421,22 @@ async fn snowflake(
             rows,
         );
     }
+    if sql.starts_with("SHOW TABLES IN DATABASE ") {
+        let rows = state
+            .readable
+            .iter()
+            .map(|t| vec!["2026-01-01 00:00:00".to_string(), t.clone()])
+            .collect();
+        return result(&["created_on", "name"], rows);
+    }
+    if let Some(rest) = sql.strip_prefix("SELECT * FROM ") {
+        let table = rest.split_whitespace().next().unwrap_or("").to_string();
+        let held = state.grants.get(&format!("TABLE {table}"));
+        if !held.is_some_and(|h| h.contains("SELECT")) {
+            return insufficient(&format!("table {table}"));
+        }
+        return result(&["ID"], Vec::new());
+    }
     if sql.starts_with("SHOW COLUMNS IN SCHEMA ") {
         return result(&["table_name", "schema_name", "column_name"], Vec::new());
     }
@@ -422,10 +451,11 @@ async fn snowflake(
         format!("SCHEMA {}", parts.get(1).copied().unwrap_or(""))
     };
     let may_create = |state: &SnowflakeState, table: &str| {
-        state
-            .grants
-            .get(&schema_of(table))
-            .is_some_and(|held| held.contains("CREATE TABLE") || held.contains("OWNERSHIP"))
+        state.grants.get(&schema_of(table)).is_some_and(|held| {
+            ["CREATE TABLE", "OWNERSHIP", "ALL PRIVILEGES"]
+                .iter()
+                .any(|p| held.contains(*p))
+        })
     };
     if let Some(table) = table_of("CREATE TEMPORARY TABLE ") {
         if !may_create(&state, &table) {

@@ -9,8 +9,8 @@
 //! time and fails now is an incident, like a failed sync.
 //!
 //! Engines here: PostgreSQL and Redshift (`postgres`), ClickHouse (`clickhouse`, its HTTP interface),
-//! Snowflake (`snowflake`, its SQL API) and BigQuery (`bigquery`, its REST API). The Snowflake and BigQuery
-//! reverse-ETL sources are answered with a clear 422 until their checks land.
+//! Snowflake (`snowflake`, its SQL API) and BigQuery (`bigquery`, its REST API); reverse-ETL sources on
+//! PostgreSQL, Redshift and Snowflake. BigQuery sources are answered with a clear 422 until their checks land.
 
 mod bigquery;
 pub mod checks;
@@ -82,7 +82,7 @@ fn engine(resource_type: &str, type_name: &str) -> Option<Engine> {
             Some(Engine::Postgres)
         }
         ("destination", "CLICKHOUSE") => Some(Engine::ClickHouse),
-        ("destination", "SNOWFLAKE") => Some(Engine::Snowflake),
+        ("destination", "SNOWFLAKE") | ("source", "snowflake") => Some(Engine::Snowflake),
         ("destination", "BQ") => Some(Engine::BigQuery),
         _ => None,
     }
@@ -93,7 +93,8 @@ fn step_names(engine: Engine, resource_type: &str) -> &'static [&'static str] {
         (Engine::Postgres, "destination") => &postgres::DESTINATION_STEPS,
         (Engine::Postgres, _) => &postgres::SOURCE_STEPS,
         (Engine::ClickHouse, _) => &clickhouse::DESTINATION_STEPS,
-        (Engine::Snowflake, _) => &snowflake::DESTINATION_STEPS,
+        (Engine::Snowflake, "destination") => &snowflake::DESTINATION_STEPS,
+        (Engine::Snowflake, _) => &postgres::SOURCE_STEPS,
         (Engine::BigQuery, _) => &bigquery::DESTINATION_STEPS,
     }
 }
@@ -262,7 +263,7 @@ pub async fn request(
         return Err(Invalid::new(
             "id",
             format!(
-                "validating a {} source is not supported yet (PostgreSQL and Redshift sources are, and every warehouse destination)",
+                "validating a {} source is not supported yet (PostgreSQL, Redshift and Snowflake sources are, and every warehouse destination)",
                 row.type_name
             ),
         )
@@ -549,8 +550,11 @@ pub async fn run(state: &AppState, validation_id: &str) -> Result<(), String> {
         (Engine::ClickHouse, _) => {
             clickhouse::validate_destination(&target, &state.validation.policy, &mut checks).await
         }
-        (Engine::Snowflake, _) => {
+        (Engine::Snowflake, "destination") => {
             snowflake::validate_destination(&target, &state.validation, &mut checks).await
+        }
+        (Engine::Snowflake, _) => {
+            snowflake::validate_source(&target, &state.validation, &mut checks).await
         }
         (Engine::BigQuery, _) => {
             bigquery::validate_destination(&target, &state.validation, &mut checks).await

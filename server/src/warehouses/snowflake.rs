@@ -192,26 +192,22 @@ fn lacking<'a>(held: &HashSet<String>, needed: &[&'a str]) -> Vec<&'a str> {
         .collect()
 }
 
-pub async fn validate_destination(
-    target: &Target,
+/// Signs in (a key-pair JWT) and asks who we are: the client, the role in use, and the Connections step's
+/// reason. Every failure is that step's.
+async fn connect(
+    config: &Value,
     settings: &ValidationSettings,
-    checks: &mut Checks,
-) {
-    let limit = checks.step_timeout;
-    let config = &target.config;
-    checks.start_step();
-    checks.record(object_storage(config)).await;
+    limit: std::time::Duration,
+) -> Result<(Client, String, String), Outcome> {
     let (Some(account), Some(user), Some(database), Some(warehouse)) = (
         config_str(config, "account"),
         config_str(config, "user"),
         config_str(config, "database"),
         config_str(config, "warehouse"),
     ) else {
-        return checks
-            .record(Outcome::failed(
-                "config.account, config.user, config.database and config.warehouse must be set",
-            ))
-            .await;
+        return Err(Outcome::failed(
+            "config.account, config.user, config.database and config.warehouse must be set",
+        ));
     };
     let key = match (
         config.get("useKeyPairAuth").and_then(Value::as_bool),
@@ -219,33 +215,18 @@ pub async fn validate_destination(
     ) {
         (Some(true), Some(key)) => key,
         _ => {
-            return checks
-                .record(Outcome::failed(
-                    "Snowflake's SQL API takes key-pair authentication, not passwords: turn on useKeyPairAuth and set privateKey (the public key set on the user with ALTER USER … SET RSA_PUBLIC_KEY)",
-                ))
-                .await
+            return Err(Outcome::failed(
+                "Snowflake's SQL API takes key-pair authentication, not passwords: turn on useKeyPairAuth and set privateKey (the public key set on the user with ALTER USER … SET RSA_PUBLIC_KEY)",
+            ))
         }
     };
-    let token = match key_pair_jwt(account, user, key, now_secs()) {
-        Ok(token) => token,
-        Err(reason) => return checks.record(Outcome::failed(reason)).await,
-    };
-    let url = match url::Url::parse(&settings.snowflake_url.replace("{account}", account))
+    let token = key_pair_jwt(account, user, key, now_secs()).map_err(Outcome::failed)?;
+    let url = url::Url::parse(&settings.snowflake_url.replace("{account}", account))
         .and_then(|base| base.join("/api/v2/statements"))
-    {
-        Ok(url) => url,
-        Err(_) => {
-            return checks
-                .record(Outcome::failed(
-                    "config.account does not make a host name (e.g. xy12345.us-east-1)",
-                ))
-                .await
-        }
-    };
-    let http = match super::http::pinned_client(&settings.policy, &url, limit).await {
-        Ok(http) => http,
-        Err(outcome) => return checks.record(outcome).await,
-    };
+        .map_err(|_| {
+            Outcome::failed("config.account does not make a host name (e.g. xy12345.us-east-1)")
+        })?;
+    let http = super::http::pinned_client(&settings.policy, &url, limit).await?;
     let mut client = Client {
         http,
         url,
@@ -255,31 +236,43 @@ pub async fn validate_destination(
         role: config_str(config, "role").map(str::to_string),
         timeout_secs: limit.as_secs().max(1),
     };
-    // Connections.
-    let connected = timed(limit, async {
+    let rows = timed(limit, async {
         client
             .run("SELECT CURRENT_VERSION(), CURRENT_ROLE(), CURRENT_USER()")
             .await
             .map_err(failed)
     })
-    .await;
-    let role = match connected {
-        Ok(rows) => {
-            let row = rows.data.first().cloned().unwrap_or_default();
-            let text = |i: usize| row.get(i).and_then(Value::as_str).unwrap_or("").to_string();
-            let role = text(1);
-            checks
-                .record(Outcome::Passed(format!(
-                    "connected to {account} as {} with role {role} (Snowflake {})",
-                    text(2),
-                    text(0)
-                )))
-                .await;
-            role
+    .await?;
+    let row = rows.data.first().cloned().unwrap_or_default();
+    let text = |i: usize| row.get(i).and_then(Value::as_str).unwrap_or("").to_string();
+    let role = text(1);
+    let reason = format!(
+        "connected to {account} as {} with role {role} (Snowflake {})",
+        text(2),
+        text(0)
+    );
+    client.role.get_or_insert(role.clone());
+    Ok((client, role, reason))
+}
+
+pub async fn validate_destination(
+    target: &Target,
+    settings: &ValidationSettings,
+    checks: &mut Checks,
+) {
+    let limit = checks.step_timeout;
+    let config = &target.config;
+    checks.start_step();
+    checks.record(object_storage(config)).await;
+    let (client, role) = match connect(config, settings, limit).await {
+        Ok((client, role, reason)) => {
+            checks.record(Outcome::Passed(reason)).await;
+            (client, role)
         }
         Err(outcome) => return checks.record(outcome).await,
     };
-    client.role.get_or_insert(role.clone());
+    let (database, warehouse) = (client.database.clone(), client.warehouse.clone());
+    let (database, warehouse) = (database.as_str(), warehouse.as_str());
     let schema = config_str(config, "namespace")
         .map(str::to_uppercase)
         .unwrap_or_else(|| PROBE_SCHEMA.to_string());
@@ -463,6 +456,168 @@ async fn probe(
     }
     let _ = client.run(&format!("DROP TABLE IF EXISTS {table}")).await;
     outcome
+}
+
+/// Where reverse-ETL keeps its snapshot and diff tables on Snowflake (RudderStack's name there).
+pub const RUDDERSTACK_SCHEMA: &str = "_RUDDERSTACK";
+
+/// A reverse-ETL source: connection, the tables it can list, the chosen tables it may read (USAGE on their
+/// schema, SELECT on them, then `SELECT … LIMIT 0`), and `_RUDDERSTACK` (USAGE and CREATE TABLE, then a
+/// temporary table created, altered, loaded and dropped).
+pub async fn validate_source(target: &Target, settings: &ValidationSettings, checks: &mut Checks) {
+    let limit = checks.step_timeout;
+    let config = &target.config;
+    checks.start_step();
+    let (client, role) = match connect(config, settings, limit).await {
+        Ok((client, role, reason)) => {
+            checks.record(Outcome::Passed(reason)).await;
+            (client, role)
+        }
+        Err(outcome) => return checks.record(outcome).await,
+    };
+    let database = client.database.clone();
+    let to_role = format!("TO ROLE {}", quoted(&role));
+    let outcome = within(limit, async {
+        match client
+            .run(&format!("SHOW TABLES IN DATABASE {}", quoted(&database)))
+            .await
+        {
+            Ok(rows) if rows.data.is_empty() => Outcome::Warning {
+                reason: format!(
+                    "role {role} sees no table in {database}: it needs USAGE on the schemas and SELECT on the tables it syncs"
+                ),
+                remediation: None,
+            },
+            Ok(rows) => Outcome::Passed(format!(
+                "lists {} tables in {database}",
+                rows.data.len()
+            )),
+            Err(failure) => failed(failure),
+        }
+    })
+    .await;
+    checks.record(outcome).await;
+    if checks.failed().is_some() {
+        return;
+    }
+    let tables = super::chosen_tables(config);
+    let outcome = within(limit, async {
+        if tables.is_empty() {
+            return Outcome::Skipped(
+                "no tables are chosen (the source's tables setting); each is checked once chosen"
+                    .into(),
+            );
+        }
+        let mut problems = Vec::new();
+        let mut fixes = Vec::new();
+        for (schema, table) in &tables {
+            let (schema, table) = (schema.to_uppercase(), table.to_uppercase());
+            let in_schema = format!("{}.{}", quoted(&database), quoted(&schema));
+            let qualified = format!("{in_schema}.{}", quoted(&table));
+            match client
+                .privileges(&format!("SCHEMA {in_schema}"), &role)
+                .await
+            {
+                Ok(held) if !lacking(&held, &["USAGE"]).is_empty() => {
+                    problems.push(format!("role {role} lacks USAGE on schema {schema}"));
+                    fixes.push(format!("GRANT USAGE ON SCHEMA {in_schema} {to_role};"));
+                }
+                Ok(_) => {}
+                Err(failure) => problems.push(format!("schema {schema}: {}", failure.message)),
+            }
+            match client
+                .privileges(&format!("TABLE {qualified}"), &role)
+                .await
+            {
+                Ok(held) if !lacking(&held, &["SELECT"]).is_empty() => {
+                    problems.push(format!("role {role} lacks SELECT on {schema}.{table}"));
+                    fixes.push(format!("GRANT SELECT ON TABLE {qualified} {to_role};"));
+                }
+                Ok(_) => {}
+                Err(failure) => problems.push(format!("{schema}.{table}: {}", failure.message)),
+            }
+            if problems.is_empty() {
+                if let Err(failure) = client
+                    .run(&format!("SELECT * FROM {qualified} LIMIT 0"))
+                    .await
+                {
+                    problems.push(format!("reading {schema}.{table}: {}", failure.message));
+                }
+            }
+        }
+        fixes.dedup();
+        match (problems.is_empty(), fixes.is_empty()) {
+            (true, _) => Outcome::Passed(format!(
+                "role {role} may read {}",
+                tables
+                    .iter()
+                    .map(|(s, t)| format!("{}.{}", s.to_uppercase(), t.to_uppercase()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            (false, true) => Outcome::failed(problems.join("; ")),
+            (false, false) => Outcome::missing(problems.join("; "), fixes.join("\n")),
+        }
+    })
+    .await;
+    checks.record(outcome).await;
+    if checks.failed().is_some() {
+        return;
+    }
+    let in_schema = format!("{}.{}", quoted(&database), quoted(RUDDERSTACK_SCHEMA));
+    let outcome = within(limit, async {
+        let exists = match client
+            .run(&format!(
+                "SHOW SCHEMAS LIKE '{RUDDERSTACK_SCHEMA}' IN DATABASE {}",
+                quoted(&database)
+            ))
+            .await
+        {
+            Ok(rows) => !rows.data.is_empty(),
+            Err(failure) => return failed(failure),
+        };
+        if !exists {
+            return Outcome::missing(
+                format!("schema {RUDDERSTACK_SCHEMA} does not exist in {database}"),
+                format!(
+                    "CREATE SCHEMA {in_schema};\nGRANT ALL PRIVILEGES ON SCHEMA {in_schema} {to_role};"
+                ),
+            );
+        }
+        match client.privileges(&format!("SCHEMA {in_schema}"), &role).await {
+            Ok(held) => {
+                let missing = lacking(&held, &["USAGE", "CREATE TABLE"]);
+                if !missing.is_empty() {
+                    return Outcome::missing(
+                        format!(
+                            "role {role} lacks {} on {RUDDERSTACK_SCHEMA}, where snapshots and diffs are kept",
+                            missing.join(", ")
+                        ),
+                        format!("GRANT {} ON SCHEMA {in_schema} {to_role};", missing.join(", ")),
+                    );
+                }
+            }
+            Err(failure) => return failed(failure),
+        }
+        let table = format!(
+            "{in_schema}.{}",
+            quoted(&format!("WHEELHOUSE_PROBE_{}", probe_suffix().to_uppercase()))
+        );
+        probe(
+            &client,
+            &table,
+            &[
+                format!("CREATE TEMPORARY TABLE {table} (ID INT)"),
+                format!("ALTER TABLE {table} ADD COLUMN RUDDER_OPERATION_TYPE VARCHAR"),
+                format!("INSERT INTO {table} VALUES (1, 'insert')"),
+            ],
+            &format!("GRANT USAGE, CREATE TABLE ON SCHEMA {in_schema} {to_role};"),
+            format!("created, altered and loaded a table in {RUDDERSTACK_SCHEMA}, then dropped it"),
+        )
+        .await
+    })
+    .await;
+    checks.record(outcome).await;
 }
 
 #[cfg(test)]

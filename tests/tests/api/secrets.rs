@@ -91,7 +91,10 @@ async fn a_canary_secret_reaches_only_the_data_plane(backend: Backend) {
         c.webhook["secrets"],
         json!({"headers.0.to": true, "headers.1.to": true})
     );
-    assert_eq!(c.warehouse["secrets"], json!({"password": true}));
+    assert_eq!(
+        c.warehouse["secrets"],
+        json!({"password": true, "privateKey": false})
+    );
 
     // Every read of the API, by every kind of caller, and updates that keep the secrets.
     for reader in [&owner, &viewer, &token] {

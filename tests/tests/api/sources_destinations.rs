@@ -104,7 +104,10 @@ async fn warehouse_source_credentials_are_write_only(backend: Backend) {
         }))
         .await
         .expect(201);
-    assert_eq!(created["secrets"], json!({"password": true}));
+    assert_eq!(
+        created["secrets"],
+        json!({"password": true, "privateKey": false})
+    );
     assert!(created["config"].get("password").is_none());
     assert_eq!(created["config"]["account"], "xy12345");
     assert!(!created.to_string().contains(&password));

@@ -16,6 +16,7 @@ both_backends!(
     clickhouse_grants_are_checked_then_probed_in_the_destinations_database,
     snowflake_signs_in_with_a_key_pair_and_names_each_missing_grant,
     bigquery_signs_in_as_the_service_account_and_names_each_missing_role,
+    a_snowflake_reverse_etl_source_is_checked_for_its_tables_and_rudderstack_schema,
 );
 
 async fn validate(client: &Client, ws: &str, destination: &str) -> Value {
@@ -347,5 +348,98 @@ async fn bigquery_signs_in_as_the_service_account_and_names_each_missing_role(ba
     assert_eq!(step, "Verifying Connections");
     assert!(reason.contains("Invalid JWT Signature"), "{reason}");
     assert_no_private_key_shown(&app);
+    let _ = std::fs::remove_dir_all(&keys);
+}
+
+async fn a_snowflake_reverse_etl_source_is_checked_for_its_tables_and_rudderstack_schema(
+    backend: Backend,
+) {
+    let keys = std::env::temp_dir().join(format!("wh-snowflake-source-{}", random_suffix(8)));
+    std::fs::create_dir_all(&keys).unwrap();
+    let (private_key, public_key, fingerprint) = key_pair(&keys);
+    let server = FakeSnowflake::start(
+        "xy12345",
+        "reader",
+        "READER",
+        &public_key,
+        &fingerprint,
+        &[],
+    )
+    .await;
+    server.add_table(r#""RAW"."SALES"."ORDERS""#);
+    let url = format!("http://{}", server.address);
+    let app = TestApp::builder(backend)
+        .fast_jobs()
+        .configure(move |config| config.snowflake_api_url = url)
+        .start()
+        .await;
+    let owner = app.user("owner@example.com").await;
+    let ws = app.workspace(&owner, "Acme").await;
+    let source = id(&owner
+        .create_source_with(
+            &ws,
+            "snowflake",
+            "Orders",
+            json!({"account": "xy12345", "warehouse": "READING", "database": "RAW", "user": "reader",
+                "useKeyPairAuth": true, "privateKey": private_key, "tables": ["sales.orders"]}),
+        )
+        .await);
+    let expected = [
+        (
+            "Verifying Read Tables",
+            "GRANT USAGE ON SCHEMA \"RAW\".\"SALES\" TO ROLE \"READER\";\nGRANT SELECT ON TABLE \"RAW\".\"SALES\".\"ORDERS\" TO ROLE \"READER\";",
+        ),
+        (
+            "Verifying RudderStack Schema",
+            "CREATE SCHEMA \"RAW\".\"_RUDDERSTACK\";\nGRANT ALL PRIVILEGES ON SCHEMA \"RAW\".\"_RUDDERSTACK\" TO ROLE \"READER\";",
+        ),
+    ];
+    for (step_name, statements) in expected {
+        let started = owner
+            .post_empty(&format!(
+                "/api/v1/workspaces/{ws}/sources/{source}/validate"
+            ))
+            .await
+            .expect(202);
+        let job = started["jobId"].as_str().unwrap().to_string();
+        let validation = eventually("the validation to finish", WAIT, || async {
+            let v = owner
+                .get(&format!("/api/v1/workspaces/{ws}/validations/{job}"))
+                .await
+                .expect(200);
+            (v["status"] != "running").then_some(v)
+        })
+        .await;
+        let (failed, _, remediation) = failure(&validation);
+        assert_eq!(
+            (failed.as_str(), remediation.as_str()),
+            (step_name, statements),
+            "{validation:#}"
+        );
+        for statement in remediation.lines() {
+            if statement.starts_with("CREATE SCHEMA") {
+                server.create_schema("_RUDDERSTACK");
+            } else {
+                server.grant(statement);
+            }
+        }
+    }
+    let started = owner
+        .post_empty(&format!(
+            "/api/v1/workspaces/{ws}/sources/{source}/validate"
+        ))
+        .await
+        .expect(202);
+    let job = started["jobId"].as_str().unwrap().to_string();
+    let validation = eventually("the validation to finish", WAIT, || async {
+        let v = owner
+            .get(&format!("/api/v1/workspaces/{ws}/validations/{job}"))
+            .await
+            .expect(200);
+        (v["status"] != "running").then_some(v)
+    })
+    .await;
+    assert_passed(&validation);
+    assert!(server.tables().is_empty(), "the probe table was dropped");
     let _ = std::fs::remove_dir_all(&keys);
 }
