@@ -19,11 +19,10 @@ both_backends!(
     a_snowflake_reverse_etl_source_is_checked_for_its_tables_and_rudderstack_schema,
 );
 
-async fn validate(client: &Client, ws: &str, destination: &str) -> Value {
+/// Validates a destination or source (`kind`: `destinations` or `sources`) and waits for the outcome.
+async fn validate(client: &Client, ws: &str, kind: &str, id: &str) -> Value {
     let started = client
-        .post_empty(&format!(
-            "/api/v1/workspaces/{ws}/destinations/{destination}/validate"
-        ))
+        .post_empty(&format!("/api/v1/workspaces/{ws}/{kind}/{id}/validate"))
         .await
         .expect(202);
     let job = started["jobId"].as_str().unwrap().to_string();
@@ -68,7 +67,7 @@ async fn clickhouse_grants_are_checked_then_probed_in_the_destinations_database(
     let wrong = id(&owner
         .create_destination(&ws, "CLICKHOUSE", "Wrong", config("not-it"))
         .await);
-    let (step, reason, _) = failure(&validate(&owner, &ws, &wrong).await);
+    let (step, reason, _) = failure(&validate(&owner, &ws, "destinations", &wrong).await);
     assert_eq!(step, "Verifying Connections");
     assert!(reason.contains("code 516"), "{reason}");
 
@@ -90,7 +89,7 @@ async fn clickhouse_grants_are_checked_then_probed_in_the_destinations_database(
         ),
     ];
     for (step_name, statement) in expected {
-        let validation = validate(&owner, &ws, &destination).await;
+        let validation = validate(&owner, &ws, "destinations", &destination).await;
         let (failed, _, remediation) = failure(&validation);
         assert_eq!(
             (failed.as_str(), remediation.as_str()),
@@ -98,7 +97,7 @@ async fn clickhouse_grants_are_checked_then_probed_in_the_destinations_database(
         );
         server.grant(&remediation);
     }
-    let validation = validate(&owner, &ws, &destination).await;
+    let validation = validate(&owner, &ws, "destinations", &destination).await;
     assert_passed(&validation);
     assert!(server.tables().is_empty(), "probe tables dropped");
     for statement in server.statements() {
@@ -222,7 +221,7 @@ async fn snowflake_signs_in_with_a_key_pair_and_names_each_missing_grant(backend
         ),
     ];
     for (step_name, statement) in expected {
-        let validation = validate(&owner, &ws, &destination).await;
+        let validation = validate(&owner, &ws, "destinations", &destination).await;
         let (failed, _, remediation) = failure(&validation);
         assert_eq!(
             (failed.as_str(), remediation.as_str()),
@@ -231,7 +230,7 @@ async fn snowflake_signs_in_with_a_key_pair_and_names_each_missing_grant(backend
         );
         server.grant(&remediation);
     }
-    let validation = validate(&owner, &ws, &destination).await;
+    let validation = validate(&owner, &ws, "destinations", &destination).await;
     assert_passed(&validation);
     let connections = &validation["steps"][1];
     assert!(
@@ -263,7 +262,7 @@ async fn snowflake_signs_in_with_a_key_pair_and_names_each_missing_grant(backend
     let by_password = id(&owner
         .create_destination(&ws, "SNOWFLAKE", "By password", password)
         .await);
-    let (step, reason, _) = failure(&validate(&owner, &ws, &by_password).await);
+    let (step, reason, _) = failure(&validate(&owner, &ws, "destinations", &by_password).await);
     assert_eq!(step, "Verifying Connections");
     assert!(reason.contains("key-pair"), "{reason}");
     let other_key = another_key(&keys);
@@ -272,7 +271,7 @@ async fn snowflake_signs_in_with_a_key_pair_and_names_each_missing_grant(backend
     let stranger = id(&owner
         .create_destination(&ws, "SNOWFLAKE", "Other key", stranger)
         .await);
-    let (step, reason, _) = failure(&validate(&owner, &ws, &stranger).await);
+    let (step, reason, _) = failure(&validate(&owner, &ws, "destinations", &stranger).await);
     assert_eq!(step, "Verifying Connections");
     assert!(reason.contains("390144"), "{reason}");
     assert_no_private_key_shown(&app);
@@ -319,7 +318,7 @@ async fn bigquery_signs_in_as_the_service_account_and_names_each_missing_role(ba
         ),
     ];
     for (step_name, statement) in expected {
-        let validation = validate(&owner, &ws, &destination).await;
+        let validation = validate(&owner, &ws, "destinations", &destination).await;
         let (failed, _, remediation) = failure(&validation);
         assert_eq!(
             (failed.as_str(), remediation.as_str()),
@@ -328,7 +327,7 @@ async fn bigquery_signs_in_as_the_service_account_and_names_each_missing_role(ba
         );
         server.grant(&remediation);
     }
-    let validation = validate(&owner, &ws, &destination).await;
+    let validation = validate(&owner, &ws, "destinations", &destination).await;
     assert_passed(&validation);
     assert!(server.tables().is_empty(), "probe tables deleted");
     assert_eq!(
@@ -344,7 +343,7 @@ async fn bigquery_signs_in_as_the_service_account_and_names_each_missing_role(ba
     let stranger = id(&owner
         .create_destination(&ws, "BQ", "Other key", stranger)
         .await);
-    let (step, reason, _) = failure(&validate(&owner, &ws, &stranger).await);
+    let (step, reason, _) = failure(&validate(&owner, &ws, "destinations", &stranger).await);
     assert_eq!(step, "Verifying Connections");
     assert!(reason.contains("Invalid JWT Signature"), "{reason}");
     assert_no_private_key_shown(&app);
@@ -395,21 +394,7 @@ async fn a_snowflake_reverse_etl_source_is_checked_for_its_tables_and_rudderstac
         ),
     ];
     for (step_name, statements) in expected {
-        let started = owner
-            .post_empty(&format!(
-                "/api/v1/workspaces/{ws}/sources/{source}/validate"
-            ))
-            .await
-            .expect(202);
-        let job = started["jobId"].as_str().unwrap().to_string();
-        let validation = eventually("the validation to finish", WAIT, || async {
-            let v = owner
-                .get(&format!("/api/v1/workspaces/{ws}/validations/{job}"))
-                .await
-                .expect(200);
-            (v["status"] != "running").then_some(v)
-        })
-        .await;
+        let validation = validate(&owner, &ws, "sources", &source).await;
         let (failed, _, remediation) = failure(&validation);
         assert_eq!(
             (failed.as_str(), remediation.as_str()),
@@ -424,21 +409,7 @@ async fn a_snowflake_reverse_etl_source_is_checked_for_its_tables_and_rudderstac
             }
         }
     }
-    let started = owner
-        .post_empty(&format!(
-            "/api/v1/workspaces/{ws}/sources/{source}/validate"
-        ))
-        .await
-        .expect(202);
-    let job = started["jobId"].as_str().unwrap().to_string();
-    let validation = eventually("the validation to finish", WAIT, || async {
-        let v = owner
-            .get(&format!("/api/v1/workspaces/{ws}/validations/{job}"))
-            .await
-            .expect(200);
-        (v["status"] != "running").then_some(v)
-    })
-    .await;
+    let validation = validate(&owner, &ws, "sources", &source).await;
     assert_passed(&validation);
     assert!(server.tables().is_empty(), "the probe table was dropped");
     let _ = std::fs::remove_dir_all(&keys);
