@@ -498,7 +498,10 @@ struct BigQueryState {
     /// The roles the service account holds (`roles/bigquery.…`), in the project and on its datasets.
     roles: HashSet<String>,
     datasets: HashSet<String>,
+    /// Tables the validation created (`dataset.table`).
     tables: HashSet<String>,
+    /// Tables that were there before (`dataset.table`), which a reverse-ETL source reads.
+    existing_tables: HashSet<String>,
     calls: Vec<String>,
 }
 
@@ -510,15 +513,20 @@ impl BigQueryState {
             match role {
                 "roles/bigquery.user" => &["datasets.list", "datasets.create", "jobs.create"],
                 "roles/bigquery.jobUser" => &["jobs.create"],
-                "roles/bigquery.dataViewer" => {
-                    &["datasets.list", "datasets.get", "tables.list", "tables.get"]
-                }
-                "roles/bigquery.dataEditor" => &[
+                "roles/bigquery.dataViewer" => &[
+                    "datasets.list",
+                    "datasets.get",
+                    "tables.list",
+                    "tables.get",
+                    "tables.getData",
+                ],
+                "roles/bigquery.dataEditor" | "roles/bigquery.dataOwner" => &[
                     "datasets.list",
                     "datasets.get",
                     "datasets.create",
                     "tables.list",
                     "tables.get",
+                    "tables.getData",
                     "tables.create",
                     "tables.update",
                     "tables.updateData",
@@ -553,6 +561,7 @@ impl FakeBigQuery {
             roles: HashSet::new(),
             datasets: datasets.iter().map(|d| d.to_string()).collect(),
             tables: HashSet::new(),
+            existing_tables: HashSet::new(),
             calls: Vec::new(),
         }));
         let base = "/bigquery/v2/projects/{project}";
@@ -572,7 +581,14 @@ impl FakeBigQuery {
             )
             .route(
                 &format!("{base}/datasets/{{dataset}}/tables/{{table}}"),
-                axum::routing::patch(bigquery_api).delete(bigquery_api),
+                // POST: `{table}:testIamPermissions`.
+                axum::routing::patch(bigquery_api)
+                    .delete(bigquery_api)
+                    .post(bigquery_api),
+            )
+            .route(
+                &format!("{base}/datasets/{{dataset}}/tables/{{table}}/data"),
+                axum::routing::get(bigquery_api),
             )
             .route(
                 &format!("{base}/datasets/{{dataset}}/tables/{{table}}/insertAll"),
@@ -606,6 +622,28 @@ impl FakeBigQuery {
 
     pub fn tables(&self) -> Vec<String> {
         self.state.lock().unwrap().tables.iter().cloned().collect()
+    }
+
+    /// A table that is there before validation (`dataset.table`), in a dataset that is there too.
+    pub fn add_table(&self, qualified: &str) {
+        let mut state = self.state.lock().unwrap();
+        let dataset = qualified.split('.').next().expect("dataset.table");
+        state.datasets.insert(dataset.to_string());
+        state.existing_tables.insert(qualified.to_string());
+    }
+
+    /// Runs a `CREATE SCHEMA `project.dataset` …`.
+    pub fn create_dataset(&self, statement: &str) {
+        let dataset = statement
+            .split('`')
+            .nth(1)
+            .and_then(|name| name.split('.').nth(1))
+            .expect("CREATE SCHEMA `project.dataset`");
+        self.state
+            .lock()
+            .unwrap()
+            .datasets
+            .insert(dataset.to_string());
     }
 
     pub fn datasets(&self) -> Vec<String> {
@@ -728,11 +766,62 @@ async fn bigquery_api(
             state.datasets.remove(*dataset);
             StatusCode::NO_CONTENT.into_response()
         }
-        ("GET", [_, "datasets", _, "tables"]) => {
+        ("GET", [_, "datasets", dataset, "tables"]) => {
             if !need(&state, "tables.list") {
                 return denied("tables.list");
             }
-            Json(json!({"tables": []})).into_response()
+            if !state.datasets.contains(*dataset) {
+                return error(
+                    StatusCode::NOT_FOUND,
+                    &format!("Not found: Dataset {dataset}"),
+                );
+            }
+            let prefix = format!("{dataset}.");
+            let tables: Vec<Value> = state
+                .existing_tables
+                .iter()
+                .chain(&state.tables)
+                .filter_map(|t| t.strip_prefix(&prefix))
+                .map(|t| json!({"tableReference": {"datasetId": dataset, "tableId": t}}))
+                .collect();
+            Json(json!({"tables": tables})).into_response()
+        }
+        ("POST", [_, "datasets", dataset, "tables", call])
+            if call.ends_with(":testIamPermissions") =>
+        {
+            // No permission is needed to ask; the answer is the subset held (none for a missing table).
+            let table = format!("{dataset}.{}", call.trim_end_matches(":testIamPermissions"));
+            let held: Vec<&Value> = if state.existing_tables.contains(&table) {
+                body["permissions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|p| {
+                        p.as_str()
+                            .and_then(|p| p.strip_prefix("bigquery."))
+                            .is_some_and(|p| state.allows(p))
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            Json(json!({"permissions": held})).into_response()
+        }
+        ("GET", [_, "datasets", dataset, "tables", table, "data"]) => {
+            if !need(&state, "tables.getData") {
+                return denied("tables.getData");
+            }
+            if !state
+                .existing_tables
+                .contains(&format!("{dataset}.{table}"))
+            {
+                return error(
+                    StatusCode::NOT_FOUND,
+                    &format!("Not found: Table {dataset}.{table}"),
+                );
+            }
+            Json(json!({"kind": "bigquery#tableDataList", "totalRows": "0", "rows": []}))
+                .into_response()
         }
         ("POST", [_, "datasets", dataset, "tables"]) => {
             if !need(&state, "tables.create") {

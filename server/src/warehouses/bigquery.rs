@@ -138,38 +138,44 @@ pub fn api_base(settings: &ValidationSettings) -> &str {
     settings.bigquery_url.trim_end_matches('/')
 }
 
-pub async fn validate_destination(
-    target: &Target,
-    settings: &ValidationSettings,
-    checks: &mut Checks,
-) {
-    let limit = checks.step_timeout;
-    let config = &target.config;
-    checks.start_step();
-    checks.record(object_storage(config)).await;
-    let Some(project) = config_str(config, "project") else {
-        return checks
-            .record(Outcome::failed("config.project is not set"))
-            .await;
-    };
-    let account = match service_account(config) {
-        Ok(account) => account,
-        Err(outcome) => return checks.record(outcome).await,
-    };
-    let dataset = config_str(config, "namespace")
-        .unwrap_or(PROBE_DATASET)
-        .to_string();
-    let location = config_str(config, "location").unwrap_or("US").to_string();
-    let member = format!("serviceAccount:{}", account.email);
-    let project_role = |role: &str| {
-        format!("gcloud projects add-iam-policy-binding {project} --member=\"{member}\" --role=\"roles/bigquery.{role}\"")
-    };
-    let dataset_grant = format!(
-        "GRANT `roles/bigquery.dataEditor` ON SCHEMA `{project}.{dataset}` TO \"{member}\";"
-    );
+/// A signed-in client and who it is.
+struct Session {
+    client: Client,
+    project: String,
+    email: String,
+    /// `serviceAccount:<email>`, as IAM and BigQuery's DCL name the grantee.
+    member: String,
+}
 
-    // Connections: a token, then the project's datasets.
-    let connected = timed(limit, async {
+impl Session {
+    /// The `gcloud` command that grants a BigQuery role on the project.
+    fn project_role(&self, role: &str) -> String {
+        format!(
+            "gcloud projects add-iam-policy-binding {} --member=\"{}\" --role=\"roles/bigquery.{role}\"",
+            self.project, self.member
+        )
+    }
+
+    /// The DCL statement that grants a BigQuery role on a dataset (`SCHEMA`) or a table (`TABLE`).
+    fn grant(&self, role: &str, on: &str, object: &str) -> String {
+        format!(
+            "GRANT `roles/bigquery.{role}` ON {on} `{}.{object}` TO \"{}\";",
+            self.project, self.member
+        )
+    }
+}
+
+/// Connections: a token for the service account, then the project's datasets (how many are visible).
+async fn connect(
+    config: &Value,
+    settings: &ValidationSettings,
+    limit: std::time::Duration,
+) -> Result<(Session, usize), Outcome> {
+    let project = config_str(config, "project")
+        .ok_or_else(|| Outcome::failed("config.project is not set"))?
+        .to_string();
+    let account = service_account(config)?;
+    timed(limit, async {
         let token_url = url::Url::parse(&account.token_uri)
             .map_err(|_| Outcome::failed("the service account's token_uri is not a URL"))?;
         let token_http = super::http::pinned_client(&settings.policy, &token_url, limit).await?;
@@ -209,30 +215,59 @@ pub async fn validate_destination(
         let base = url::Url::parse(api_base(settings))
             .map_err(|_| Outcome::failed("the BigQuery API address is not a URL"))?;
         let http = super::http::pinned_client(&settings.policy, &base, limit).await?;
-        let client = Client {
-            http,
-            base: format!("{}/bigquery/v2/projects/{project}", api_base(settings)),
-            token: token.to_string(),
+        let session = Session {
+            client: Client {
+                http,
+                base: format!("{}/bigquery/v2/projects/{project}", api_base(settings)),
+                token: token.to_string(),
+            },
+            member: format!("serviceAccount:{}", account.email),
+            email: account.email,
+            project,
         };
-        client
-            .call(reqwest::Method::GET, "/datasets?maxResults=1", None)
+        let datasets = session
+            .client
+            .call(
+                reqwest::Method::GET,
+                "/datasets?all=true&maxResults=1000",
+                None,
+            )
             .await
-            .map_err(|f| refused(f, &project_role("user")))?;
-        Ok(client)
+            .map_err(|f| refused(f, &session.project_role("user")))?;
+        let visible = datasets["datasets"].as_array().map_or(0, Vec::len);
+        Ok((session, visible))
     })
-    .await;
-    let client = match connected {
-        Ok(client) => {
+    .await
+}
+
+pub async fn validate_destination(
+    target: &Target,
+    settings: &ValidationSettings,
+    checks: &mut Checks,
+) {
+    let limit = checks.step_timeout;
+    let config = &target.config;
+    checks.start_step();
+    checks.record(object_storage(config)).await;
+    let session = match connect(config, settings, limit).await {
+        Ok((session, _)) => {
             checks
                 .record(Outcome::Passed(format!(
-                    "signed in as {} and listed the datasets of {project}",
-                    account.email
+                    "signed in as {} and listed the datasets of {}",
+                    session.email, session.project
                 )))
                 .await;
-            client
+            session
         }
         Err(outcome) => return checks.record(outcome).await,
     };
+    let (client, project) = (&session.client, session.project.as_str());
+    let dataset = config_str(config, "namespace")
+        .unwrap_or(PROBE_DATASET)
+        .to_string();
+    let location = config_str(config, "location").unwrap_or("US").to_string();
+    let project_role = |role: &str| session.project_role(role);
+    let dataset_grant = session.grant("dataEditor", "SCHEMA", &dataset);
 
     // Create schema: the dataset exists, or it can be created (and is deleted again).
     let outcome = within(limit, async {
@@ -257,7 +292,7 @@ pub async fn validate_destination(
                             .await;
                         Outcome::Passed(format!(
                             "dataset {dataset} does not exist yet; {} may create it (created and deleted)",
-                            account.email
+                            session.email
                         ))
                     }
                     Err(failure) => refused(failure, &project_role("dataEditor")),
@@ -366,7 +401,7 @@ pub async fn validate_destination(
         if !exists {
             return Outcome::Passed(format!(
                 "{} may run load jobs in {project}; dataset {dataset} does not exist yet",
-                account.email
+                session.email
             ));
         }
         if let Err(failure) = create().await {
@@ -390,9 +425,256 @@ pub async fn validate_destination(
             }
             Ok(_) => Outcome::Passed(format!(
                 "{} may run load jobs; loaded a row into a table of {dataset} and deleted it",
-                account.email
+                session.email
             )),
             Err(failure) => refused(failure, &dataset_grant),
+        }
+    })
+    .await;
+    checks.record(outcome).await;
+}
+
+/// Where reverse-ETL keeps its snapshot and diff tables on BigQuery (RudderStack's name there: dataset
+/// names may not start with `_` outside hidden datasets).
+pub const RUDDERSTACK_DATASET: &str = "rudderstack_";
+
+/// A reverse-ETL source: connection, the datasets and tables it can list, the chosen tables it may read
+/// (`tables.testIamPermissions`, then a read of no rows and a dry-run query, which needs `jobs.create`), and
+/// `rudderstack_` (a table that expires within the hour created, altered, loaded and deleted).
+pub async fn validate_source(target: &Target, settings: &ValidationSettings, checks: &mut Checks) {
+    let limit = checks.step_timeout;
+    let config = &target.config;
+    checks.start_step();
+    let (session, visible) = match connect(config, settings, limit).await {
+        Ok((session, visible)) => {
+            checks
+                .record(Outcome::Passed(format!(
+                    "signed in as {} to project {}",
+                    session.email, session.project
+                )))
+                .await;
+            (session, visible)
+        }
+        Err(outcome) => return checks.record(outcome).await,
+    };
+    let client = &session.client;
+    let tables = super::chosen_tables(config);
+    let mut datasets: Vec<&str> = tables.iter().map(|(d, _)| d.as_str()).collect();
+    datasets.dedup();
+
+    // List schemas and tables: the datasets, and the tables of each dataset a chosen table is in.
+    let outcome = within(limit, async {
+        if visible == 0 && datasets.is_empty() {
+            return Outcome::Warning {
+                reason: format!(
+                    "{} sees no dataset in {}: it needs roles/bigquery.dataViewer on the datasets it syncs",
+                    session.email, session.project
+                ),
+                remediation: None,
+            };
+        }
+        let mut listed = 0;
+        for dataset in &datasets {
+            match client
+                .call(
+                    reqwest::Method::GET,
+                    &format!("/datasets/{dataset}/tables?maxResults=1000"),
+                    None,
+                )
+                .await
+            {
+                Ok(list) => listed += list["tables"].as_array().map_or(0, Vec::len),
+                Err(failure @ Failure { status: 404, .. }) => {
+                    return Outcome::failed(format!(
+                        "dataset {dataset} was not found in {}: {}",
+                        session.project, failure.message
+                    ))
+                }
+                Err(failure) => {
+                    return refused(failure, &session.grant("dataViewer", "SCHEMA", dataset))
+                }
+            }
+        }
+        Outcome::Passed(format!(
+            "lists {visible} datasets, and {listed} tables in {}",
+            if datasets.is_empty() {
+                "no chosen dataset".to_string()
+            } else {
+                datasets.join(", ")
+            }
+        ))
+    })
+    .await;
+    checks.record(outcome).await;
+    if checks.failed().is_some() {
+        return;
+    }
+
+    // Read tables.
+    let outcome = within(limit, async {
+        if tables.is_empty() {
+            return Outcome::Skipped(
+                "no tables are chosen (the source's tables setting); each is checked once chosen"
+                    .into(),
+            );
+        }
+        let mut problems = Vec::new();
+        let mut fixes = Vec::new();
+        for (dataset, table) in &tables {
+            let path = format!("/datasets/{dataset}/tables/{table}");
+            let asked = json!({"permissions": ["bigquery.tables.get", "bigquery.tables.getData"]});
+            let held = match client
+                .call(
+                    reqwest::Method::POST,
+                    &format!("{path}:testIamPermissions"),
+                    Some(asked),
+                )
+                .await
+            {
+                Ok(answer) => answer["permissions"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default(),
+                Err(failure) => {
+                    problems.push(format!("{dataset}.{table}: {}", failure.message));
+                    continue;
+                }
+            };
+            let missing: Vec<&str> = ["bigquery.tables.get", "bigquery.tables.getData"]
+                .into_iter()
+                .filter(|p| !held.iter().any(|h| h == p))
+                .collect();
+            if !missing.is_empty() {
+                problems.push(format!(
+                    "{} lacks {} on {dataset}.{table}",
+                    session.email,
+                    missing.join(", ")
+                ));
+                fixes.push(session.grant("dataViewer", "TABLE", &format!("{dataset}.{table}")));
+                continue;
+            }
+            // testIamPermissions may fail open: reading no rows is the answer.
+            if let Err(failure) = client
+                .call(
+                    reqwest::Method::GET,
+                    &format!("{path}/data?maxResults=0"),
+                    None,
+                )
+                .await
+            {
+                problems.push(format!("reading {dataset}.{table}: {}", failure.message));
+            }
+        }
+        if !problems.is_empty() {
+            return if fixes.is_empty() {
+                Outcome::failed(problems.join("; "))
+            } else {
+                Outcome::missing(problems.join("; "), fixes.join("\n"))
+            };
+        }
+        // Syncs read through query jobs, which run in the project.
+        let (dataset, table) = &tables[0];
+        let query = format!(
+            "SELECT * FROM `{}.{dataset}.{table}` LIMIT 0",
+            session.project
+        );
+        match client
+            .call(
+                reqwest::Method::POST,
+                "/queries",
+                Some(json!({"query": query, "dryRun": true, "useLegacySql": false})),
+            )
+            .await
+        {
+            Ok(_) => Outcome::Passed(format!(
+                "{} may read {} and run query jobs in {}",
+                session.email,
+                tables
+                    .iter()
+                    .map(|(d, t)| format!("{d}.{t}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                session.project
+            )),
+            Err(failure) => refused(failure, &session.project_role("jobUser")),
+        }
+    })
+    .await;
+    checks.record(outcome).await;
+    if checks.failed().is_some() {
+        return;
+    }
+
+    // RudderStack schema: the dataset exists, and a table in it can be created, altered, loaded and deleted.
+    let owner_grant = session.grant("dataOwner", "SCHEMA", RUDDERSTACK_DATASET);
+    let outcome = within(limit, async {
+        match client
+            .call(
+                reqwest::Method::GET,
+                &format!("/datasets/{RUDDERSTACK_DATASET}"),
+                None,
+            )
+            .await
+        {
+            Ok(_) => {}
+            Err(Failure { status: 404, .. }) => {
+                let location = config_str(config, "location").unwrap_or("US");
+                return Outcome::missing(
+                    format!(
+                        "dataset {RUDDERSTACK_DATASET} does not exist in {}",
+                        session.project
+                    ),
+                    format!(
+                        "CREATE SCHEMA `{}.{RUDDERSTACK_DATASET}` OPTIONS (location = \"{location}\");\n{owner_grant}",
+                        session.project
+                    ),
+                );
+            }
+            Err(failure) => return refused(failure, &owner_grant),
+        }
+        let table = format!("wheelhouse_probe_{}", probe_suffix());
+        let tables = format!("/datasets/{RUDDERSTACK_DATASET}/tables");
+        let probe_table = format!("{tables}/{table}");
+        let created = client
+            .call(
+                reqwest::Method::POST,
+                &tables,
+                Some(json!({
+                    "tableReference": {"projectId": session.project, "datasetId": RUDDERSTACK_DATASET, "tableId": table},
+                    "schema": {"fields": [{"name": "id", "type": "INTEGER"}]},
+                    "expirationTime": ((now_secs() + 3600) * 1000).to_string(),
+                })),
+            )
+            .await;
+        if let Err(failure) = created {
+            return refused(failure, &owner_grant);
+        }
+        let altered = client
+            .call(
+                reqwest::Method::PATCH,
+                &probe_table,
+                Some(json!({"schema": {"fields": [{"name": "id", "type": "INTEGER"},
+                    {"name": "rudder_operation_type", "type": "STRING"}]}})),
+            )
+            .await;
+        let loaded = match altered {
+            Ok(_) => client
+                .call(
+                    reqwest::Method::POST,
+                    &format!("{probe_table}/insertAll"),
+                    Some(json!({"rows": [{"json": {"id": 1, "rudder_operation_type": "insert"}}]})),
+                )
+                .await,
+            Err(failure) => Err(failure),
+        };
+        let deleted = client
+            .call(reqwest::Method::DELETE, &probe_table, None)
+            .await;
+        match (loaded, deleted) {
+            (Err(failure), _) | (Ok(_), Err(failure)) => refused(failure, &owner_grant),
+            (Ok(_), Ok(_)) => Outcome::Passed(format!(
+                "created, altered and loaded a table in {RUDDERSTACK_DATASET}, then deleted it"
+            )),
         }
     })
     .await;

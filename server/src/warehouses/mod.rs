@@ -83,7 +83,7 @@ fn engine(resource_type: &str, type_name: &str) -> Option<Engine> {
         }
         ("destination", "CLICKHOUSE") => Some(Engine::ClickHouse),
         ("destination", "SNOWFLAKE") | ("source", "snowflake") => Some(Engine::Snowflake),
-        ("destination", "BQ") => Some(Engine::BigQuery),
+        ("destination", "BQ") | ("source", "bigquery") => Some(Engine::BigQuery),
         _ => None,
     }
 }
@@ -95,7 +95,8 @@ fn step_names(engine: Engine, resource_type: &str) -> &'static [&'static str] {
         (Engine::ClickHouse, _) => &clickhouse::DESTINATION_STEPS,
         (Engine::Snowflake, "destination") => &snowflake::DESTINATION_STEPS,
         (Engine::Snowflake, _) => &postgres::SOURCE_STEPS,
-        (Engine::BigQuery, _) => &bigquery::DESTINATION_STEPS,
+        (Engine::BigQuery, "destination") => &bigquery::DESTINATION_STEPS,
+        (Engine::BigQuery, _) => &postgres::SOURCE_STEPS,
     }
 }
 
@@ -249,25 +250,17 @@ pub async fn request(
 ) -> Result<String, WarehouseError> {
     access::require(&state.db, actor, workspace_id, Role::Editor).await?;
     let row = resource_row(&state.db, workspace_id, resource_type, id).await?;
-    if !app::api::warehouses::is_warehouse(resource_type, &row.type_name) {
-        return Err(Invalid::new(
+    let not_a_warehouse = || {
+        Invalid::new(
             "id",
             format!(
                 "a {} of type {} is not a warehouse: only warehouse destinations and reverse-ETL warehouse sources are validated",
                 resource_type, row.type_name
             ),
         )
-        .into());
-    }
-    if engine(resource_type, &row.type_name).is_none() {
-        return Err(Invalid::new(
-            "id",
-            format!(
-                "validating a {} source is not supported yet (PostgreSQL, Redshift and Snowflake sources are, and every warehouse destination)",
-                row.type_name
-            ),
-        )
-        .into());
+    };
+    if !app::api::warehouses::is_warehouse(resource_type, &row.type_name) {
+        return Err(not_a_warehouse().into());
     }
     let mut tx = state.db.begin().await?;
     let id = enqueue(
@@ -280,7 +273,7 @@ pub async fn request(
         Some(&actor.label),
     )
     .await?
-    .expect("a warehouse type has an engine");
+    .ok_or_else(not_a_warehouse)?;
     tx.commit().await?;
     state.jobs.wake();
     Ok(id)
@@ -556,8 +549,11 @@ pub async fn run(state: &AppState, validation_id: &str) -> Result<(), String> {
         (Engine::Snowflake, _) => {
             snowflake::validate_source(&target, &state.validation, &mut checks).await
         }
-        (Engine::BigQuery, _) => {
+        (Engine::BigQuery, "destination") => {
             bigquery::validate_destination(&target, &state.validation, &mut checks).await
+        }
+        (Engine::BigQuery, _) => {
+            bigquery::validate_source(&target, &state.validation, &mut checks).await
         }
     }
     let status = if checks.failed().is_some() {
@@ -699,4 +695,37 @@ pub async fn forget(conn: &mut sqlx::AnyConnection, resource_id: &str) -> Result
             .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_warehouse_type_is_validated() {
+        for (resource_type, types) in [
+            (
+                "destination",
+                &["POSTGRES", "RS", "SNOWFLAKE", "BQ", "CLICKHOUSE", "WEBHOOK"][..],
+            ),
+            (
+                "source",
+                &[
+                    "postgres",
+                    "redshift",
+                    "snowflake",
+                    "bigquery",
+                    "javascript",
+                ][..],
+            ),
+        ] {
+            for type_name in types {
+                assert_eq!(
+                    engine(resource_type, type_name).is_some(),
+                    app::api::warehouses::is_warehouse(resource_type, type_name),
+                    "{resource_type} {type_name}"
+                );
+            }
+        }
+    }
 }

@@ -17,6 +17,7 @@ both_backends!(
     snowflake_signs_in_with_a_key_pair_and_names_each_missing_grant,
     bigquery_signs_in_as_the_service_account_and_names_each_missing_role,
     a_snowflake_reverse_etl_source_is_checked_for_its_tables_and_rudderstack_schema,
+    a_bigquery_reverse_etl_source_is_checked_for_its_tables_and_rudderstack_dataset,
 );
 
 /// Validates a destination or source (`kind`: `destinations` or `sources`) and waits for the outcome.
@@ -412,5 +413,106 @@ async fn a_snowflake_reverse_etl_source_is_checked_for_its_tables_and_rudderstac
     let validation = validate(&owner, &ws, "sources", &source).await;
     assert_passed(&validation);
     assert!(server.tables().is_empty(), "the probe table was dropped");
+    let _ = std::fs::remove_dir_all(&keys);
+}
+
+async fn a_bigquery_reverse_etl_source_is_checked_for_its_tables_and_rudderstack_dataset(
+    backend: Backend,
+) {
+    let keys = std::env::temp_dir().join(format!("wh-bigquery-source-{}", random_suffix(8)));
+    std::fs::create_dir_all(&keys).unwrap();
+    let (private_key, public_key, _) = key_pair(&keys);
+    let email = "reader@acme.iam.gserviceaccount.com";
+    let server = FakeBigQuery::start(email, &public_key, &[]).await;
+    server.add_table("sales.orders");
+    let url = format!("http://{}", server.address);
+    let app = TestApp::builder(backend)
+        .fast_jobs()
+        .configure(move |config| config.bigquery_api_url = url)
+        .start()
+        .await;
+    let owner = app.user("owner@example.com").await;
+    let ws = app.workspace(&owner, "Acme").await;
+    let credentials =
+        json!({"type": "service_account", "project_id": "acme", "private_key": private_key,
+        "client_email": email, "token_uri": server.token_uri()})
+        .to_string();
+    // A table must name its dataset: BigQuery has no default one.
+    owner
+        .post(
+            &format!("/api/v1/workspaces/{ws}/sources"),
+            json!({"name": "Orders", "type": "bigquery",
+                "config": {"project": "acme", "credentials": credentials, "tables": ["orders"]}}),
+        )
+        .await
+        .expect(422);
+    let source = id(&owner
+        .create_source_with(
+            &ws,
+            "bigquery",
+            "Orders",
+            json!({"project": "acme", "location": "EU", "credentials": credentials, "tables": ["sales.orders"]}),
+        )
+        .await);
+    let member = format!("serviceAccount:{email}");
+    let expected = [
+        (
+            "Verifying Connections",
+            format!("gcloud projects add-iam-policy-binding acme --member=\"{member}\" --role=\"roles/bigquery.user\""),
+        ),
+        (
+            "Verifying List Schemas and Tables",
+            format!("GRANT `roles/bigquery.dataViewer` ON SCHEMA `acme.sales` TO \"{member}\";"),
+        ),
+        (
+            "Verifying RudderStack Schema",
+            format!("CREATE SCHEMA `acme.rudderstack_` OPTIONS (location = \"EU\");\nGRANT `roles/bigquery.dataOwner` ON SCHEMA `acme.rudderstack_` TO \"{member}\";"),
+        ),
+    ];
+    for (step_name, statements) in expected {
+        let validation = validate(&owner, &ws, "sources", &source).await;
+        let (failed, _, remediation) = failure(&validation);
+        assert_eq!(
+            (failed.as_str(), remediation.as_str()),
+            (step_name, statements.as_str()),
+            "{validation:#}"
+        );
+        for statement in remediation.lines() {
+            if statement.starts_with("CREATE SCHEMA") {
+                server.create_dataset(statement);
+            } else {
+                server.grant(statement);
+            }
+        }
+    }
+    let validation = validate(&owner, &ws, "sources", &source).await;
+    assert_passed(&validation);
+    let read = &validation["steps"][2];
+    assert!(
+        read["reason"].as_str().unwrap().contains("sales.orders"),
+        "{read}"
+    );
+    assert!(server.tables().is_empty(), "the probe table was deleted");
+    let mut datasets = server.datasets();
+    datasets.sort();
+    assert_eq!(datasets, ["rudderstack_", "sales"], "no dataset created");
+
+    // A chosen table that is not there: its permissions come back empty, and the step names it.
+    owner
+        .patch(
+            &format!("/api/v1/workspaces/{ws}/sources/{source}"),
+            json!({"config": {"project": "acme", "location": "EU",
+                "tables": ["sales.orders", "sales.refunds"]}}),
+        )
+        .await
+        .expect(200);
+    let (step, reason, remediation) = failure(&validate(&owner, &ws, "sources", &source).await);
+    assert_eq!(step, "Verifying Read Tables");
+    assert!(reason.contains("sales.refunds"), "{reason}");
+    assert_eq!(
+        remediation,
+        format!("GRANT `roles/bigquery.dataViewer` ON TABLE `acme.sales.refunds` TO \"{member}\";")
+    );
+    assert_no_private_key_shown(&app);
     let _ = std::fs::remove_dir_all(&keys);
 }
