@@ -192,6 +192,16 @@ pub struct Config {
     )]
     pub bigquery_api_url: String,
 
+    /// Where S3, Google Cloud Storage and Azure Blob Storage requests go instead of AWS, Google and Azure
+    /// (path-style: `{url}/{bucket}/…`, `{url}/{account}/{container}/…`). Set it only to test against a
+    /// local server that speaks those APIs.
+    #[arg(
+        global = true,
+        long = "object-storage-url",
+        env = "WHEELHOUSE_OBJECT_STORAGE_URL"
+    )]
+    pub object_storage_url: Option<String>,
+
     /// Log format: `text` or `json`.
     #[arg(
         global = true,
@@ -227,6 +237,7 @@ impl Config {
             validation_step_timeout_ms: 20_000,
             snowflake_api_url: "https://{account}.snowflakecomputing.com".into(),
             bigquery_api_url: "https://bigquery.googleapis.com".into(),
+            object_storage_url: None,
         }
     }
 
@@ -252,6 +263,7 @@ impl Config {
             ),
             snowflake_url: self.snowflake_api_url.clone(),
             bigquery_url: self.bigquery_api_url.clone(),
+            object_storage_url: self.object_storage_url.clone(),
         }
     }
 

@@ -503,6 +503,11 @@ struct BigQueryState {
     /// Tables that were there before (`dataset.table`), which a reverse-ETL source reads.
     existing_tables: HashSet<String>,
     calls: Vec<String>,
+    /// Google Cloud Storage: the buckets, their objects (`bucket/name` → body), and the storage roles the
+    /// service account holds on them (`roles/storage.…`).
+    buckets: HashSet<String>,
+    objects: HashMap<String, Bytes>,
+    storage_roles: HashSet<String>,
 }
 
 impl BigQueryState {
@@ -563,6 +568,9 @@ impl FakeBigQuery {
             tables: HashSet::new(),
             existing_tables: HashSet::new(),
             calls: Vec::new(),
+            buckets: HashSet::new(),
+            objects: HashMap::new(),
+            storage_roles: HashSet::new(),
         }));
         let base = "/bigquery/v2/projects/{project}";
         let router = Router::new()
@@ -595,6 +603,8 @@ impl FakeBigQuery {
                 post(bigquery_api),
             )
             .route(&format!("{base}/queries"), post(bigquery_api))
+            // Everything else is Google Cloud Storage's XML API: `/{bucket}/{object}`.
+            .fallback(cloud_storage)
             .with_state(state.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
@@ -606,8 +616,32 @@ impl FakeBigQuery {
         self.state.lock().unwrap().token_uri.clone()
     }
 
-    /// Runs a `gcloud projects add-iam-policy-binding … --role="roles/…"` or a DCL `GRANT `roles/…` ON SCHEMA …`.
+    /// A Cloud Storage bucket (served at this server's root, as the XML API is).
+    pub fn create_bucket(&self, bucket: &str) {
+        self.state.lock().unwrap().buckets.insert(bucket.into());
+    }
+
+    /// The names of the objects in the buckets, as `bucket/name`.
+    pub fn objects(&self) -> Vec<String> {
+        self.state.lock().unwrap().objects.keys().cloned().collect()
+    }
+
+    /// Runs a `gcloud projects add-iam-policy-binding … --role="roles/…"`, a DCL `GRANT `roles/…` ON SCHEMA …`
+    /// or a `gcloud storage buckets add-iam-policy-binding … --role="roles/storage.…"`.
     pub fn grant(&self, statement: &str) {
+        if statement.contains("roles/storage.") {
+            let role = statement
+                .split("roles/storage.")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .expect("a storage role");
+            self.state
+                .lock()
+                .unwrap()
+                .storage_roles
+                .insert(format!("roles/storage.{role}"));
+            return;
+        }
         let role = statement
             .split("roles/")
             .nth(1)
@@ -874,4 +908,130 @@ async fn bigquery_api(
             &format!("no such call: {method} {path}"),
         ),
     }
+}
+
+/// Google Cloud Storage's XML API (`PUT`, `GET`, `DELETE /{bucket}/{object}`), authenticated the way a
+/// service account's key signs requests without a token exchange: a self-signed RS256 JWT (`iss` and `sub` the
+/// account's email, a `scope`) as the bearer token. Errors are the XML API's `<Error><Code>…`.
+async fn cloud_storage(
+    State(state): State<Arc<Mutex<BigQueryState>>>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut state = state.lock().unwrap();
+    let error = |status: StatusCode, code: &str, message: &str| {
+        (
+            status,
+            [("content-type", "application/xml; charset=UTF-8")],
+            format!("<?xml version='1.0' encoding='UTF-8'?><Error><Code>{code}</Code><Message>{message}</Message></Error>"),
+        )
+            .into_response()
+    };
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let Ok(key) = jsonwebtoken::DecodingKey::from_rsa_pem(state.public_key_pem.as_bytes()) else {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "no key");
+    };
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.validate_aud = false;
+    validation.set_issuer(&[state.email.as_str()]);
+    let signed = jsonwebtoken::decode::<Value>(bearer, &key, &validation)
+        .is_ok_and(|claims| claims.claims["sub"] == state.email.as_str());
+    if !signed {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "AuthenticationRequired",
+            "Authentication required.",
+        );
+    }
+    // Clients may percent-encode every reserved character of a name, as Google decodes them.
+    let path = percent_encoding::percent_decode_str(uri.path().trim_start_matches('/'))
+        .decode_utf8_lossy()
+        .to_string();
+    let Some((bucket, _)) = path.split_once('/') else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "InvalidArgument",
+            "no object named",
+        );
+    };
+    if !state.buckets.contains(bucket) {
+        return error(
+            StatusCode::NOT_FOUND,
+            "NoSuchBucket",
+            "The specified bucket does not exist.",
+        );
+    }
+    let allowed = |state: &BigQueryState, permission: &str| {
+        state.storage_roles.iter().any(|role| {
+            let granted: &[&str] = match role.as_str() {
+                "roles/storage.objectAdmin" => &["create", "get", "delete"],
+                "roles/storage.objectCreator" => &["create"],
+                "roles/storage.objectViewer" => &["get"],
+                _ => &[],
+            };
+            granted.contains(&permission)
+        })
+    };
+    let denied = |permission: &str| {
+        error(
+            StatusCode::FORBIDDEN,
+            "AccessDenied",
+            &format!(
+                "{} does not have storage.objects.{permission} access to the Google Cloud Storage object.",
+                state.email
+            ),
+        )
+    };
+    match method.as_str() {
+        "PUT" if allowed(&state, "create") => {
+            let etag = etag(&body);
+            state.objects.insert(path, body);
+            (StatusCode::OK, [("etag", etag)]).into_response()
+        }
+        "PUT" => denied("create"),
+        "GET" if allowed(&state, "get") => match state.objects.get(&path) {
+            Some(body) => (
+                [
+                    ("etag", etag(body)),
+                    ("last-modified", "Sat, 28 Nov 2026 12:00:00 GMT".to_string()),
+                ],
+                body.clone(),
+            )
+                .into_response(),
+            None => error(
+                StatusCode::NOT_FOUND,
+                "NoSuchKey",
+                "The specified key does not exist.",
+            ),
+        },
+        "GET" => denied("get"),
+        "DELETE" if allowed(&state, "delete") => match state.objects.remove(&path) {
+            Some(_) => StatusCode::NO_CONTENT.into_response(),
+            None => error(
+                StatusCode::NOT_FOUND,
+                "NoSuchKey",
+                "The specified key does not exist.",
+            ),
+        },
+        "DELETE" => denied("delete"),
+        _ => error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "not supported here",
+        ),
+    }
+}
+
+/// An entity tag for an object's body (Google's is its MD5; any digest of the body serves a client).
+fn etag(body: &Bytes) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    body.hash(&mut hasher);
+    format!("\"{:016x}\"", hasher.finish())
 }

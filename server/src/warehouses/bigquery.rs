@@ -14,7 +14,7 @@
 use serde_json::{json, Value};
 
 use super::checks::{timed, within, Checks, Outcome};
-use super::{config_str, now_secs, object_storage, probe_suffix, Target, ValidationSettings};
+use super::{config_str, now_secs, probe_suffix, Target, ValidationSettings};
 
 pub use super::postgres::DESTINATION_STEPS;
 
@@ -248,7 +248,6 @@ pub async fn validate_destination(
     let limit = checks.step_timeout;
     let config = &target.config;
     checks.start_step();
-    checks.record(object_storage(config)).await;
     let session = match connect(config, settings, limit).await {
         Ok((session, _)) => {
             checks

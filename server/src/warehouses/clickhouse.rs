@@ -15,7 +15,7 @@ use url::Url;
 
 use super::checks::{within, Checks, Outcome};
 use super::network::NetworkPolicy;
-use super::{config_str, object_storage, probe_suffix, Target};
+use super::{config_str, probe_suffix, Target};
 
 pub use super::postgres::DESTINATION_STEPS;
 
@@ -133,7 +133,6 @@ fn first_line(text: &str) -> &str {
 pub async fn validate_destination(target: &Target, policy: &NetworkPolicy, checks: &mut Checks) {
     let limit = checks.step_timeout;
     checks.start_step();
-    checks.record(object_storage(&target.config)).await;
     let (Some(user), Some(database)) = (
         config_str(&target.config, "user"),
         config_str(&target.config, "database"),

@@ -18,6 +18,7 @@ mod clickhouse;
 mod handlers;
 mod http;
 pub mod network;
+mod object_storage;
 mod postgres;
 mod snowflake;
 pub mod syncs;
@@ -29,8 +30,6 @@ use app::api::workspaces::Role;
 use serde_json::Value;
 
 pub use handlers::routes;
-
-use checks::Outcome;
 
 use crate::access::{self, AccessError, Actor};
 use crate::db::Db;
@@ -51,6 +50,8 @@ pub struct ValidationSettings {
     pub snowflake_url: String,
     /// Where BigQuery's REST API is reached; likewise changed only for a local server.
     pub bigquery_url: String,
+    /// Where every object-storage request goes instead of AWS, Google or Azure; likewise only for testing.
+    pub object_storage_url: Option<String>,
 }
 
 /// Hours between two scheduled re-checks when a resource sets none.
@@ -112,24 +113,6 @@ pub fn config_str<'a>(config: &'a Value, key: &str) -> Option<&'a str> {
         .and_then(Value::as_str)
         .map(str::trim)
         .filter(|s| !s.is_empty())
-}
-
-/// The object-storage step: rudder-server stages files in a bucket before loading most warehouses.
-pub(crate) fn object_storage(config: &Value) -> Outcome {
-    if config.get("useRudderStorage").and_then(Value::as_bool) == Some(true) {
-        return Outcome::Skipped(
-            "files are staged in the data plane's own object storage, which its operator configures".into(),
-        );
-    }
-    match config_str(config, "bucketName") {
-        Some(bucket) => Outcome::Warning {
-            reason: format!(
-                "Wheelhouse does not check buckets yet: the data plane finds out whether it may write to {bucket} when it first stages files"
-            ),
-            remediation: None,
-        },
-        None => Outcome::Skipped("no staging bucket is configured".into()),
-    }
 }
 
 /// A random part of a probe table's name (two validations at once must not meet).
@@ -533,7 +516,23 @@ pub async fn run(state: &AppState, validation_id: &str) -> Result<(), String> {
         state.validation.step_timeout,
     );
     let target = Target { config };
+    if resource_type == "destination" {
+        // Object storage comes first, as in rudder-server; the engine's own steps follow.
+        let staged_in = match engine {
+            Engine::BigQuery => object_storage::Provider::Gcs,
+            _ => object_storage::Provider::S3,
+        };
+        let outcome = object_storage::verify(
+            &target.config,
+            &state.validation,
+            state.validation.step_timeout,
+            staged_in,
+        )
+        .await;
+        checks.record(outcome).await;
+    }
     match (engine, resource_type) {
+        _ if checks.failed().is_some() => {}
         (Engine::Postgres, "destination") => {
             postgres::validate_destination(&target, &state.validation.policy, &mut checks).await
         }

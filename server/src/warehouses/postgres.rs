@@ -15,7 +15,7 @@ use sqlx::{Connection, Row};
 
 use super::checks::{quoted, within, Checks, Outcome};
 use super::network::NetworkPolicy;
-use super::{config_str, object_storage, probe_suffix, Target};
+use super::{config_str, probe_suffix, Target};
 
 /// rudder-server's validation steps for warehouse destinations, in its order and with its names.
 pub const DESTINATION_STEPS: [&str; 6] = [
@@ -237,7 +237,6 @@ fn grant_on_schema(schema: &str, user: &str, usage: bool, create: bool) -> Strin
 pub async fn validate_destination(target: &Target, policy: &NetworkPolicy, checks: &mut Checks) {
     let limit = checks.step_timeout;
     checks.start_step();
-    checks.record(object_storage(&target.config)).await;
     let settings = match settings(&target.config) {
         Ok(settings) => settings,
         Err(outcome) => return checks.record(outcome).await,

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::checks::{quoted, timed, within, Checks, Outcome};
-use super::{config_str, now_secs, object_storage, probe_suffix, Target, ValidationSettings};
+use super::{config_str, now_secs, probe_suffix, Target, ValidationSettings};
 
 pub use super::postgres::DESTINATION_STEPS;
 
@@ -263,7 +263,6 @@ pub async fn validate_destination(
     let limit = checks.step_timeout;
     let config = &target.config;
     checks.start_step();
-    checks.record(object_storage(config)).await;
     let (client, role) = match connect(config, settings, limit).await {
         Ok((client, role, reason)) => {
             checks.record(Outcome::Passed(reason)).await;

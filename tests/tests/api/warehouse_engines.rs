@@ -285,10 +285,14 @@ async fn bigquery_signs_in_as_the_service_account_and_names_each_missing_role(ba
     let (private_key, public_key, _) = key_pair(&keys);
     let email = "loader@acme.iam.gserviceaccount.com";
     let server = FakeBigQuery::start(email, &public_key, &["analytics"]).await;
+    server.create_bucket("acme-staging");
     let url = format!("http://{}", server.address);
     let app = TestApp::builder(backend)
         .fast_jobs()
-        .configure(move |config| config.bigquery_api_url = url)
+        .configure(move |config| {
+            config.bigquery_api_url = url.clone();
+            config.object_storage_url = Some(url);
+        })
         .start()
         .await;
     let owner = app.user("owner@example.com").await;
@@ -305,6 +309,10 @@ async fn bigquery_signs_in_as_the_service_account_and_names_each_missing_role(ba
         .await);
     let member = format!("serviceAccount:{email}");
     let expected = [
+        (
+            "Verifying Object Storage",
+            format!("gcloud storage buckets add-iam-policy-binding gs://acme-staging --member=\"{member}\" --role=\"roles/storage.objectAdmin\""),
+        ),
         (
             "Verifying Connections",
             format!("gcloud projects add-iam-policy-binding acme --member=\"{member}\" --role=\"roles/bigquery.user\""),
@@ -331,6 +339,7 @@ async fn bigquery_signs_in_as_the_service_account_and_names_each_missing_role(ba
     let validation = validate(&owner, &ws, "destinations", &destination).await;
     assert_passed(&validation);
     assert!(server.tables().is_empty(), "probe tables deleted");
+    assert!(server.objects().is_empty(), "the staged object deleted");
     assert_eq!(
         server.datasets(),
         ["analytics"],
@@ -345,8 +354,9 @@ async fn bigquery_signs_in_as_the_service_account_and_names_each_missing_role(ba
         .create_destination(&ws, "BQ", "Other key", stranger)
         .await);
     let (step, reason, _) = failure(&validate(&owner, &ws, "destinations", &stranger).await);
-    assert_eq!(step, "Verifying Connections");
-    assert!(reason.contains("Invalid JWT Signature"), "{reason}");
+    // Cloud Storage refuses its self-signed token first: no role is missing, the key is not the account's.
+    assert_eq!(step, "Verifying Object Storage");
+    assert!(reason.contains("AuthenticationRequired"), "{reason}");
     assert_no_private_key_shown(&app);
     let _ = std::fs::remove_dir_all(&keys);
 }
@@ -513,6 +523,23 @@ async fn a_bigquery_reverse_etl_source_is_checked_for_its_tables_and_rudderstack
         remediation,
         format!("GRANT `roles/bigquery.dataViewer` ON TABLE `acme.sales.refunds` TO \"{member}\";")
     );
+
+    // A key that is not the service account's: the token endpoint refuses its assertion.
+    let stranger =
+        json!({"type": "service_account", "project_id": "acme", "private_key": another_key(&keys),
+        "client_email": email, "token_uri": server.token_uri()})
+        .to_string();
+    let stranger = id(&owner
+        .create_source_with(
+            &ws,
+            "bigquery",
+            "Other key",
+            json!({"project": "acme", "credentials": stranger}),
+        )
+        .await);
+    let (step, reason, _) = failure(&validate(&owner, &ws, "sources", &stranger).await);
+    assert_eq!(step, "Verifying Connections");
+    assert!(reason.contains("Invalid JWT Signature"), "{reason}");
     assert_no_private_key_shown(&app);
     let _ = std::fs::remove_dir_all(&keys);
 }
