@@ -79,3 +79,11 @@ ensure_smtp_server() {
   log "installing aiosmtpd (the SMTP server the tests send mail to)"
   python3 -m pip install --quiet aiosmtpd
 }
+
+# moto's server: the S3 (with IAM enforced) that the object-storage step of validation is tested against.
+MOTO_VERSION=5.2.5
+ensure_s3_server() {
+  [ "$(python3 -c 'import moto, flask; print(moto.__version__)' 2>/dev/null)" = "$MOTO_VERSION" ] && return
+  log "installing moto[server] $MOTO_VERSION (the S3 server the object-storage tests write to)"
+  python3 -m pip install --quiet "moto[server]==$MOTO_VERSION"
+}

@@ -27,6 +27,7 @@ pub mod fake_warehouses;
 pub mod fixtures;
 pub mod logs;
 pub mod mail;
+pub mod object_storage;
 pub mod test_app;
 pub mod warehouse;
 pub mod ws;

@@ -118,8 +118,15 @@ pub async fn verify(
             Err(error) => Some(staging.refused(&error, "read from")),
         };
         let deleted = staging.store.delete(&path).await;
-        if let Some(outcome) = outcome {
-            return outcome;
+        match (outcome, &deleted) {
+            (Some(Outcome::Failed { reason, remediation }), Err(_)) => {
+                return Outcome::Failed {
+                    reason: format!("{reason}; {key} is left in {bucket}, as deleting it was refused too"),
+                    remediation,
+                }
+            }
+            (Some(outcome), _) => return outcome,
+            (None, _) => {}
         }
         match deleted {
             Ok(()) => Outcome::Passed(format!(
@@ -212,9 +219,10 @@ impl Staging {
                 let mut region = config_str(config, "region")
                     .unwrap_or("us-east-1")
                     .to_string();
+                // A MinIO server is where its config says; only the clouds' own addresses are overridden.
                 let endpoint = match (provider, &overridden) {
-                    (_, Some(url)) => url.clone(),
-                    (Provider::MinIo, None) => {
+                    (Provider::S3, Some(url)) => url.clone(),
+                    (Provider::MinIo, _) => {
                         let host = required(config, &["endPoint"], "the MinIO server's host:port")?;
                         let tls = config
                             .get("useSSL")
@@ -233,7 +241,8 @@ impl Staging {
                         format!("https://s3.{region}.amazonaws.com")
                     }
                 };
-                principal = format!("the access key {key_id}");
+                // The key's id is kept as a secret (rudder-server's definitions mark it so): not named.
+                principal = String::new();
                 let builder = object_store::aws::AmazonS3Builder::new()
                     .with_bucket_name(bucket)
                     .with_region(region)
@@ -355,9 +364,22 @@ impl Staging {
             self.provider.name(),
             explain(error)
         );
+        // A 403 that says the credential itself is wrong is no missing permission.
+        let bad_credential = [
+            "SignatureDoesNotMatch",
+            "InvalidAccessKeyId",
+            "AuthenticationFailed",
+            "InvalidToken",
+            "ExpiredToken",
+        ]
+        .iter()
+        .any(|code| reason.contains(&format!(": {code}")));
         match error {
-            object_store::Error::PermissionDenied { .. } => {
-                Outcome::missing(reason, self.remediation())
+            object_store::Error::PermissionDenied { .. } if !bad_credential => {
+                match self.remediation() {
+                    Some(remediation) => Outcome::missing(reason, remediation),
+                    None => Outcome::failed(reason),
+                }
             }
             object_store::Error::NotFound { .. } if action == "write to" => {
                 Outcome::failed(format!("{reason} (does {bucket} exist?)"))
@@ -366,13 +388,13 @@ impl Staging {
         }
     }
 
-    /// What grants writing, reading and deleting staged files.
-    fn remediation(&self) -> String {
+    /// What grants writing, reading and deleting staged files (a shared key of Azure grants everything: a
+    /// refusal there is the account's network rules, which only its owner knows).
+    fn remediation(&self) -> Option<String> {
         let bucket = &self.bucket;
-        match self.provider {
+        Some(match self.provider {
             Provider::S3 | Provider::MinIo => format!(
-                "Allow {} in its IAM policy: {{\"Effect\": \"Allow\", \"Action\": [\"s3:PutObject\", \"s3:GetObject\", \"s3:DeleteObject\", \"s3:ListBucket\"], \"Resource\": [\"arn:aws:s3:::{bucket}\", \"arn:aws:s3:::{bucket}/*\"]}}",
-                self.principal
+                "Allow this in the policy of the IAM user whose access key the destination holds: {{\"Effect\": \"Allow\", \"Action\": [\"s3:PutObject\", \"s3:GetObject\", \"s3:DeleteObject\", \"s3:ListBucket\"], \"Resource\": [\"arn:aws:s3:::{bucket}\", \"arn:aws:s3:::{bucket}/*\"]}}"
             ),
             Provider::Gcs => format!(
                 "gcloud storage buckets add-iam-policy-binding gs://{bucket} --member=\"{}\" --role=\"roles/storage.objectAdmin\"",
@@ -382,11 +404,8 @@ impl Staging {
                 "az storage container generate-sas --account-name {} --name {bucket} --permissions racwdl --expiry <date> --account-key <key> (a SAS token that may read, add, create, write, delete and list)",
                 self.principal
             ),
-            Provider::AzureBlob => format!(
-                "the account key of {} was refused: copy key1 or key2 from az storage account keys list --account-name {}",
-                self.principal, self.principal
-            ),
-        }
+            Provider::AzureBlob => return None,
+        })
     }
 }
 

@@ -10,6 +10,7 @@ mod config_api;
 mod consent;
 mod jobs;
 mod live;
+mod object_storage;
 mod ops;
 mod role_matrix;
 mod routes;
