@@ -80,6 +80,19 @@ ensure_smtp_server() {
   python3 -m pip install --quiet aiosmtpd
 }
 
+# Azurite (Microsoft's Azure Storage emulator), pinned by tools/azurite/package-lock.json: the Blob Storage
+# server the object-storage tests write to. Installed under target/, again whenever the lockfile changes.
+AZURITE="$TOOLS/azurite"
+ensure_azure_blob_server() {
+  if [ -x "$AZURITE/node_modules/.bin/azurite-blob" ] && cmp -s "$ROOT/tools/azurite/package-lock.json" "$AZURITE/package-lock.json"; then
+    return
+  fi
+  log "installing Azurite (tools/azurite: the Blob Storage server the object-storage tests write to)"
+  mkdir -p "$AZURITE"
+  cp "$ROOT/tools/azurite/package.json" "$ROOT/tools/azurite/package-lock.json" "$AZURITE/"
+  (cd "$AZURITE" && npm ci --no-audit --no-fund --silent)
+}
+
 # moto's server: the S3 (with IAM enforced) that the object-storage step of validation is tested against.
 MOTO_VERSION=5.2.5
 ensure_s3_server() {

@@ -1,8 +1,11 @@
-//! A real S3 server on loopback for the object-storage step of validation: moto's server
-//! (`python3 -m moto.server`) with IAM enforced, so that signatures are checked and each user's policy is
-//! evaluated as AWS does. Its first calls run unauthenticated (`INITIAL_NO_AUTH_ACTION_COUNT`, counted
-//! exactly): they make the buckets and the users with their policies and access keys. Every later call must
-//! be signed by one of those users. One process per test, killed when the test ends.
+//! Real object-storage servers on loopback for the object-storage step of validation, one process per test,
+//! killed when the test ends:
+//! - [`MotoS3`]: moto's server (`python3 -m moto.server`) with IAM enforced, so that signatures are checked
+//!   and each user's policy is evaluated as AWS does. Its first calls run unauthenticated
+//!   (`INITIAL_NO_AUTH_ACTION_COUNT`, counted exactly): they make the buckets and the users with their
+//!   policies and access keys. Every later call must be signed by one of those users.
+//! - [`AzuriteBlob`]: Azurite, Microsoft's Azure Storage emulator, with an account of the test's own
+//!   (`AZURITE_ACCOUNTS`), checking shared-key signatures and SAS tokens.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -20,10 +23,7 @@ impl MotoS3 {
     /// Starts the server, makes `buckets`, and for each user (name, IAM policy statements) the user, its
     /// inline policy and an access key.
     pub async fn start(buckets: &[&str], users: &[(&str, Value)]) -> MotoS3 {
-        let port = {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-            listener.local_addr().expect("its address").port()
-        };
+        let port = free_port();
         let setup_calls = buckets.len() + 3 * users.len();
         let child = Command::new("python3")
             .args([
@@ -138,5 +138,155 @@ impl MotoS3 {
             .try_collect()
             .await
             .expect("ListObjectsV2")
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("its address").port()
+}
+
+pub struct AzuriteBlob {
+    /// Where the account is, path-style: `http://127.0.0.1:{port}/{account}`.
+    pub account_url: String,
+    pub account: String,
+    /// The account's key, base64.
+    pub key: String,
+    _child: Child,
+    _dir: std::path::PathBuf,
+}
+
+impl AzuriteBlob {
+    pub async fn start(account: &str) -> AzuriteBlob {
+        use base64::Engine as _;
+        let key = base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>());
+        let port = free_port();
+        let binary = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/tools/azurite/node_modules/.bin/azurite-blob");
+        let dir = std::env::temp_dir().join(format!("wh-azurite-{}", crate::random_suffix(8)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let child = Command::new(&binary)
+            .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
+            .args([
+                "--inMemoryPersistence",
+                "--silent",
+                "--skipApiVersionCheck",
+                "--disableTelemetry",
+            ])
+            // Its debug log, should a test need to see what it refused.
+            .current_dir(&dir)
+            .arg("--debug")
+            .arg(dir.join("debug.log"))
+            .env("AZURITE_ACCOUNTS", format!("{account}:{key}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{} ({e}): scripts/tools.sh ensure_azure_blob_server installs it",
+                    binary.display()
+                )
+            });
+        let started = std::time::Instant::now();
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "Azurite did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        AzuriteBlob {
+            account_url: format!("http://127.0.0.1:{port}/{account}"),
+            account: account.into(),
+            key,
+            _child: child,
+            _dir: dir,
+        }
+    }
+
+    fn sign(&self, text: &str) -> String {
+        use base64::Engine as _;
+        let engine = base64::engine::general_purpose::STANDARD;
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &engine.decode(&self.key).unwrap());
+        engine.encode(ring::hmac::sign(&key, text.as_bytes()).as_ref())
+    }
+
+    /// Create Container, signed with the account's shared key.
+    pub async fn create_container(&self, container: &str) {
+        let date = chrono::Utc::now()
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string();
+        let version = "2021-08-06";
+        let string_to_sign = format!(
+            "PUT\n\n\n\n\n\n\n\n\n\n\n\nx-ms-date:{date}\nx-ms-version:{version}\n/{account}/{account}/{container}\nrestype:container",
+            account = self.account
+        );
+        let answer = reqwest::Client::new()
+            .put(format!(
+                "{}/{container}?restype=container",
+                self.account_url
+            ))
+            .header("x-ms-date", &date)
+            .header("x-ms-version", version)
+            .header("content-length", "0")
+            .header(
+                "authorization",
+                format!("SharedKey {}:{}", self.account, self.sign(&string_to_sign)),
+            )
+            .send()
+            .await
+            .expect("Create Container");
+        let status = answer.status();
+        assert!(
+            status.is_success(),
+            "Create Container: {status} {}",
+            answer.text().await.unwrap_or_default()
+        );
+    }
+
+    /// An account SAS for Blob Storage with `permissions` (`r`, `a`, `c`, `w`, `d`, `l`), valid for an hour.
+    pub fn sas(&self, permissions: &str) -> String {
+        let version = "2021-08-06";
+        let expiry = (chrono::Utc::now() + chrono::Duration::hours(1))
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
+        let string_to_sign = format!(
+            "{}\n{permissions}\nb\nsco\n\n{expiry}\n\nhttps,http\n{version}\n\n",
+            self.account
+        );
+        let signature = self.sign(&string_to_sign);
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("sv", version)
+            .append_pair("ss", "b")
+            .append_pair("srt", "sco")
+            .append_pair("sp", permissions)
+            .append_pair("se", &expiry)
+            .append_pair("spr", "https,http")
+            .append_pair("sig", &signature)
+            .finish()
+    }
+
+    /// The names of the blobs in `container`.
+    pub async fn blobs(&self, container: &str) -> Vec<String> {
+        use futures::TryStreamExt;
+        use object_store::ObjectStore;
+        let store = object_store::azure::MicrosoftAzureBuilder::new()
+            .with_account(&self.account)
+            .with_container_name(container)
+            .with_access_key(&self.key)
+            .with_endpoint(self.account_url.clone())
+            .with_allow_http(true)
+            .build()
+            .expect("a Blob Storage client");
+        store
+            .list(None)
+            .map_ok(|meta| meta.location.to_string())
+            .try_collect()
+            .await
+            .expect("List Blobs")
     }
 }

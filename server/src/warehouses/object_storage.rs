@@ -117,7 +117,7 @@ pub async fn verify(
             ))),
             Err(error) => Some(staging.refused(&error, "read from")),
         };
-        let deleted = staging.store.delete(&path).await;
+        let deleted = staging.delete(&path).await;
         match (outcome, &deleted) {
             (Some(Outcome::Failed { reason, remediation }), Err(_)) => {
                 return Outcome::Failed {
@@ -159,6 +159,14 @@ struct Staging {
     principal: String,
     /// Azure: whether the credential is a SAS token, whose own permissions a refusal is about.
     sas: bool,
+    /// Azure with a SAS token: how a blob is deleted (see `Staging::delete`).
+    sas_delete: Option<SasDelete>,
+}
+
+struct SasDelete {
+    http: reqwest::Client,
+    container_url: url::Url,
+    token: String,
 }
 
 /// `object_store`'s connector, handing out our pinned client.
@@ -282,6 +290,16 @@ impl Staging {
             }
             Provider::AzureBlob => {
                 let account = required(config, &["accountName"], "the storage account")?;
+                // It becomes part of a host name: nothing else may ride along.
+                if !(3..=24).contains(&account.len())
+                    || !account
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                {
+                    return Err(Outcome::failed(
+                        "config.accountName is not a storage account name (3 to 24 lower-case letters and digits)",
+                    ));
+                }
                 principal = account.to_string();
                 let mut builder = object_store::azure::MicrosoftAzureBuilder::new()
                     .with_account(account)
@@ -312,7 +330,23 @@ impl Staging {
         };
         let url = url::Url::parse(&endpoint)
             .map_err(|_| Outcome::failed(format!("{endpoint} is not an address")))?;
-        let http = Pinned(super::http::pinned_client(&settings.policy, &url, limit).await?);
+        let client = super::http::pinned_client(&settings.policy, &url, limit).await?;
+        let sas_delete = match config_str(config, "sasToken") {
+            Some(token) if sas => {
+                let mut container_url = url.clone();
+                container_url
+                    .path_segments_mut()
+                    .map_err(|_| Outcome::failed(format!("{endpoint} is not an address")))?
+                    .push(bucket);
+                Some(SasDelete {
+                    http: client.clone(),
+                    container_url,
+                    token: token.trim_start_matches('?').to_string(),
+                })
+            }
+            _ => None,
+        };
+        let http = Pinned(client);
         // Validation answers within its step timeout: no retries, which would outlast it.
         let retry = RetryConfig {
             max_retries: 0,
@@ -353,6 +387,50 @@ impl Staging {
             bucket: bucket.to_string(),
             principal,
             sas,
+            sas_delete,
+        })
+    }
+
+    /// Deletes the test object. `object_store` deletes Azure blobs through Blob Batch, which SAS tokens
+    /// scoped to blobs (and Azurite, for any SAS) refuse; the data plane deletes one blob at a time, so with
+    /// a SAS token this does too.
+    async fn delete(&self, path: &Path) -> object_store::Result<()> {
+        let Some(sas) = &self.sas_delete else {
+            return self.store.delete(path).await;
+        };
+        let mut url = sas.container_url.clone();
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments.extend(path.parts().map(|part| part.as_ref().to_string()));
+        }
+        url.set_query(Some(&sas.token));
+        let generic = |source: String| object_store::Error::Generic {
+            store: "MicrosoftAzure",
+            source: source.into(),
+        };
+        let response = sas
+            .http
+            .delete(url)
+            .header("x-ms-version", "2023-11-03")
+            .send()
+            .await
+            .map_err(|e| generic(super::http::describe(&e)))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let source = format!(
+            "HTTP {status}: {}",
+            response.text().await.unwrap_or_default()
+        )
+        .into();
+        let path = path.to_string();
+        Err(match status.as_u16() {
+            403 => object_store::Error::PermissionDenied { path, source },
+            404 => object_store::Error::NotFound { path, source },
+            _ => object_store::Error::Generic {
+                store: "MicrosoftAzure",
+                source,
+            },
         })
     }
 

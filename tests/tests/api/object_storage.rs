@@ -6,13 +6,16 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use wheelhouse_tests::object_storage::MotoS3;
+use wheelhouse_tests::object_storage::{AzuriteBlob, MotoS3};
 use wheelhouse_tests::warehouse::PgWarehouse;
 use wheelhouse_tests::*;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-both_backends!(an_s3_bucket_is_written_read_and_cleaned_with_the_destinations_own_key,);
+both_backends!(
+    an_s3_bucket_is_written_read_and_cleaned_with_the_destinations_own_key,
+    an_azure_container_is_checked_with_a_shared_key_or_a_sas_token,
+);
 
 async fn validate(client: &Client, ws: &str, id: &str) -> Value {
     let started = client
@@ -30,6 +33,18 @@ async fn validate(client: &Client, ws: &str, id: &str) -> Value {
         (validation["status"] != "running").then_some(validation)
     })
     .await
+}
+
+/// Waits until a bucket is empty: the validations on save may still be running.
+async fn nothing_left<F, Fut>(list: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Vec<String>>,
+{
+    eventually("the test objects to be deleted", WAIT, || async {
+        list().await.is_empty().then_some(())
+    })
+    .await;
 }
 
 fn object_storage_step(validation: &Value) -> &Value {
@@ -139,10 +154,26 @@ async fn an_s3_bucket_is_written_read_and_cleaned_with_the_destinations_own_key(
         reason.starts_with("wrote rudder/wheelhouse-validation/") && reason.contains("S3 staging"),
         "{reason}"
     );
-    assert_eq!(
-        s3.objects("staging", "loader").await,
-        left,
-        "nothing left in the bucket by a key that may delete"
+    // Nothing left by a key that may delete (the validations on save may still be running).
+    eventually("the test objects to be deleted", WAIT, || async {
+        (s3.objects("staging", "loader").await == left).then_some(())
+    })
+    .await;
+
+    // A MinIO server at the cloud's metadata address: never reached, whatever the key.
+    let mut metadata = config("MINIO", "loader", None);
+    metadata["endPoint"] = json!("169.254.169.254:80");
+    let metadata = id(&owner
+        .create_destination(&ws, "POSTGRES", "Metadata", metadata)
+        .await);
+    let step = object_storage_step(&validate(&owner, &ws, &metadata).await).clone();
+    assert_eq!(step["status"], "failed");
+    assert!(
+        step["reason"]
+            .as_str()
+            .unwrap()
+            .contains("validation never connects there"),
+        "{step:#}"
     );
 
     // A secret that is not the key's: S3's own word, no remediation, and the secret never shown.
@@ -170,4 +201,144 @@ async fn an_s3_bucket_is_written_read_and_cleaned_with_the_destinations_own_key(
         assert!(!exchange.body.contains(&wrong));
     }
     logs::assert_never_logged(&wrong, "the secret access key");
+}
+
+async fn an_azure_container_is_checked_with_a_shared_key_or_a_sas_token(backend: Backend) {
+    let azure = AzuriteBlob::start("acmestaging").await;
+    azure.create_container("staging").await;
+    let url = azure
+        .account_url
+        .trim_end_matches("/acmestaging")
+        .to_string();
+    let app = TestApp::builder(backend)
+        .fast_jobs()
+        .configure(move |config| config.object_storage_url = Some(url))
+        .start()
+        .await;
+    let owner = app.user("owner@example.com").await;
+    let ws = app.workspace(&owner, "Acme").await;
+    let warehouse = PgWarehouse::create().await;
+    warehouse
+        .admin(&format!(
+            "GRANT CONNECT, CREATE, TEMPORARY ON DATABASE \"{}\" TO \"{}\"",
+            warehouse.name(),
+            warehouse.role
+        ))
+        .await;
+    let config = |credential: Value| {
+        let mut config = warehouse.destination_config("analytics", "pw");
+        config["useRudderStorage"] = json!(false);
+        config["bucketProvider"] = json!("AZURE_BLOB");
+        config["containerName"] = json!("staging");
+        config["accountName"] = json!("acmestaging");
+        for (key, value) in credential.as_object().unwrap() {
+            config[key] = value.clone();
+        }
+        config
+    };
+
+    // The account key: every step passes, and nothing is left.
+    let keyed = id(&owner
+        .create_destination(
+            &ws,
+            "POSTGRES",
+            "Keyed",
+            config(json!({"accountKey": azure.key})),
+        )
+        .await);
+    let validation = validate(&owner, &ws, &keyed).await;
+    assert_eq!(validation["status"], "passed", "{validation:#}");
+    assert!(object_storage_step(&validation)["reason"]
+        .as_str()
+        .unwrap()
+        .contains("Azure Blob Storage staging"));
+    nothing_left(|| azure.blobs("staging")).await;
+
+    // A key that is not the account's: Azure's own word, no remediation, never shown.
+    use base64::Engine as _;
+    let wrong = base64::engine::general_purpose::STANDARD.encode(canary());
+    let stranger = id(&owner
+        .create_destination(
+            &ws,
+            "POSTGRES",
+            "Stranger",
+            config(json!({"accountKey": wrong})),
+        )
+        .await);
+    let step = object_storage_step(&validate(&owner, &ws, &stranger).await).clone();
+    assert_eq!(step["status"], "failed", "{step:#}");
+    // Azure answers AuthenticationFailed, Azurite AuthorizationFailure, both with this message.
+    assert!(
+        step["reason"]
+            .as_str()
+            .unwrap()
+            .contains("Server failed to authenticate the request"),
+        "{step:#}"
+    );
+    assert!(step["remediation"].is_null());
+
+    // A SAS token that may read and create but not write over or delete: the command that makes one that may.
+    let limited = id(&owner
+        .create_destination(
+            &ws,
+            "POSTGRES",
+            "Limited SAS",
+            config(json!({"useSASTokens": true, "sasToken": azure.sas("r")})),
+        )
+        .await);
+    let step = object_storage_step(&validate(&owner, &ws, &limited).await).clone();
+    assert_eq!(step["status"], "failed", "{step:#}");
+    assert!(
+        step["reason"]
+            .as_str()
+            .unwrap()
+            .contains("could not write to"),
+        "{step:#}"
+    );
+    assert_eq!(
+        step["remediation"],
+        "az storage container generate-sas --account-name acmestaging --name staging --permissions racwdl --expiry <date> --account-key <key> (a SAS token that may read, add, create, write, delete and list)"
+    );
+    let full = id(&owner
+        .create_destination(
+            &ws,
+            "POSTGRES",
+            "Full SAS",
+            config(json!({"useSASTokens": true, "sasToken": azure.sas("racwdl")})),
+        )
+        .await);
+    let validation = validate(&owner, &ws, &full).await;
+    assert_eq!(validation["status"], "passed", "{validation:#}");
+    assert_eq!(object_storage_step(&validation)["status"], "passed");
+    nothing_left(|| azure.blobs("staging")).await;
+
+    // A SAS token that may do all but delete: the data plane needs no more unless it cleans up, so a warning
+    // that says what is left behind.
+    let no_delete = id(&owner
+        .create_destination(
+            &ws,
+            "POSTGRES",
+            "No delete",
+            config(json!({"useSASTokens": true, "sasToken": azure.sas("racwl")})),
+        )
+        .await);
+    let validation = validate(&owner, &ws, &no_delete).await;
+    assert_eq!(validation["status"], "passed", "{validation:#}");
+    let step = object_storage_step(&validation);
+    assert_eq!(step["status"], "warning", "{step:#}");
+    let reason = step["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(
+            "could not delete from Azure Blob Storage staging: AuthorizationPermissionMismatch"
+        ) && reason.contains("is left in staging"),
+        "{reason}"
+    );
+    assert!(step["remediation"]
+        .as_str()
+        .unwrap()
+        .contains("--permissions racwdl"));
+    for exchange in app.transcript() {
+        assert!(!exchange.body.contains(&wrong) && !exchange.body.contains(&azure.key));
+    }
+    logs::assert_never_logged(&azure.key, "the account key");
 }
