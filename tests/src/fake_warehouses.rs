@@ -1,9 +1,10 @@
 //! Local servers that speak the protocols of warehouses this machine cannot run or reach: ClickHouse's HTTP
-//! interface, Snowflake's SQL API v2, and BigQuery's REST API v2 with Google's OAuth token endpoint. They are not mocks of Wheelhouse's code: they answer the documented
+//! interface, Snowflake's SQL API v2, and BigQuery's REST API v2 with Google's OAuth token endpoint and Cloud
+//! Storage's XML API (where BigQuery stages). They are not mocks of Wheelhouse's code: they answer the documented
 //! wire protocol (status codes, headers, bodies and error codes as the vendors document them), keep the
 //! state a statement changes (grants, tables), check credentials the way the real service does (Snowflake:
 //! the RS256 key-pair JWT against the user's public key and its SHA-256 fingerprint; Google: the service
-//! account's signed assertion), and record every
+//! account's signed assertion, and its self-signed JWT for Cloud Storage), and record every
 //! statement so that tests can show nothing was touched outside the destination's own schema.
 
 use std::collections::{HashMap, HashSet};

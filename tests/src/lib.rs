@@ -20,6 +20,8 @@
 //!   so that tests can search every response they received (for a canary secret, for a 500).
 //! - [`logs`]: one global tracing subscriber at DEBUG for every target, writing into memory.
 //! - [`mail`]: the SMTP sink (`tests/smtp/sink.py`, aiosmtpd) and a mailbox that waits for a message.
+//! - [`warehouse`], [`fake_warehouses`], [`object_storage`]: a real PostgreSQL warehouse, local servers that
+//!   speak the APIs of the warehouses this machine cannot run, and real S3 (moto) and Azure (Azurite) servers.
 
 pub mod client;
 pub mod db;

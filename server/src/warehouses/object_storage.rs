@@ -133,18 +133,25 @@ pub async fn verify(
                 "wrote {key} to {} {bucket}, read it back and deleted it",
                 provider.name()
             )),
-            Err(error) if config.get("cleanupObjectStorageFiles").and_then(Value::as_bool) == Some(true) => {
-                staging.refused(&error, "delete from (cleanupObjectStorageFiles is on)")
+            Err(error) => {
+                let cleans_up =
+                    config.get("cleanupObjectStorageFiles").and_then(Value::as_bool) == Some(true);
+                match (staging.refused(&error, "delete from"), cleans_up) {
+                    (Outcome::Failed { reason, remediation }, true) => Outcome::Failed {
+                        reason: format!(
+                            "{reason}; the data plane deletes what it staged, as cleanupObjectStorageFiles is on"
+                        ),
+                        remediation,
+                    },
+                    (Outcome::Failed { reason, remediation }, false) => Outcome::Warning {
+                        reason: format!(
+                            "{reason}; the data plane deletes nothing unless cleanupObjectStorageFiles is on, but {key} is left in {bucket}"
+                        ),
+                        remediation,
+                    },
+                    (other, _) => other,
+                }
             }
-            Err(error) => match staging.refused(&error, "delete from") {
-                Outcome::Failed { reason, remediation, .. } => Outcome::Warning {
-                    reason: format!(
-                        "{reason}; the data plane does not delete staged files unless cleanupObjectStorageFiles is on, but {key} is left in {bucket}"
-                    ),
-                    remediation,
-                },
-                other => other,
-            },
         }
     })
     .await
@@ -571,5 +578,33 @@ mod tests {
         );
         assert_eq!(provider(&json!({}), Provider::Gcs).unwrap(), Provider::Gcs);
         assert!(provider(&json!({"bucketProvider": "FTP"}), Provider::S3).is_err());
+    }
+
+    fn generic(text: &str) -> object_store::Error {
+        object_store::Error::Generic {
+            store: "test",
+            source: text.to_string().into(),
+        }
+    }
+
+    #[test]
+    fn errors_are_told_by_the_services_word_and_never_by_their_address() {
+        assert_eq!(
+            explain(&generic(
+                "Error performing PUT https://a.blob.core.windows.net/c/x?sv=1&sig=SECRET in 3ms - Server returned non-2xx status code: 403 Forbidden: <?xml version=\"1.0\"?><Error><Code>AuthorizationPermissionMismatch</Code><Message>Not with this permission.\nRequestId:1</Message></Error>"
+            )),
+            "AuthorizationPermissionMismatch: Not with this permission."
+        );
+        assert_eq!(
+            explain(&generic(
+                "Error performing GET https://a.blob.core.windows.net/c/x?sig=SECRET in 3ms - Server returned non-2xx status code: 500 Internal Server Error: "
+            )),
+            "HTTP 500 Internal Server Error"
+        );
+        let unreachable = explain(&generic(
+            "Error performing PUT https://a.blob.core.windows.net/c/x?sig=SECRET in 3ms - error sending request",
+        ));
+        assert!(!unreachable.contains("SECRET"), "{unreachable}");
+        assert!(unreachable.contains("the bucket"), "{unreachable}");
     }
 }
