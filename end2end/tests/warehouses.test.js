@@ -1,11 +1,14 @@
 // A warehouse the way a person looks after one: a PostgreSQL destination (this machine's own PostgreSQL, as its
 // administrator: every check passes, and the probes are rolled back) is checked from its Warehouse tab and the
-// steps arrive with their outcome; a bad user fails the connection step with the warehouse's own words; a data
+// steps arrive with their outcome; a bad user fails the connection step with the warehouse's own words; a key
+// that may write to the staging bucket (moto's S3) but not read from it fails the object-storage step; a data
 // plane reports a failed upload (rudder-server's reporting) and the tab shows it in the history, failing; the
 // alert mail it caused is on the Alerts page; the person unsubscribes from the warehouse and mutes all alert
 // mail in their account, and both stick.
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { after, before, test } from 'node:test';
 
 import {
@@ -34,6 +37,52 @@ before(async () => {
 });
 
 after(() => done.run());
+
+/**
+ * moto's S3 server with IAM enforced, holding `bucket` and one user whose only policy is `statement`; its first
+ * four calls (the set-up) run unauthenticated, every later one must be signed by that user.
+ */
+async function startS3({ bucket, statement }) {
+  const port = await new Promise((resolve) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port: free } = probe.address();
+      probe.close(() => resolve(free));
+    });
+  });
+  const child = spawn('python3', ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], {
+    env: { ...process.env, INITIAL_NO_AUTH_ACTION_COUNT: '4' },
+    stdio: 'ignore',
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await eventually(async () => (await fetch(`${url}/moto-api/`).catch(() => null))?.ok, {
+    timeout: 30_000,
+    message: "moto's server to start (python3 -m pip install 'moto[server]')",
+  });
+  const iam = async (params) => {
+    const answer = await fetch(`${url}/`, {
+      method: 'POST',
+      headers: { authorization: 'AWS4-HMAC-SHA256 Credential=setup/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0' },
+      body: new URLSearchParams({ ...params, Version: '2010-05-08' }),
+    });
+    const text = await answer.text();
+    assert.ok(answer.ok, text);
+    return text;
+  };
+  assert.ok((await fetch(`${url}/${bucket}`, { method: 'PUT' })).ok, 'CreateBucket');
+  await iam({ Action: 'CreateUser', UserName: 'loader' });
+  await iam({
+    Action: 'PutUserPolicy', UserName: 'loader', PolicyName: 'staging',
+    PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [statement] }),
+  });
+  const key = await iam({ Action: 'CreateAccessKey', UserName: 'loader' });
+  const element = (name) => key.match(new RegExp(`<${name}>([^<]+)</${name}>`))[1];
+  return {
+    endPoint: `127.0.0.1:${port}`,
+    accessKeyId: element('AccessKeyId'),
+    secretAccessKey: element('SecretAccessKey'),
+    stop: () => child.kill(),
+  };
+}
 
 /** The steps as shown: [{name, status, reason, remediation}]. */
 async function steps(page) {
@@ -109,6 +158,26 @@ test('a warehouse is checked step by step, a failed sync shows in its history, a
   assert.match(connection.reason, /does not exist/);
   assert.ok(failed.steps.slice(2).every((s) => s.status === 'skipped'), JSON.stringify(failed.steps));
   await screenshot(page, 'warehouse-validation-failed');
+
+  debug('warehouses: a bucket its key may write to but not read from fails the object-storage step');
+  const s3 = await startS3({ bucket: 'e2e-staging', statement: { Effect: 'Allow', Action: ['s3:PutObject'], Resource: ['arn:aws:s3:::e2e-staging/*'] } });
+  done.add(() => s3.stop());
+  const staged = await owner.post(`/api/v1/workspaces/${ws}/destinations`, {
+    name: 'Staged warehouse',
+    type: 'POSTGRES',
+    config: {
+      ...config, useRudderStorage: false, bucketProvider: 'MINIO', bucketName: 'e2e-staging', endPoint: s3.endPoint,
+      useSSL: false, accessKeyID: s3.accessKeyId, secretAccessKey: s3.secretAccessKey,
+    },
+  });
+  await visit(page, `${server.url}/w/${ws}/destinations/${staged.id}/warehouse`);
+  const refused = await check(page);
+  assert.equal(refused.status, 'failed');
+  assert.equal(refused.steps[0].status, 'failed', JSON.stringify(refused.steps));
+  assert.match(refused.steps[0].reason, /could not read from MinIO e2e-staging: AccessDenied/);
+  assert.match(await page.locator('[data-testid=remediation]').textContent(), /"s3:GetObject"/);
+  assert.ok(refused.steps.slice(1).every((s) => s.status === 'skipped'), JSON.stringify(refused.steps));
+  await screenshot(page, 'warehouse-object-storage-refused');
 
   debug('warehouses: a data plane reports a failed upload');
   const { token } = await owner.post(`/api/v1/workspaces/${ws}/data-plane-tokens`, { name: 'dp' });

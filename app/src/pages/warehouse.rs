@@ -262,7 +262,7 @@ fn ValidationSteps(validation: Validation) -> impl IntoView {
                     {step.duration_ms.map(|ms| view! { <span class="muted">{format!(" {ms} ms")}</span> })}
                     {step.reason.map(|r| view! { <div class="step-reason">{r}</div> })}
                     {step.remediation.map(|r| view! {
-                        <div class="step-fix">"To fix it, run:"<pre data-testid="remediation">{r}</pre></div>
+                        <div class="step-fix">"To fix it:"<pre data-testid="remediation">{r}</pre></div>
                     })}
                 </li>
             }).collect_view()}
