@@ -60,37 +60,33 @@ ensure_end2end_deps() {
   (cd "$ROOT/end2end" && npm ci --no-audit --no-fund --silent)
 }
 
-# The third-party browser code the UI serves as its own assets (uPlot, for the event volume charts), pinned by
-# tools/ui-vendor/package-lock.json. Installed under target/ so that the source tree holds no node_modules;
-# installed again whenever the lockfile changes.
-UI_VENDOR="$TOOLS/ui-vendor"
-ensure_ui_vendor_deps() {
-  if [ -d "$UI_VENDOR/node_modules/uplot" ] && cmp -s "$ROOT/tools/ui-vendor/package-lock.json" "$UI_VENDOR/package-lock.json"; then
+# npm packages pinned by tools/<name>/package-lock.json, installed under target/tools/<name> so that the source
+# tree holds no node_modules; installed again whenever the lockfile changes.
+ensure_pinned_npm() {
+  local name="$1" installed="$2" what="$3"
+  local dir="$TOOLS/$name"
+  if [ -e "$dir/node_modules/$installed" ] && cmp -s "$ROOT/tools/$name/package-lock.json" "$dir/package-lock.json"; then
     return
   fi
-  log "installing the UI's vendored browser code (tools/ui-vendor: uplot)"
-  mkdir -p "$UI_VENDOR"
-  cp "$ROOT/tools/ui-vendor/package.json" "$ROOT/tools/ui-vendor/package-lock.json" "$UI_VENDOR/"
-  (cd "$UI_VENDOR" && npm ci --no-audit --no-fund --silent)
+  log "installing $what (tools/$name)"
+  mkdir -p "$dir"
+  cp "$ROOT/tools/$name/package.json" "$ROOT/tools/$name/package-lock.json" "$dir/"
+  (cd "$dir" && npm ci --no-audit --no-fund --silent)
+}
+
+# The third-party browser code the UI serves as its own assets (uPlot, for the event volume charts).
+UI_VENDOR="$TOOLS/ui-vendor"
+ensure_ui_vendor_deps() { ensure_pinned_npm ui-vendor uplot "the UI's vendored browser code (uplot)"; }
+
+# Azurite, Microsoft's Azure Storage emulator: the Blob Storage server the object-storage tests write to.
+ensure_azure_blob_server() {
+  ensure_pinned_npm azurite .bin/azurite-blob "Azurite (the Blob Storage server the object-storage tests write to)"
 }
 
 ensure_smtp_server() {
   python3 -c 'import aiosmtpd' 2>/dev/null && return
   log "installing aiosmtpd (the SMTP server the tests send mail to)"
   python3 -m pip install --quiet aiosmtpd
-}
-
-# Azurite (Microsoft's Azure Storage emulator), pinned by tools/azurite/package-lock.json: the Blob Storage
-# server the object-storage tests write to. Installed under target/, again whenever the lockfile changes.
-AZURITE="$TOOLS/azurite"
-ensure_azure_blob_server() {
-  if [ -x "$AZURITE/node_modules/.bin/azurite-blob" ] && cmp -s "$ROOT/tools/azurite/package-lock.json" "$AZURITE/package-lock.json"; then
-    return
-  fi
-  log "installing Azurite (tools/azurite: the Blob Storage server the object-storage tests write to)"
-  mkdir -p "$AZURITE"
-  cp "$ROOT/tools/azurite/package.json" "$ROOT/tools/azurite/package-lock.json" "$AZURITE/"
-  (cd "$AZURITE" && npm ci --no-audit --no-fund --silent)
 }
 
 # moto's server: the S3 (with IAM enforced) that the object-storage step of validation is tested against.

@@ -38,6 +38,19 @@ impl PgWarehouse {
         warehouse
     }
 
+    /// A warehouse whose role holds what a loading role needs on the database (CONNECT, CREATE, TEMPORARY).
+    pub async fn privileged() -> PgWarehouse {
+        let warehouse = PgWarehouse::create().await;
+        warehouse
+            .admin(&format!(
+                "GRANT CONNECT, CREATE, TEMPORARY ON DATABASE \"{}\" TO \"{}\"",
+                warehouse.name(),
+                warehouse.role
+            ))
+            .await;
+        warehouse
+    }
+
     pub fn name(&self) -> &str {
         &self.database.as_ref().expect("the database").name
     }
@@ -98,4 +111,30 @@ impl Drop for PgWarehouse {
             }
         });
     }
+}
+
+/// Starts validating a destination or source (`kind`: `destinations` or `sources`) and waits for its end.
+pub async fn validate(client: &crate::Client, ws: &str, kind: &str, id: &str) -> Value {
+    let started = client
+        .post_empty(&format!("/api/v1/workspaces/{ws}/{kind}/{id}/validate"))
+        .await
+        .expect(202);
+    let job = started["jobId"].as_str().unwrap().to_string();
+    finished(client, ws, &job).await
+}
+
+/// Waits for a validation to end.
+async fn finished(client: &crate::Client, ws: &str, job: &str) -> Value {
+    crate::eventually(
+        "the validation to finish",
+        std::time::Duration::from_secs(30),
+        || async {
+            let validation = client
+                .get(&format!("/api/v1/workspaces/{ws}/validations/{job}"))
+                .await
+                .expect(200);
+            (validation["status"] != "running").then_some(validation)
+        },
+    )
+    .await
 }

@@ -69,14 +69,7 @@ async fn main() {
     let owner = app.user("owner@example.com").await;
     let ws = app.workspace(&owner, "Bench").await;
     let token = app.data_plane_token(&owner, &ws).await;
-    let warehouse = PgWarehouse::create().await;
-    warehouse
-        .admin(&format!(
-            "GRANT CONNECT, CREATE, TEMPORARY ON DATABASE \"{}\" TO \"{}\"",
-            warehouse.name(),
-            warehouse.role
-        ))
-        .await;
+    let warehouse = PgWarehouse::privileged().await;
     let destination = owner
         .create_destination(
             &ws,

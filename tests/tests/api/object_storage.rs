@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use wheelhouse_tests::object_storage::{AzuriteBlob, MotoS3};
-use wheelhouse_tests::warehouse::PgWarehouse;
+use wheelhouse_tests::warehouse::{validate, PgWarehouse};
 use wheelhouse_tests::*;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -16,24 +16,6 @@ both_backends!(
     an_s3_bucket_is_written_read_and_cleaned_with_the_destinations_own_key,
     an_azure_container_is_checked_with_a_shared_key_or_a_sas_token,
 );
-
-async fn validate(client: &Client, ws: &str, id: &str) -> Value {
-    let started = client
-        .post_empty(&format!(
-            "/api/v1/workspaces/{ws}/destinations/{id}/validate"
-        ))
-        .await
-        .expect(202);
-    let job = started["jobId"].as_str().unwrap().to_string();
-    eventually("the validation to finish", WAIT, || async {
-        let validation = client
-            .get(&format!("/api/v1/workspaces/{ws}/validations/{job}"))
-            .await
-            .expect(200);
-        (validation["status"] != "running").then_some(validation)
-    })
-    .await
-}
 
 /// Waits until a bucket is empty: the validations on save may still be running.
 async fn nothing_left<F, Fut>(list: F)
@@ -45,6 +27,42 @@ where
         list().await.is_empty().then_some(())
     })
     .await;
+}
+
+struct Setup {
+    app: TestApp,
+    owner: Client,
+    ws: String,
+    warehouse: PgWarehouse,
+}
+
+/// An app whose S3, Cloud Storage and Azure requests go to `object_storage_url`, an owner, a workspace and a
+/// PostgreSQL warehouse whose role may load (so that every step after the object storage passes).
+async fn setup(backend: Backend, object_storage_url: String) -> Setup {
+    let app = TestApp::builder(backend)
+        .fast_jobs()
+        .configure(move |config| config.object_storage_url = Some(object_storage_url))
+        .start()
+        .await;
+    let owner = app.user("owner@example.com").await;
+    let ws = app.workspace(&owner, "Acme").await;
+    let warehouse = PgWarehouse::privileged().await;
+    Setup {
+        app,
+        owner,
+        ws,
+        warehouse,
+    }
+}
+
+/// A POSTGRES destination's config staging in its own bucket, with `storage`'s settings added.
+fn staged(warehouse: &PgWarehouse, storage: Value) -> Value {
+    let mut config = warehouse.destination_config("analytics", "pw");
+    config["useRudderStorage"] = json!(false);
+    for (key, value) in storage.as_object().expect("settings") {
+        config[key] = value.clone();
+    }
+    config
 }
 
 fn object_storage_step(validation: &Value) -> &Value {
@@ -62,41 +80,27 @@ async fn an_s3_bucket_is_written_read_and_cleaned_with_the_destinations_own_key(
         &[("writer", write_only), ("loader", json!([everything]))],
     )
     .await;
-    let url = s3.url.clone();
-    let app = TestApp::builder(backend)
-        .fast_jobs()
-        .configure(move |config| config.object_storage_url = Some(url))
-        .start()
-        .await;
-    let owner = app.user("owner@example.com").await;
-    let ws = app.workspace(&owner, "Acme").await;
-    let warehouse = PgWarehouse::create().await;
-    warehouse
-        .admin(&format!(
-            "GRANT CONNECT, CREATE, TEMPORARY ON DATABASE \"{}\" TO \"{}\"",
-            warehouse.name(),
-            warehouse.role
-        ))
-        .await;
+    let Setup {
+        app,
+        owner,
+        ws,
+        warehouse,
+    } = setup(backend, s3.url.clone()).await;
     let minio = s3.url.trim_start_matches("http://").to_string();
     let config = |provider: &str, user: &str, secret: Option<&str>| {
         let (key_id, real_secret) = s3.keys(user);
-        let mut config = warehouse.destination_config("analytics", "pw");
-        config["useRudderStorage"] = json!(false);
-        config["bucketProvider"] = json!(provider);
-        config["bucketName"] = json!("staging");
-        config["endPoint"] = json!(minio);
-        config["useSSL"] = json!(false);
-        config["accessKeyID"] = json!(key_id);
-        config["secretAccessKey"] = json!(secret.unwrap_or(&real_secret));
-        config
+        staged(
+            &warehouse,
+            json!({"bucketProvider": provider, "bucketName": "staging", "endPoint": minio, "useSSL": false,
+                "accessKeyID": key_id, "secretAccessKey": secret.unwrap_or(&real_secret)}),
+        )
     };
 
     // A key that may only write: the read is refused, and the remediation is the policy that allows it all.
     let writer = id(&owner
         .create_destination(&ws, "POSTGRES", "Writer", config("MINIO", "writer", None))
         .await);
-    let validation = validate(&owner, &ws, &writer).await;
+    let validation = validate(&owner, &ws, "destinations", &writer).await;
     let step = object_storage_step(&validation);
     assert_eq!(
         (step["name"].as_str(), step["status"].as_str()),
@@ -133,7 +137,7 @@ async fn an_s3_bucket_is_written_read_and_cleaned_with_the_destinations_own_key(
     let loader = id(&owner
         .create_destination(&ws, "POSTGRES", "Loader", config("MINIO", "loader", None))
         .await);
-    let validation = validate(&owner, &ws, &loader).await;
+    let validation = validate(&owner, &ws, "destinations", &loader).await;
     assert_eq!(validation["status"], "passed", "{validation:#}");
     let reason = object_storage_step(&validation)["reason"].as_str().unwrap();
     assert!(
@@ -147,7 +151,7 @@ async fn an_s3_bucket_is_written_read_and_cleaned_with_the_destinations_own_key(
         "useRudderStorage": false, "bucketName": "staging", "prefix": "rudder/", "accessKeyID": key_id,
         "accessKey": secret});
     let on_s3 = id(&owner.create_destination(&ws, "RS", "On S3", redshift).await);
-    let validation = validate(&owner, &ws, &on_s3).await;
+    let validation = validate(&owner, &ws, "destinations", &on_s3).await;
     assert_eq!(validation["status"], "passed", "{validation:#}");
     let reason = object_storage_step(&validation)["reason"].as_str().unwrap();
     assert!(
@@ -166,7 +170,7 @@ async fn an_s3_bucket_is_written_read_and_cleaned_with_the_destinations_own_key(
     let metadata = id(&owner
         .create_destination(&ws, "POSTGRES", "Metadata", metadata)
         .await);
-    let step = object_storage_step(&validate(&owner, &ws, &metadata).await).clone();
+    let step = object_storage_step(&validate(&owner, &ws, "destinations", &metadata).await).clone();
     assert_eq!(step["status"], "failed");
     assert!(
         step["reason"]
@@ -186,7 +190,7 @@ async fn an_s3_bucket_is_written_read_and_cleaned_with_the_destinations_own_key(
             config("MINIO", "loader", Some(&wrong)),
         )
         .await);
-    let validation = validate(&owner, &ws, &stranger).await;
+    let validation = validate(&owner, &ws, "destinations", &stranger).await;
     let step = object_storage_step(&validation);
     assert_eq!(step["status"], "failed");
     assert!(
@@ -210,31 +214,19 @@ async fn an_azure_container_is_checked_with_a_shared_key_or_a_sas_token(backend:
         .account_url
         .trim_end_matches("/acmestaging")
         .to_string();
-    let app = TestApp::builder(backend)
-        .fast_jobs()
-        .configure(move |config| config.object_storage_url = Some(url))
-        .start()
-        .await;
-    let owner = app.user("owner@example.com").await;
-    let ws = app.workspace(&owner, "Acme").await;
-    let warehouse = PgWarehouse::create().await;
-    warehouse
-        .admin(&format!(
-            "GRANT CONNECT, CREATE, TEMPORARY ON DATABASE \"{}\" TO \"{}\"",
-            warehouse.name(),
-            warehouse.role
-        ))
-        .await;
+    let Setup {
+        app,
+        owner,
+        ws,
+        warehouse,
+    } = setup(backend, url).await;
     let config = |credential: Value| {
-        let mut config = warehouse.destination_config("analytics", "pw");
-        config["useRudderStorage"] = json!(false);
-        config["bucketProvider"] = json!("AZURE_BLOB");
-        config["containerName"] = json!("staging");
-        config["accountName"] = json!("acmestaging");
+        let mut storage = json!({"bucketProvider": "AZURE_BLOB", "containerName": "staging",
+            "accountName": "acmestaging"});
         for (key, value) in credential.as_object().unwrap() {
-            config[key] = value.clone();
+            storage[key] = value.clone();
         }
-        config
+        staged(&warehouse, storage)
     };
 
     // The account key: every step passes, and nothing is left.
@@ -246,7 +238,7 @@ async fn an_azure_container_is_checked_with_a_shared_key_or_a_sas_token(backend:
             config(json!({"accountKey": azure.key})),
         )
         .await);
-    let validation = validate(&owner, &ws, &keyed).await;
+    let validation = validate(&owner, &ws, "destinations", &keyed).await;
     assert_eq!(validation["status"], "passed", "{validation:#}");
     assert!(object_storage_step(&validation)["reason"]
         .as_str()
@@ -265,7 +257,7 @@ async fn an_azure_container_is_checked_with_a_shared_key_or_a_sas_token(backend:
             config(json!({"accountKey": wrong})),
         )
         .await);
-    let step = object_storage_step(&validate(&owner, &ws, &stranger).await).clone();
+    let step = object_storage_step(&validate(&owner, &ws, "destinations", &stranger).await).clone();
     assert_eq!(step["status"], "failed", "{step:#}");
     // Azure answers AuthenticationFailed, Azurite AuthorizationFailure, both with this message.
     assert!(
@@ -286,7 +278,7 @@ async fn an_azure_container_is_checked_with_a_shared_key_or_a_sas_token(backend:
             config(json!({"useSASTokens": true, "sasToken": azure.sas("r")})),
         )
         .await);
-    let step = object_storage_step(&validate(&owner, &ws, &limited).await).clone();
+    let step = object_storage_step(&validate(&owner, &ws, "destinations", &limited).await).clone();
     assert_eq!(step["status"], "failed", "{step:#}");
     assert!(
         step["reason"]
@@ -307,7 +299,7 @@ async fn an_azure_container_is_checked_with_a_shared_key_or_a_sas_token(backend:
             config(json!({"useSASTokens": true, "sasToken": azure.sas("racwdl")})),
         )
         .await);
-    let validation = validate(&owner, &ws, &full).await;
+    let validation = validate(&owner, &ws, "destinations", &full).await;
     assert_eq!(validation["status"], "passed", "{validation:#}");
     assert_eq!(object_storage_step(&validation)["status"], "passed");
     nothing_left(|| azure.blobs("staging")).await;
@@ -322,7 +314,7 @@ async fn an_azure_container_is_checked_with_a_shared_key_or_a_sas_token(backend:
             config(json!({"useSASTokens": true, "sasToken": azure.sas("racwl")})),
         )
         .await);
-    let validation = validate(&owner, &ws, &no_delete).await;
+    let validation = validate(&owner, &ws, "destinations", &no_delete).await;
     assert_eq!(validation["status"], "passed", "{validation:#}");
     let step = object_storage_step(&validation);
     assert_eq!(step["status"], "warning", "{step:#}");

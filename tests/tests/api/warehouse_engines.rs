@@ -4,13 +4,11 @@
 //! step pass; probes touch only the destination's own database or schema and leave nothing behind.
 
 use std::process::Command;
-use std::time::Duration;
 
 use serde_json::{json, Value};
 use wheelhouse_tests::fake_warehouses::{FakeBigQuery, FakeClickHouse, FakeSnowflake};
+use wheelhouse_tests::warehouse::validate;
 use wheelhouse_tests::*;
-
-const WAIT: Duration = Duration::from_secs(30);
 
 both_backends!(
     clickhouse_grants_are_checked_then_probed_in_the_destinations_database,
@@ -19,23 +17,6 @@ both_backends!(
     a_snowflake_reverse_etl_source_is_checked_for_its_tables_and_rudderstack_schema,
     a_bigquery_reverse_etl_source_is_checked_for_its_tables_and_rudderstack_dataset,
 );
-
-/// Validates a destination or source (`kind`: `destinations` or `sources`) and waits for the outcome.
-async fn validate(client: &Client, ws: &str, kind: &str, id: &str) -> Value {
-    let started = client
-        .post_empty(&format!("/api/v1/workspaces/{ws}/{kind}/{id}/validate"))
-        .await
-        .expect(202);
-    let job = started["jobId"].as_str().unwrap().to_string();
-    eventually("the validation to finish", WAIT, || async {
-        let validation = client
-            .get(&format!("/api/v1/workspaces/{ws}/validations/{job}"))
-            .await
-            .expect(200);
-        (validation["status"] != "running").then_some(validation)
-    })
-    .await
-}
 
 /// The failed step's name, reason and remediation.
 fn failure(validation: &Value) -> (String, String, String) {

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use wheelhouse_tests::warehouse::PgWarehouse;
+use wheelhouse_tests::warehouse::{validate, PgWarehouse};
 use wheelhouse_tests::*;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -39,27 +39,6 @@ async fn setup(backend: Backend) -> Setup {
     let owner = app.user("owner@example.com").await;
     let ws = app.workspace(&owner, "Acme").await;
     Setup { app, owner, ws }
-}
-
-/// Starts a validation and waits for its end.
-async fn validate(client: &Client, ws: &str, kind: &str, id: &str) -> Value {
-    let started = client
-        .post_empty(&format!("/api/v1/workspaces/{ws}/{kind}/{id}/validate"))
-        .await
-        .expect(202);
-    let job = started["jobId"].as_str().unwrap().to_string();
-    finished(client, ws, &job).await
-}
-
-async fn finished(client: &Client, ws: &str, job: &str) -> Value {
-    eventually("the validation to finish", WAIT, || async {
-        let validation = client
-            .get(&format!("/api/v1/workspaces/{ws}/validations/{job}"))
-            .await
-            .expect(200);
-        (validation["status"] != "running").then_some(validation)
-    })
-    .await
 }
 
 fn step<'a>(validation: &'a Value, name: &str) -> &'a Value {
@@ -101,14 +80,7 @@ fn assert_passed(validation: &Value) {
 
 async fn a_fully_privileged_role_passes_every_step_and_leaves_nothing_behind(backend: Backend) {
     let s = setup(backend).await;
-    let warehouse = PgWarehouse::create().await;
-    warehouse
-        .admin(&format!(
-            "GRANT CONNECT, CREATE, TEMPORARY ON DATABASE \"{}\" TO \"{}\"",
-            warehouse.name(),
-            warehouse.role
-        ))
-        .await;
+    let warehouse = PgWarehouse::privileged().await;
     let canary = canary();
     let destination = s
         .owner
@@ -466,13 +438,8 @@ async fn a_privilege_that_drifts_away_alerts_once_and_its_return_too(backend: Ba
         .await;
     let owner = app.user("owner@example.com").await;
     let ws = app.workspace(&owner, "Acme").await;
-    let warehouse = PgWarehouse::create().await;
+    let warehouse = PgWarehouse::privileged().await;
     let (db, role) = (warehouse.name().to_string(), warehouse.role.clone());
-    warehouse
-        .admin(&format!(
-            "GRANT CONNECT, CREATE, TEMPORARY ON DATABASE \"{db}\" TO \"{role}\""
-        ))
-        .await;
     let destination = id(&owner
         .create_destination(
             &ws,
