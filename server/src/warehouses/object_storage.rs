@@ -164,9 +164,8 @@ struct Staging {
     bucket: String,
     /// For remediations: the service account (Google Cloud Storage) or the storage account (Azure).
     principal: String,
-    /// Azure: whether the credential is a SAS token, whose own permissions a refusal is about.
-    sas: bool,
-    /// Azure with a SAS token: how a blob is deleted (see `Staging::delete`).
+    /// Azure with a SAS token, whose own permissions a refusal is about: how a blob is deleted (see
+    /// `Staging::delete`).
     sas_delete: Option<SasDelete>,
 }
 
@@ -212,7 +211,7 @@ impl Staging {
             .as_deref()
             .map(|url| url.trim_end_matches('/').to_string());
         let principal: String;
-        let mut sas = false;
+        let mut sas_token: Option<String> = None;
         // The address every request of this store goes to (path-style), and the store.
         let (endpoint, builder) = match provider {
             Provider::S3 | Provider::MinIo => {
@@ -312,12 +311,11 @@ impl Staging {
                     .with_account(account)
                     .with_container_name(bucket);
                 if config.get("useSASTokens").and_then(Value::as_bool) == Some(true) {
-                    sas = true;
-                    let token = required(config, &["sasToken"], "the SAS token")?;
-                    builder = builder.with_config(
-                        object_store::azure::AzureConfigKey::SasKey,
-                        token.trim_start_matches('?'),
-                    );
+                    let token =
+                        required(config, &["sasToken"], "the SAS token")?.trim_start_matches('?');
+                    builder =
+                        builder.with_config(object_store::azure::AzureConfigKey::SasKey, token);
+                    sas_token = Some(token.to_string());
                 } else {
                     builder = builder.with_access_key(required(
                         config,
@@ -338,8 +336,8 @@ impl Staging {
         let url = url::Url::parse(&endpoint)
             .map_err(|_| Outcome::failed(format!("{endpoint} is not an address")))?;
         let client = super::http::pinned_client(&settings.policy, &url, limit).await?;
-        let sas_delete = match config_str(config, "sasToken") {
-            Some(token) if sas => {
+        let sas_delete = match sas_token {
+            Some(token) => {
                 let mut container_url = url.clone();
                 container_url
                     .path_segments_mut()
@@ -348,10 +346,10 @@ impl Staging {
                 Some(SasDelete {
                     http: client.clone(),
                     container_url,
-                    token: token.trim_start_matches('?').to_string(),
+                    token,
                 })
             }
-            _ => None,
+            None => None,
         };
         let http = Pinned(client);
         // Validation answers within its step timeout: no retries, which would outlast it.
@@ -393,7 +391,6 @@ impl Staging {
             provider,
             bucket: bucket.to_string(),
             principal,
-            sas,
             sas_delete,
         })
     }
@@ -485,7 +482,7 @@ impl Staging {
                 "gcloud storage buckets add-iam-policy-binding gs://{bucket} --member=\"{}\" --role=\"roles/storage.objectAdmin\"",
                 self.principal
             ),
-            Provider::AzureBlob if self.sas => format!(
+            Provider::AzureBlob if self.sas_delete.is_some() => format!(
                 "az storage container generate-sas --account-name {} --name {bucket} --permissions racwdl --expiry <date> --account-key <key> (a SAS token that may read, add, create, write, delete and list)",
                 self.principal
             ),

@@ -34,6 +34,31 @@ fn assert_passed(validation: &Value) {
     assert_eq!(validation["status"], "passed", "{validation:#}");
 }
 
+/// Validates once per expected failure, in order: each must fail that step with that remediation, which `fix`
+/// then carries out as an administrator would. The validation after the last fix must pass; it is returned.
+async fn fix_in_turn<S: AsRef<str>>(
+    client: &Client,
+    ws: &str,
+    kind: &str,
+    id: &str,
+    expected: &[(&str, S)],
+    mut fix: impl FnMut(&str),
+) -> Value {
+    for (step_name, statement) in expected {
+        let validation = validate(client, ws, kind, id).await;
+        let (failed, _, remediation) = failure(&validation);
+        assert_eq!(
+            (failed.as_str(), remediation.as_str()),
+            (*step_name, statement.as_ref()),
+            "{validation:#}"
+        );
+        fix(&remediation);
+    }
+    let validation = validate(client, ws, kind, id).await;
+    assert_passed(&validation);
+    validation
+}
+
 async fn clickhouse_grants_are_checked_then_probed_in_the_destinations_database(backend: Backend) {
     let app = TestApp::builder(backend).fast_jobs().start().await;
     let owner = app.user("owner@example.com").await;
@@ -70,17 +95,15 @@ async fn clickhouse_grants_are_checked_then_probed_in_the_destinations_database(
             "GRANT INSERT ON `analytics`.* TO `loader`;",
         ),
     ];
-    for (step_name, statement) in expected {
-        let validation = validate(&owner, &ws, "destinations", &destination).await;
-        let (failed, _, remediation) = failure(&validation);
-        assert_eq!(
-            (failed.as_str(), remediation.as_str()),
-            (step_name, statement)
-        );
-        server.grant(&remediation);
-    }
-    let validation = validate(&owner, &ws, "destinations", &destination).await;
-    assert_passed(&validation);
+    fix_in_turn(
+        &owner,
+        &ws,
+        "destinations",
+        &destination,
+        &expected,
+        |statement| server.grant(statement),
+    )
+    .await;
     assert!(server.tables().is_empty(), "probe tables dropped");
     for statement in server.statements() {
         if statement.starts_with("CREATE")
@@ -202,18 +225,15 @@ async fn snowflake_signs_in_with_a_key_pair_and_names_each_missing_grant(backend
             r#"GRANT USAGE ON WAREHOUSE "LOADING" TO ROLE "LOADER_ROLE";"#,
         ),
     ];
-    for (step_name, statement) in expected {
-        let validation = validate(&owner, &ws, "destinations", &destination).await;
-        let (failed, _, remediation) = failure(&validation);
-        assert_eq!(
-            (failed.as_str(), remediation.as_str()),
-            (step_name, statement),
-            "{validation:#}"
-        );
-        server.grant(&remediation);
-    }
-    let validation = validate(&owner, &ws, "destinations", &destination).await;
-    assert_passed(&validation);
+    let validation = fix_in_turn(
+        &owner,
+        &ws,
+        "destinations",
+        &destination,
+        &expected,
+        |statement| server.grant(statement),
+    )
+    .await;
     let connections = &validation["steps"][1];
     assert!(
         connections["reason"]
@@ -307,18 +327,15 @@ async fn bigquery_signs_in_as_the_service_account_and_names_each_missing_role(ba
             format!("GRANT `roles/bigquery.dataEditor` ON SCHEMA `acme.analytics` TO \"{member}\";"),
         ),
     ];
-    for (step_name, statement) in expected {
-        let validation = validate(&owner, &ws, "destinations", &destination).await;
-        let (failed, _, remediation) = failure(&validation);
-        assert_eq!(
-            (failed.as_str(), remediation.as_str()),
-            (step_name, statement.as_str()),
-            "{validation:#}"
-        );
-        server.grant(&remediation);
-    }
-    let validation = validate(&owner, &ws, "destinations", &destination).await;
-    assert_passed(&validation);
+    fix_in_turn(
+        &owner,
+        &ws,
+        "destinations",
+        &destination,
+        &expected,
+        |statement| server.grant(statement),
+    )
+    .await;
     assert!(server.tables().is_empty(), "probe tables deleted");
     assert!(server.objects().is_empty(), "the staged object deleted");
     assert_eq!(
@@ -385,14 +402,7 @@ async fn a_snowflake_reverse_etl_source_is_checked_for_its_tables_and_rudderstac
             "CREATE SCHEMA \"RAW\".\"_RUDDERSTACK\";\nGRANT ALL PRIVILEGES ON SCHEMA \"RAW\".\"_RUDDERSTACK\" TO ROLE \"READER\";",
         ),
     ];
-    for (step_name, statements) in expected {
-        let validation = validate(&owner, &ws, "sources", &source).await;
-        let (failed, _, remediation) = failure(&validation);
-        assert_eq!(
-            (failed.as_str(), remediation.as_str()),
-            (step_name, statements),
-            "{validation:#}"
-        );
+    fix_in_turn(&owner, &ws, "sources", &source, &expected, |remediation| {
         for statement in remediation.lines() {
             if statement.starts_with("CREATE SCHEMA") {
                 server.create_schema("_RUDDERSTACK");
@@ -400,9 +410,8 @@ async fn a_snowflake_reverse_etl_source_is_checked_for_its_tables_and_rudderstac
                 server.grant(statement);
             }
         }
-    }
-    let validation = validate(&owner, &ws, "sources", &source).await;
-    assert_passed(&validation);
+    })
+    .await;
     assert!(server.tables().is_empty(), "the probe table was dropped");
     let _ = std::fs::remove_dir_all(&keys);
 }
@@ -460,14 +469,7 @@ async fn a_bigquery_reverse_etl_source_is_checked_for_its_tables_and_rudderstack
             format!("CREATE SCHEMA `acme.rudderstack_` OPTIONS (location = \"EU\");\nGRANT `roles/bigquery.dataOwner` ON SCHEMA `acme.rudderstack_` TO \"{member}\";"),
         ),
     ];
-    for (step_name, statements) in expected {
-        let validation = validate(&owner, &ws, "sources", &source).await;
-        let (failed, _, remediation) = failure(&validation);
-        assert_eq!(
-            (failed.as_str(), remediation.as_str()),
-            (step_name, statements.as_str()),
-            "{validation:#}"
-        );
+    let validation = fix_in_turn(&owner, &ws, "sources", &source, &expected, |remediation| {
         for statement in remediation.lines() {
             if statement.starts_with("CREATE SCHEMA") {
                 server.create_dataset(statement);
@@ -475,9 +477,8 @@ async fn a_bigquery_reverse_etl_source_is_checked_for_its_tables_and_rudderstack
                 server.grant(statement);
             }
         }
-    }
-    let validation = validate(&owner, &ws, "sources", &source).await;
-    assert_passed(&validation);
+    })
+    .await;
     let read = &validation["steps"][2];
     assert!(
         read["reason"].as_str().unwrap().contains("sales.orders"),
